@@ -1,0 +1,119 @@
+/**
+ * Hindsight's files: hindsight.cfg, the heka_tcp input's cfg, the InfluxDB output's cfg, and
+ * the Lua files from lua/. The output cfg's keys are the contract with
+ * lua/output/influxdb_out.lua and are defined here only (InfluxdbOutputCfg).
+ */
+import type { Precision, StackConfig } from '../config/types.ts';
+import { durationSeconds } from '../config/duration.ts';
+import { HINDSIGHT } from '../facts.ts';
+import { GENERATED_LUA_HEADER, luaAssignments } from '../render/lua.ts';
+import { influxdbUrl } from '../influxdb/endpoint.ts';
+
+/** Bind the Heka input to loopback: the pod shares the node's network and Snap is local. */
+export const HEKA_INPUT_ADDRESS = '127.0.0.1';
+
+/** The message types the output writes: Snap's metrics, and metrics of our analysis plugins. */
+export const OUTPUT_MESSAGE_MATCHER = "Type == 'snap.heka' || Type == 'stacklight.metric'";
+
+/** Plugin names: a cfg's name is the plugin's name (`output.influxdb`). */
+export const PLUGINS = {
+  input: { name: 'heka_tcp', filename: 'heka_tcp.lua' },
+  output: { name: 'influxdb', filename: 'influxdb_out.lua' },
+} as const;
+
+/** Every key lua/output/influxdb_out.lua reads with read_config(). */
+export interface InfluxdbOutputCfg {
+  filename: string;
+  message_matcher: string;
+  /** Seconds between timer_event calls: the batch's flush interval. */
+  ticker_interval: number;
+  memory_limit: number;
+  instruction_limit: number;
+  output_limit: number;
+  /** Base URL of InfluxDB, without a trailing slash. */
+  influxdb_url: string;
+  database: string;
+  retention_policy: string;
+  /** The write-only user; its password is read from the environment variable below. */
+  username: string;
+  password_env: string;
+  precision: Precision;
+  batch_max_points: number;
+  batch_max_bytes: number;
+  /** Seconds one HTTP write may take. */
+  timeout: number;
+  static_tags: Readonly<Record<string, string>>;
+  excluded_tags: readonly string[];
+}
+
+export function influxdbOutputCfg(config: StackConfig): InfluxdbOutputCfg {
+  const { output, limits } = config.hindsight;
+  return {
+    filename: PLUGINS.output.filename,
+    message_matcher: OUTPUT_MESSAGE_MATCHER,
+    ticker_interval: durationSeconds(output.flushInterval),
+    memory_limit: limits.memoryLimit,
+    instruction_limit: limits.instructionLimit,
+    output_limit: limits.outputLimit,
+    influxdb_url: influxdbUrl(config),
+    database: config.influxdb.database,
+    retention_policy: config.influxdb.retentionPolicy,
+    username: config.credentials.influxdbWriter.username,
+    password_env: HINDSIGHT.passwordEnv,
+    precision: output.precision,
+    batch_max_points: output.batchMaxPoints,
+    batch_max_bytes: output.batchMaxBytes,
+    timeout: durationSeconds(output.timeout),
+    static_tags: output.staticTags,
+    excluded_tags: output.excludedTags,
+  };
+}
+
+export function hekaTcpInputCfg(config: StackConfig) {
+  return {
+    filename: PLUGINS.input.filename,
+    address: HEKA_INPUT_ADDRESS,
+    port: config.collector.hekaPort,
+    // heka_tcp.lua never returns from process_message: it must not be instruction-limited.
+    instruction_limit: 0,
+  };
+}
+
+export function hindsightCfg(config: StackConfig) {
+  return {
+    output_path: HINDSIGHT.outputDir,
+    output_size: config.hindsight.queueFileSize,
+    sandbox_load_path: '',
+    sandbox_run_path: HINDSIGHT.runDir,
+    sandbox_install_path: HINDSIGHT.installDir,
+    analysis_threads: 1,
+    io_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.moduleDir}/?.lua`,
+    io_lua_cpath: `${HINDSIGHT.moduleDir}/?.so`,
+    analysis_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.moduleDir}/?.lua`,
+    analysis_lua_cpath: `${HINDSIGHT.moduleDir}/?.so`,
+  };
+}
+
+/** One file of the Hindsight ConfigMap: its key, and its path under HINDSIGHT.configDir. */
+export interface ConfigFile {
+  key: string;
+  path: string;
+  content: string;
+}
+
+/** Lua files from lua/: plugins go to the run directory of their type, modules to the module path. */
+function luaConfigFile(relativePath: string, content: string): ConfigFile {
+  const [root, ...rest] = relativePath.split('/');
+  const path = root === 'modules' ? `modules/${rest.join('/')}` : `run/${relativePath}`;
+  return { key: relativePath.replaceAll('/', '.'), path, content };
+}
+
+export function hindsightFiles(config: StackConfig, lua: ReadonlyMap<string, string>): ConfigFile[] {
+  const render = (values: object) => luaAssignments(GENERATED_LUA_HEADER, values);
+  return [
+    { key: 'hindsight.cfg', path: 'hindsight.cfg', content: render(hindsightCfg(config)) },
+    { key: `${PLUGINS.input.name}.cfg`, path: `run/input/${PLUGINS.input.name}.cfg`, content: render(hekaTcpInputCfg(config)) },
+    { key: `${PLUGINS.output.name}.cfg`, path: `run/output/${PLUGINS.output.name}.cfg`, content: render(influxdbOutputCfg(config)) },
+    ...[...lua.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([path, content]) => luaConfigFile(path, content)),
+  ];
+}

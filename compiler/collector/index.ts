@@ -1,0 +1,187 @@
+/**
+ * The collector: one DaemonSet whose pod runs Snap (collects the node's metrics) and Hindsight
+ * (receives them over Heka TCP on loopback and writes them to InfluxDB), plus their ConfigMaps.
+ */
+import type { V1Container, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { StackConfig } from '../config/types.ts';
+import { HINDSIGHT, NAMES, SNAP } from '../facts.ts';
+import { secretTexts, type BuildInputs } from '../inputs.ts';
+import {
+  componentLabels,
+  configHashAnnotation,
+  configMap,
+  imageReference,
+  literalEnv,
+  metadata,
+  probe,
+  resourceRequirements,
+  restrictedSecurityContext,
+  secretEnv,
+  selectorLabels,
+  volumeOwnerInit,
+  type Manifest,
+} from '../kube/objects.ts';
+import { generatedYaml } from '../render/yaml.ts';
+import { METRIC_FAMILIES } from './metrics.ts';
+import { SNAP_FILES, snapdConfig, snapTask } from './snap.ts';
+import { hindsightFiles, type ConfigFile } from './hindsight.ts';
+
+const COMPONENT = NAMES.collector;
+
+const VOLUMES = {
+  snapConfig: 'snap-config',
+  snapTasks: 'snap-tasks',
+  snapTmp: 'snap-tmp',
+  hindsightConfig: 'hindsight-config',
+  hindsightRun: 'hindsight-run',
+  hindsightState: 'hindsight-state',
+} as const;
+
+const hostVolumeName = (mount: string) => `host-${mount}`;
+
+/** Only the Secrets the pod reads go into its config hash. */
+function collectorSecrets(config: StackConfig): string[] {
+  return [config.credentials.influxdbWriter.secret];
+}
+
+/** The least privilege the collected families need (see Privilege in metrics.ts). */
+function snapSecurityContext(config: StackConfig): NonNullable<V1Container['securityContext']> {
+  const levels = new Set(config.collector.families.map((name) => METRIC_FAMILIES[name].privilege?.level));
+  if (levels.has('privileged')) return { privileged: true, readOnlyRootFilesystem: true };
+  if (levels.has('ptrace')) {
+    return { ...restrictedSecurityContext(0), capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] } };
+  }
+  return restrictedSecurityContext(SNAP.user);
+}
+
+function snapContainer(config: StackConfig): V1Container {
+  const { collector } = config;
+  const hostMounts: V1VolumeMount[] = Object.entries(collector.hostMounts).map(([name, mount]) => ({
+    name: hostVolumeName(name),
+    mountPath: mount.mountPath,
+    readOnly: true,
+  }));
+  const healthcheck = probe({ exec: { command: [SNAP.healthcheck] } }, 20);
+  return {
+    name: 'snap',
+    image: imageReference(config.images.snap),
+    command: [SNAP.entrypoint],
+    args: ['--config', SNAP.configFile],
+    env: [
+      { name: SNAP.nodeNameEnv, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      literalEnv(SNAP.apiPortEnv, collector.snapApiPort),
+    ],
+    resources: resourceRequirements(collector.resources.snap),
+    securityContext: snapSecurityContext(config),
+    volumeMounts: [
+      ...hostMounts,
+      { name: VOLUMES.snapConfig, mountPath: SNAP.configFile, subPath: SNAP_FILES.config, readOnly: true },
+      { name: VOLUMES.snapConfig, mountPath: `${SNAP.taskTemplateDir}/${SNAP_FILES.task}`, subPath: SNAP_FILES.task, readOnly: true },
+      { name: VOLUMES.snapTasks, mountPath: SNAP.taskDir },
+      { name: VOLUMES.snapTmp, mountPath: '/tmp' },
+    ],
+    // The healthcheck asks snapd's API whether the task is Running (not Disabled by failures).
+    livenessProbe: { ...healthcheck, failureThreshold: 6 },
+    readinessProbe: healthcheck,
+  };
+}
+
+function hindsightContainer(config: StackConfig): V1Container {
+  const { collector } = config;
+  const writer = config.credentials.influxdbWriter;
+  return {
+    name: 'hindsight',
+    image: imageReference(config.images.hindsight),
+    command: [HINDSIGHT.entrypoint],
+    env: [secretEnv(HINDSIGHT.passwordEnv, writer.secret, writer.key)],
+    resources: resourceRequirements(collector.resources.hindsight),
+    securityContext: restrictedSecurityContext(HINDSIGHT.user),
+    volumeMounts: [
+      { name: VOLUMES.hindsightConfig, mountPath: HINDSIGHT.configDir, readOnly: true },
+      { name: VOLUMES.hindsightRun, mountPath: HINDSIGHT.runDir },
+      { name: VOLUMES.hindsightState, mountPath: HINDSIGHT.outputDir },
+    ],
+    // Live while no plugin has been terminated (Hindsight leaves <run>/<type>/<name>.err).
+    livenessProbe: probe({ exec: { command: [HINDSIGHT.healthcheck] } }, 20),
+    // Ready once the Heka input accepts connections from Snap.
+    readinessProbe: probe({ tcpSocket: { host: '127.0.0.1', port: collector.hekaPort } }, 5),
+  };
+}
+
+function volumes(config: StackConfig, files: readonly ConfigFile[]): V1Volume[] {
+  const { collector } = config;
+  const state = collector.hindsightState;
+  return [
+    ...Object.entries(collector.hostMounts).map(([name, mount]) => ({
+      name: hostVolumeName(name),
+      hostPath: { path: mount.hostPath, type: 'Directory' },
+    })),
+    { name: VOLUMES.snapConfig, configMap: { name: NAMES.snapConfig } },
+    { name: VOLUMES.snapTasks, emptyDir: { sizeLimit: '1Mi' } },
+    { name: VOLUMES.snapTmp, emptyDir: { sizeLimit: '64Mi' } },
+    {
+      name: VOLUMES.hindsightConfig,
+      configMap: { name: NAMES.hindsightConfig, items: files.map(({ key, path }) => ({ key, path })) },
+    },
+    { name: VOLUMES.hindsightRun, emptyDir: { sizeLimit: '16Mi' } },
+    state.type === 'hostPath'
+      ? { name: VOLUMES.hindsightState, hostPath: { path: state.path, type: 'DirectoryOrCreate' } }
+      : { name: VOLUMES.hindsightState, emptyDir: { sizeLimit: state.sizeLimit } },
+  ];
+}
+
+function podSpec(config: StackConfig, files: readonly ConfigFile[]): V1PodSpec {
+  return {
+    // Interface metrics must describe the node, not a pod network namespace.
+    hostNetwork: true,
+    // With hostNetwork, only this policy resolves the InfluxDB Service's name.
+    dnsPolicy: 'ClusterFirstWithHostNet',
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    // Every node, control plane and tainted nodes included.
+    tolerations: [{ operator: 'Exists' }],
+    terminationGracePeriodSeconds: 30,
+    initContainers: [
+      volumeOwnerInit(
+        imageReference(config.images.hindsight),
+        HINDSIGHT.user,
+        VOLUMES.hindsightState,
+        HINDSIGHT.outputDir,
+        config.collector.resources.hindsight,
+      ),
+    ],
+    containers: [snapContainer(config), hindsightContainer(config)],
+    volumes: volumes(config, files),
+  };
+}
+
+export function collector(config: StackConfig, inputs: BuildInputs): Manifest[] {
+  const snapData = {
+    [SNAP_FILES.config]: generatedYaml(snapdConfig(config.collector)),
+    [SNAP_FILES.task]: generatedYaml(snapTask(config.collector)),
+  };
+  const files = hindsightFiles(config, inputs.lua);
+  const hindsightData = Object.fromEntries(files.map(({ key, content }) => [key, content]));
+  const daemonSet: Manifest = {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: metadata(config, NAMES.collector, COMPONENT),
+    spec: {
+      selector: { matchLabels: selectorLabels(COMPONENT) },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      template: {
+        metadata: {
+          labels: componentLabels(config, COMPONENT),
+          annotations: configHashAnnotation(snapData, hindsightData, ...secretTexts(inputs, collectorSecrets(config))),
+        },
+        spec: podSpec(config, files),
+      },
+    },
+  };
+  return [
+    configMap(config, NAMES.snapConfig, COMPONENT, snapData),
+    configMap(config, NAMES.hindsightConfig, COMPONENT, hindsightData),
+    daemonSet,
+  ];
+}
+

@@ -1,0 +1,69 @@
+/**
+ * Reads config/: the defaults (config/stack.ts) and one file per environment
+ * (config/environments/<name>.ts), then resolves each environment (defaults + overrides) and
+ * validates it. Nothing here writes anything.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { StackConfig } from './types.ts';
+import { applyOverrides } from './merge.ts';
+import { validateStack } from './validate.ts';
+import type { Issue } from './checks.ts';
+
+/** The first path element of problems in config/stack.ts itself. */
+export const DEFAULTS = 'defaults';
+
+const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
+
+export interface RawConfig {
+  defaults: unknown;
+  environments: { name: string; overrides: unknown }[];
+}
+
+export interface ResolvedConfig {
+  defaults: StackConfig;
+  environments: { name: string; config: StackConfig }[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly Issue[]) {
+    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n'));
+  }
+}
+
+async function importExport(file: string, name: string): Promise<unknown> {
+  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  if (!(name in module)) throw new ConfigError([{ path: file, message: `does not export \`${name}\`` }]);
+  return module[name];
+}
+
+export async function readConfig(configDir: string): Promise<RawConfig> {
+  const defaults = await importExport(join(configDir, 'stack.ts'), 'stack');
+  const envDir = join(configDir, 'environments');
+  const files = (await readdir(envDir)).filter((file) => file.endsWith('.ts')).sort();
+  const environments = [];
+  for (const file of files) {
+    const name = file.slice(0, -'.ts'.length);
+    if (!ENVIRONMENT_NAME.test(name)) {
+      throw new ConfigError([{ path: join(envDir, file), message: `"${name}" is not an environment name (lower-case letters, digits, "-", at most 32)` }]);
+    }
+    environments.push({ name, overrides: await importExport(join(envDir, file), 'overrides') });
+  }
+  return { defaults, environments };
+}
+
+/** Validates the defaults and every environment; throws one ConfigError listing every problem. */
+export function resolveConfig(raw: RawConfig): ResolvedConfig {
+  const defaultIssues = validateStack(raw.defaults, DEFAULTS);
+  if (defaultIssues.length > 0) throw new ConfigError(defaultIssues);
+  if (raw.environments.length === 0) throw new ConfigError([{ path: 'environments', message: 'no environment: add config/environments/<name>.ts' }]);
+  const issues: Issue[] = [];
+  const environments = raw.environments.map(({ name, overrides }) => {
+    const merged = applyOverrides(raw.defaults, overrides);
+    issues.push(...validateStack(merged, name));
+    return { name, config: merged as StackConfig };
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { defaults: raw.defaults as StackConfig, environments };
+}

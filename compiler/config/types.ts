@@ -1,0 +1,211 @@
+/**
+ * The stack's configuration, as operators write it in config/.
+ *
+ * These types are the documentation of every setting: what it means, its unit and who uses it.
+ * config/stack.ts must be a complete StackConfig (it is what base/ is compiled from); each file in
+ * config/environments/ holds the overrides of one environment (EnvironmentOverrides).
+ * Values come from people, so compiler/config/validate.ts checks at run time what these types
+ * cannot express (ranges, formats, cross-references).
+ */
+
+/** A duration such as "10s", "5m", "12h", "30d" or "2w" (one unit only, like InfluxDB's). */
+export type Duration = `${number}${DurationUnit}`;
+export type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w';
+
+/** A Kubernetes resource quantity: "250m", "0.5", "128Mi", "2Gi". */
+export type Quantity = string;
+
+export interface Resources {
+  requests: { cpu: Quantity; memory: Quantity };
+  /** A CPU limit is optional (throttling a collector skews its own timing); memory is not. */
+  limits: { cpu?: Quantity; memory: Quantity };
+}
+
+/** The four images the stack runs. Tags are bumped in config/images.ts, nowhere else. */
+export type ImageName = 'snap' | 'hindsight' | 'influxdb' | 'grafana';
+
+export interface ImageRef {
+  /** Registry and repository, e.g. "ghcr.io/ms-stacklight/snap". */
+  repository: string;
+  /** Never "latest": a tag must name one build. */
+  tag: string;
+  /** Pins the exact content; when set, the cluster pulls by digest. */
+  digest?: `sha256:${string}`;
+}
+
+export type Images = Record<ImageName, ImageRef>;
+
+/**
+ * Metric families Snap can collect, one per collector plugin. Their metrics are listed once, in
+ * compiler/collector/metrics.ts, from which the Snap task (and later the dashboards) derive.
+ */
+export type MetricFamily =
+  | 'cpu'
+  | 'filesystem'
+  | 'disk'
+  | 'interface'
+  | 'load'
+  | 'meminfo'
+  | 'processes'
+  | 'swap'
+  /** Needs raw disk access: the snap container then runs privileged. */
+  | 'smart';
+
+/** Snap's log levels (snapd's log_level 1..5). */
+export type SnapLogLevel = 'debug' | 'info' | 'warning' | 'error' | 'fatal';
+
+/** A host directory and where the snap container sees it (read-only). */
+export interface HostMount {
+  hostPath: string;
+  mountPath: string;
+}
+
+/** Where Hindsight keeps its queue and checkpoints. */
+export type StateVolume =
+  /** Lost when the pod is deleted (a DaemonSet rollout): a backlog in it is lost too. */
+  | { type: 'emptyDir'; sizeLimit: Quantity }
+  /** Survives pod replacement, so a backlog is delivered after a rollout. */
+  | { type: 'hostPath'; path: string };
+
+export interface CollectorConfig {
+  /** Snap's collection interval (task schedule), e.g. "10s". */
+  interval: Duration;
+  /** The metric families the Snap task collects. */
+  families: readonly MetricFamily[];
+  /** Host filesystems the collectors read, mounted read-only. */
+  hostMounts: { proc: HostMount; dev: HostMount; sys: HostMount };
+  /**
+   * Consecutive failed runs before snapd disables the task. Snap's Heka publisher fails on every
+   * publish while Hindsight is down, so a small number stops collection for good after a
+   * Hindsight restart; -1 never disables the task.
+   */
+  maxFailures: number;
+  logLevel: SnapLogLevel;
+  /** The Heka TCP port: Snap's publisher sends to it and Hindsight's heka_tcp input listens on it. */
+  hekaPort: number;
+  /** snapd's REST API port, bound to 127.0.0.1 only (the pod shares the node's network). */
+  snapApiPort: number;
+  resources: { snap: Resources; hindsight: Resources };
+  hindsightState: StateVolume;
+}
+
+/** The precision of the timestamps Hindsight writes (InfluxDB's `precision` parameter). */
+export type Precision = 'ns' | 'u' | 'ms' | 's';
+
+export interface HindsightConfig {
+  output: {
+    /** A batch is sent when it holds this many points... */
+    batchMaxPoints: number;
+    /** ...or this many bytes of line protocol (keep well under the plugin's memory limit)... */
+    batchMaxBytes: number;
+    /** ...or when it is this old (the output plugin's ticker_interval, whole seconds). */
+    flushInterval: Duration;
+    /** HTTP timeout of one write to InfluxDB. */
+    timeout: Duration;
+    precision: Precision;
+    /** Tags added to every point, e.g. { cluster: "prod-1", environment: "prod" }. */
+    staticTags: Readonly<Record<string, string>>;
+    /** Snap tags not written to InfluxDB. */
+    excludedTags: readonly string[];
+  };
+  /** lua_sandbox limits of the output plugin. */
+  limits: {
+    /** Bytes; the sandbox default is 8 MiB. */
+    memoryLimit: number;
+    /** Lua instructions per call; 0 = unlimited. */
+    instructionLimit: number;
+    /** Bytes one output call may produce. */
+    outputLimit: number;
+  };
+  /** Bytes a Hindsight queue file may grow to before it rolls over. */
+  queueFileSize: number;
+}
+
+interface InfluxDBCommon {
+  /** The database Hindsight writes and Grafana reads. */
+  database: string;
+  /** The retention policy points are written to. */
+  retentionPolicy: string;
+}
+
+/** InfluxDB runs in the cluster: one replica on a dedicated, labelled node. */
+export interface InClusterInfluxDB extends InfluxDBCommon {
+  enabled: true;
+  /** How long points are kept (the retention policy's duration), at least 1h. */
+  retention: Duration;
+  /** The node label that pins InfluxDB to its dedicated node. */
+  nodeSelector: { key: string; value: string };
+  storage:
+    | { type: 'emptyDir'; sizeLimit: Quantity }
+    | { type: 'hostPath'; path: string };
+  servicePort: number;
+  resources: Resources;
+}
+
+/** InfluxDB runs elsewhere; the stack only writes to and reads from it. */
+export interface RemoteInfluxDB extends InfluxDBCommon {
+  enabled: false;
+  /** Base URL, e.g. "https://influxdb.example.net:8086". */
+  url: string;
+}
+
+export type InfluxDBConfig = InClusterInfluxDB | RemoteInfluxDB;
+
+export interface GrafanaConfig {
+  /** The NodePort of Grafana's Service, 30000-32767. */
+  nodePort: number;
+  resources: Resources;
+  /** Grafana keeps its SQLite database on an emptyDir of this size: dashboards are provisioned. */
+  sqliteSizeLimit: Quantity;
+  datasource: { name: string; uid: string };
+}
+
+/**
+ * The credentials the stack uses. Their consumers are fixed by the architecture
+ * (compiler/secrets/credentials.ts): influxdbAdmin → InfluxDB's bootstrap; influxdbWriter →
+ * InfluxDB's bootstrap and Hindsight; influxdbReader → InfluxDB's bootstrap and Grafana's
+ * datasource; grafanaAdmin → Grafana.
+ */
+export type CredentialId = 'influxdbAdmin' | 'influxdbWriter' | 'influxdbReader' | 'grafanaAdmin';
+
+export interface Credential {
+  username: string;
+  /** The Secret holding the password, in overlays/<env>/secrets/<secret>.yaml (SOPS). */
+  secret: string;
+  /** The key of the password in that Secret's stringData. */
+  key: string;
+}
+
+export interface NetworkPolicyConfig {
+  /**
+   * The collector runs with hostNetwork, so its traffic to InfluxDB comes from node addresses,
+   * which pod selectors do not match on most CNIs: list the nodes' CIDRs here.
+   */
+  nodeCidrs: readonly string[];
+}
+
+export interface StackConfig {
+  namespace: string;
+  /** Labels on every object. */
+  labels: Readonly<Record<string, string>>;
+  images: Images;
+  collector: CollectorConfig;
+  hindsight: HindsightConfig;
+  influxdb: InfluxDBConfig;
+  grafana: GrafanaConfig;
+  credentials: Record<CredentialId, Credential>;
+  networkPolicy: NetworkPolicyConfig;
+}
+
+/** Recursively optional, except that arrays and tagged unions are replaced whole. */
+export type Overrides<T> = T extends readonly unknown[]
+  ? T
+  : T extends { enabled: boolean } | { type: string }
+    ? T | OverridesOfObject<T>
+    : T extends object
+      ? OverridesOfObject<T>
+      : T;
+type OverridesOfObject<T> = { [K in keyof T]?: Overrides<T[K]> };
+
+/** One file in config/environments/: the environment's name is the file's name. */
+export type EnvironmentOverrides = Overrides<StackConfig>;

@@ -1,0 +1,216 @@
+/**
+ * Run-time validation of a StackConfig: the shape and formats of every setting, then the rules
+ * that tie settings together. Every problem names the environment and the path.
+ */
+import type {
+  CollectorConfig,
+  Credential,
+  CredentialId,
+  GrafanaConfig,
+  HindsightConfig,
+  HostMount,
+  ImageRef,
+  InClusterInfluxDB,
+  NetworkPolicyConfig,
+  RemoteInfluxDB,
+  Resources,
+  StackConfig,
+} from './types.ts';
+import {
+  all,
+  arrayOf,
+  duration,
+  integer,
+  object,
+  oneOf,
+  optional,
+  recordOf,
+  rule,
+  tagged,
+  text,
+  type Check,
+  type Issue,
+} from './checks.ts';
+import { METRIC_FAMILIES } from '../collector/metrics.ts';
+
+// Formats, as Kubernetes and InfluxDB define them.
+const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const QUANTITY = /^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const ABSOLUTE_PATH = /^\/([^\0]*[^/\0])?$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const IMAGE_REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const HTTP_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[^\s?#]*)?$/;
+const IPV4_CIDR = /^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/([0-9]|[12][0-9]|3[0-2])$/;
+
+const dnsLabel = text(DNS_LABEL, 'a DNS label (lower-case letters, digits and "-", at most 63)');
+const dnsSubdomain = text(DNS_SUBDOMAIN, 'a DNS subdomain name (lower-case letters, digits, "-" and ".")');
+const quantity = text(QUANTITY, 'a Kubernetes quantity like 250m or 512Mi');
+const absolutePath = text(ABSOLUTE_PATH, 'an absolute path without a trailing "/"');
+const port = integer(1, 65535);
+const nonEmptyText = text(/^\S(.*\S)?$/, 'a non-empty text without leading or trailing blanks');
+
+const labelMap = recordOf(
+  text(LABEL_KEY, 'a label key (name or prefix/name)'),
+  text(LABEL_VALUE, 'a label value (at most 63 letters, digits, "-", "_", ".")'),
+);
+
+const resources = object<Resources>({
+  requests: object<Resources['requests']>({ cpu: quantity, memory: quantity }),
+  limits: object<Resources['limits']>({ cpu: optional(quantity), memory: quantity }),
+});
+
+const imageRef = object<ImageRef>({
+  repository: text(IMAGE_REPOSITORY, 'an image repository like ghcr.io/org/name (lower case)'),
+  tag: all(
+    text(IMAGE_TAG, 'an image tag'),
+    rule((tag) => (tag === 'latest' ? '"latest" names no build: pin a version' : undefined)),
+  ),
+  digest: optional(text(DIGEST, 'a digest like sha256:<64 hex digits>')),
+});
+
+const hostMount = object<HostMount>({ hostPath: absolutePath, mountPath: absolutePath });
+
+const collector = object<CollectorConfig>({
+  interval: duration(1, 3600),
+  families: arrayOf(oneOf(Object.keys(METRIC_FAMILIES)), { nonEmpty: true }),
+  hostMounts: object<CollectorConfig['hostMounts']>({ proc: hostMount, dev: hostMount, sys: hostMount }),
+  maxFailures: all(
+    integer(-1, 1_000_000),
+    rule((n) => (n === 0 ? 'must be -1 (never disable the task) or at least 1' : undefined)),
+  ),
+  logLevel: oneOf(['debug', 'info', 'warning', 'error', 'fatal']),
+  hekaPort: port,
+  snapApiPort: port,
+  resources: object<CollectorConfig['resources']>({ snap: resources, hindsight: resources }),
+  hindsightState: tagged('type', {
+    emptyDir: object({ type: oneOf(['emptyDir']), sizeLimit: quantity }),
+    hostPath: object({ type: oneOf(['hostPath']), path: absolutePath }),
+  }),
+});
+
+const MiB = 1024 * 1024;
+
+const hindsight = object<HindsightConfig>({
+  output: object<HindsightConfig['output']>({
+    batchMaxPoints: integer(1, 100_000),
+    batchMaxBytes: integer(1024, 16 * MiB),
+    flushInterval: duration(1, 300),
+    timeout: duration(1, 120),
+    precision: oneOf(['ns', 'u', 'ms', 's']),
+    staticTags: recordOf(text(IDENTIFIER, 'a tag key (letters, digits, "_")'), nonEmptyText),
+    excludedTags: arrayOf(text(IDENTIFIER, 'a tag key (letters, digits, "_")')),
+  }),
+  limits: object<HindsightConfig['limits']>({
+    memoryLimit: integer(MiB, 256 * MiB),
+    instructionLimit: integer(0, 1e9),
+    outputLimit: integer(1024, 64 * MiB),
+  }),
+  queueFileSize: integer(MiB, 1024 * MiB),
+});
+
+const influxCommon = {
+  database: text(IDENTIFIER, 'a database name (letters, digits, "_")'),
+  retentionPolicy: text(IDENTIFIER, 'a retention policy name (letters, digits, "_")'),
+};
+
+const influxdb = tagged('enabled', {
+  true: object<InClusterInfluxDB>({
+    enabled: oneOf([true]),
+    ...influxCommon,
+    retention: duration(3600),
+    nodeSelector: object<InClusterInfluxDB['nodeSelector']>({
+      key: text(LABEL_KEY, 'a label key'),
+      value: text(LABEL_VALUE, 'a label value'),
+    }),
+    storage: tagged('type', {
+      emptyDir: object({ type: oneOf(['emptyDir']), sizeLimit: quantity }),
+      hostPath: object({ type: oneOf(['hostPath']), path: absolutePath }),
+    }),
+    servicePort: port,
+    resources,
+  }),
+  false: object<RemoteInfluxDB>({
+    enabled: oneOf([false]),
+    ...influxCommon,
+    url: text(HTTP_URL, 'an http(s) URL like https://influxdb.example.net:8086'),
+  }),
+});
+
+const grafana = object<GrafanaConfig>({
+  nodePort: integer(30000, 32767),
+  resources,
+  sqliteSizeLimit: quantity,
+  datasource: object<GrafanaConfig['datasource']>({
+    name: nonEmptyText,
+    uid: text(/^[A-Za-z0-9_-]{1,40}$/, 'a Grafana uid (at most 40 letters, digits, "-", "_")'),
+  }),
+});
+
+const credential = object<Credential>({
+  username: text(IDENTIFIER, 'a user name (letters, digits, "_")'),
+  secret: dnsSubdomain,
+  key: text(SECRET_KEY, 'a Secret key (letters, digits, "-", "_", ".")'),
+});
+
+const stack = object<StackConfig>({
+  namespace: dnsLabel,
+  labels: labelMap,
+  images: object<StackConfig['images']>({ snap: imageRef, hindsight: imageRef, influxdb: imageRef, grafana: imageRef }),
+  collector,
+  hindsight,
+  influxdb,
+  grafana,
+  credentials: object<StackConfig['credentials']>({
+    influxdbAdmin: credential,
+    influxdbWriter: credential,
+    influxdbReader: credential,
+    grafanaAdmin: credential,
+  }),
+  networkPolicy: object<NetworkPolicyConfig>({
+    nodeCidrs: arrayOf(text(IPV4_CIDR, 'an IPv4 CIDR like 10.0.0.0/16')),
+  }),
+});
+
+/** Rules across settings, checked once every setting has the right shape. */
+function crossChecks(config: StackConfig, at: string): Issue[] {
+  const issues: Issue[] = [];
+  const add = (path: string, message: string) => issues.push({ path: `${at}.${path}`, message });
+  const { collector: c, hindsight: h } = config;
+
+  if (c.hekaPort === c.snapApiPort) {
+    add('collector.snapApiPort', `${c.snapApiPort} is also collector.hekaPort: both listen on the node, they must differ`);
+  }
+  if (h.output.batchMaxBytes * 4 > h.limits.memoryLimit) {
+    add(
+      'hindsight.output.batchMaxBytes',
+      `${h.output.batchMaxBytes} is more than a quarter of hindsight.limits.memoryLimit (${h.limits.memoryLimit}): a batch must stay well inside the sandbox's memory`,
+    );
+  }
+  for (const tag of Object.keys(h.output.staticTags)) {
+    if (h.output.excludedTags.includes(tag)) add(`hindsight.output.staticTags.${tag}`, 'is also listed in hindsight.output.excludedTags');
+  }
+  const influxUsers: CredentialId[] = ['influxdbAdmin', 'influxdbWriter', 'influxdbReader'];
+  influxUsers.forEach((id, index) => {
+    const twin = influxUsers.slice(0, index).find((other) => config.credentials[other].username === config.credentials[id].username);
+    if (twin) add(`credentials.${id}.username`, `${JSON.stringify(config.credentials[id].username)} is also credentials.${twin}.username: each InfluxDB user has its own rights`);
+  });
+  if (config.influxdb.enabled && config.influxdb.servicePort === c.hekaPort) {
+    add('influxdb.servicePort', `${config.influxdb.servicePort} is also collector.hekaPort`);
+  }
+  return issues;
+}
+
+/** All problems of `value` as a StackConfig; `at` is the environment's name, the first path element. */
+export function validateStack(value: unknown, at: string): Issue[] {
+  const shapeIssues = stack(value, at);
+  if (shapeIssues.length > 0) return shapeIssues;
+  return crossChecks(value as StackConfig, at);
+}
+
+export type { Check };

@@ -1,0 +1,112 @@
+/**
+ * Facts the manifests and the images (images/) must agree on, each stated once. Everything
+ * else derives from these: a path, port, user or name is never written twice.
+ */
+
+/** The project's own label and annotation prefix. */
+export const DOMAIN = 'stacklight.ms';
+
+export const LABELS = {
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+  environment: `${DOMAIN}/environment`,
+} as const;
+
+export const ANNOTATIONS = {
+  /** On pod templates: a digest of every ConfigMap and Secret the pod reads, so changes roll it. */
+  configHash: `${DOMAIN}/config-hash`,
+} as const;
+
+export const PART_OF = 'stacklight';
+export const MANAGED_BY = 'ms-stacklight-compiler';
+
+/** Object names. */
+export const NAMES = {
+  collector: 'collector',
+  snapConfig: 'snap-config',
+  hindsightConfig: 'hindsight-config',
+  influxdb: 'influxdb',
+  influxdbConfig: 'influxdb-config',
+  grafana: 'grafana',
+  grafanaProvisioning: 'grafana-provisioning',
+  influxdbIngressPolicy: 'influxdb-ingress',
+} as const;
+
+/** The snap image (images/snap): where its binaries look for their files. */
+export const SNAP = {
+  /** The image's unprivileged user, used when no collected family needs more. */
+  user: 65534,
+  entrypoint: '/usr/local/bin/snap-entrypoint',
+  healthcheck: '/usr/local/bin/snap-healthcheck',
+  /** The snapd config file, from the snap-config ConfigMap. */
+  configFile: '/etc/snap/snapd.yaml',
+  /** Task templates from the ConfigMap; the entrypoint fills in the node name. */
+  taskTemplateDir: '/etc/snap/task-templates',
+  /** Rendered tasks (an emptyDir); snapd loads them through auto_discover_path. */
+  taskDir: '/var/lib/snap/tasks',
+  /** Plugins built into the image. */
+  pluginDir: '/opt/snap/plugins',
+  /** In task templates, replaced by the entrypoint with $NODE_NAME. */
+  nodeNamePlaceholder: '${NODE_NAME}',
+  nodeNameEnv: 'NODE_NAME',
+  /** The Snap tag carrying the node's name on every metric (and so the InfluxDB tag). */
+  nodeTag: 'hostname',
+  apiPortEnv: 'SNAP_API_PORT',
+} as const;
+
+/** The hindsight image (images/hindsight). */
+export const HINDSIGHT = {
+  user: 65532,
+  entrypoint: '/usr/local/bin/hindsight-entrypoint',
+  healthcheck: '/usr/local/bin/hindsight-healthcheck',
+  /** hindsight.cfg, plugin cfgs and Lua files from the hindsight-config ConfigMap. */
+  configDir: '/etc/hindsight',
+  /** The sandbox run directory (an emptyDir): the entrypoint copies the plugin cfgs in. */
+  runDir: '/var/run/hindsight',
+  /** Queues and checkpoints: the state volume. */
+  outputDir: '/var/lib/hindsight',
+  /** Where lua_sandbox_extensions install their sandboxes (heka_tcp.lua is in input/). */
+  installDir: '/usr/share/luasandbox/sandboxes/heka',
+  /** lua_sandbox_extensions' modules (socket, cjson, lpeg, heka helpers). */
+  moduleDir: '/usr/lib/luasandbox/io_modules',
+  /** Our own Lua modules, from the ConfigMap. */
+  projectModuleDir: '/etc/hindsight/modules',
+  /** Environment variable carrying the write-only InfluxDB user's password. */
+  passwordEnv: 'INFLUXDB_PASSWORD',
+} as const;
+
+/** The influxdb image (images/influxdb). */
+export const INFLUXDB = {
+  user: 999,
+  port: 8086,
+  configFile: '/etc/influxdb/influxdb.conf',
+  dataDir: '/var/lib/influxdb',
+  /** Environment the image's bootstrap reads (passwords come from Secrets, never literals). */
+  env: {
+    database: 'INFLUXDB_DB',
+    retentionPolicy: 'INFLUXDB_RP',
+    retention: 'INFLUXDB_RETENTION',
+    adminUser: 'INFLUXDB_ADMIN_USER',
+    adminPassword: 'INFLUXDB_ADMIN_PASSWORD',
+    writerUser: 'INFLUXDB_WRITE_USER',
+    writerPassword: 'INFLUXDB_WRITE_USER_PASSWORD',
+    readerUser: 'INFLUXDB_READ_USER',
+    readerPassword: 'INFLUXDB_READ_USER_PASSWORD',
+  },
+} as const;
+
+/** The grafana image (images/grafana). */
+export const GRAFANA = {
+  user: 472,
+  port: 3000,
+  servicePort: 3000,
+  dataDir: '/var/lib/grafana',
+  provisioningDir: '/etc/grafana/provisioning',
+  env: {
+    adminUser: 'GF_SECURITY_ADMIN_USER',
+    adminPassword: 'GF_SECURITY_ADMIN_PASSWORD',
+    readerPassword: 'INFLUXDB_READER_PASSWORD',
+  },
+} as const;

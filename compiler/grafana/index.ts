@@ -1,0 +1,130 @@
+/**
+ * Grafana: one replica with SQLite on an emptyDir (everything it shows is provisioned), a
+ * NodePort Service, and the InfluxDB datasource provisioned with the READ-only user. The
+ * password reaches the provisioning file through Grafana's environment expansion, so it is in
+ * the Secret only, never in the ConfigMap.
+ */
+import type { StackConfig } from '../config/types.ts';
+import { durationSeconds } from '../config/duration.ts';
+import { GRAFANA, NAMES } from '../facts.ts';
+import { secretTexts, type BuildInputs } from '../inputs.ts';
+import {
+  componentLabels,
+  configHashAnnotation,
+  configMap,
+  imageReference,
+  literalEnv,
+  metadata,
+  probe,
+  resourceRequirements,
+  restrictedSecurityContext,
+  secretEnv,
+  selectorLabels,
+  type Manifest,
+} from '../kube/objects.ts';
+import { generatedYaml } from '../render/yaml.ts';
+import { influxdbUrl } from '../influxdb/endpoint.ts';
+import { credentialSecrets } from '../secrets/credentials.ts';
+
+const COMPONENT = NAMES.grafana;
+const DATASOURCE_FILE = 'influxdb.yaml';
+
+export function datasourceProvisioning(config: StackConfig) {
+  const { datasource } = config.grafana;
+  return {
+    apiVersion: 1,
+    datasources: [
+      {
+        name: datasource.name,
+        uid: datasource.uid,
+        type: 'influxdb',
+        access: 'proxy',
+        url: influxdbUrl(config),
+        user: config.credentials.influxdbReader.username,
+        isDefault: true,
+        editable: false,
+        jsonData: {
+          dbName: config.influxdb.database,
+          httpMode: 'GET',
+          // No query may ask for a finer interval than the points are collected at.
+          timeInterval: `${durationSeconds(config.collector.interval)}s`,
+        },
+        // Expanded by Grafana from the container's environment (a Secret key).
+        secureJsonData: { password: `$${GRAFANA.env.readerPassword}` },
+      },
+    ],
+  };
+}
+
+export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
+  const settings = config.grafana;
+  const { grafanaAdmin: admin, influxdbReader: reader } = config.credentials;
+  const provisioning = { [DATASOURCE_FILE]: generatedYaml(datasourceProvisioning(config)) };
+  const health = { httpGet: { path: '/api/health', port: 'http' } };
+  const deployment: Manifest = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(config, NAMES.grafana, COMPONENT),
+    spec: {
+      replicas: 1,
+      // Each pod has its own SQLite: never two at once, or users see two different states.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: selectorLabels(COMPONENT) },
+      template: {
+        metadata: {
+          labels: componentLabels(config, COMPONENT),
+          annotations: configHashAnnotation(provisioning, ...secretTexts(inputs, credentialSecrets(config, 'grafana'))),
+        },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { fsGroup: GRAFANA.user },
+          containers: [
+            {
+              name: 'grafana',
+              image: imageReference(config.images.grafana),
+              env: [
+                literalEnv(GRAFANA.env.adminUser, admin.username),
+                secretEnv(GRAFANA.env.adminPassword, admin.secret, admin.key),
+                secretEnv(GRAFANA.env.readerPassword, reader.secret, reader.key),
+                literalEnv('GF_PATHS_DATA', GRAFANA.dataDir),
+                literalEnv('GF_PATHS_PROVISIONING', GRAFANA.provisioningDir),
+                literalEnv('GF_DATABASE_TYPE', 'sqlite3'),
+                literalEnv('GF_AUTH_ANONYMOUS_ENABLED', 'false'),
+                literalEnv('GF_USERS_ALLOW_SIGN_UP', 'false'),
+                literalEnv('GF_ANALYTICS_REPORTING_ENABLED', 'false'),
+                literalEnv('GF_ANALYTICS_CHECK_FOR_UPDATES', 'false'),
+              ],
+              ports: [{ name: 'http', containerPort: GRAFANA.port, protocol: 'TCP' }],
+              resources: resourceRequirements(settings.resources),
+              securityContext: restrictedSecurityContext(GRAFANA.user),
+              volumeMounts: [
+                { name: 'data', mountPath: GRAFANA.dataDir },
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'datasources', mountPath: `${GRAFANA.provisioningDir}/datasources`, readOnly: true },
+              ],
+              readinessProbe: probe(health, 5),
+              livenessProbe: { ...probe(health, 30), failureThreshold: 6 },
+            },
+          ],
+          volumes: [
+            { name: 'data', emptyDir: { sizeLimit: settings.sqliteSizeLimit } },
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            { name: 'datasources', configMap: { name: NAMES.grafanaProvisioning } },
+          ],
+        },
+      },
+    },
+  };
+  const service: Manifest = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(config, NAMES.grafana, COMPONENT),
+    spec: {
+      type: 'NodePort',
+      selector: selectorLabels(COMPONENT),
+      ports: [{ name: 'http', port: GRAFANA.servicePort, targetPort: 'http', nodePort: settings.nodePort, protocol: 'TCP' }],
+    },
+  };
+  return [configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning), deployment, service];
+}

@@ -1,0 +1,62 @@
+/**
+ * The repository's own rules for what it ships, on top of the Kubernetes schemas:
+ * every Secret is SOPS-encrypted; every container has requests, a memory limit and both probes
+ * (init containers: resources); images are pinned (no `latest`, no missing tag); a variable
+ * whose name says it holds a secret takes it from a Secret, never from a literal.
+ */
+import type { KubeObject } from './schema.ts';
+import { describeObject } from './schema.ts';
+
+interface Container {
+  name?: string;
+  image?: string;
+  env?: { name?: string; value?: unknown; valueFrom?: unknown }[];
+  resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
+  livenessProbe?: unknown;
+  readinessProbe?: unknown;
+}
+
+const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY/i;
+const ENCRYPTED_VALUE = /^ENC\[AES256_GCM,/;
+
+function podSpecOf(object: KubeObject): { containers?: Container[]; initContainers?: Container[] } | undefined {
+  const spec = object.spec as { template?: { spec?: object } } | undefined;
+  return spec?.template?.spec as { containers?: Container[]; initContainers?: Container[] } | undefined;
+}
+
+function containerProblems(container: Container, init: boolean): string[] {
+  const problems: string[] = [];
+  const where = `${init ? 'init container' : 'container'} ${container.name}`;
+  const image = container.image ?? '';
+  const reference = image.split('@')[0]!.split('/').pop()!;
+  if (!image.includes('@') && !reference.includes(':')) problems.push(`${where}: image "${image}" has no tag`);
+  if (/:latest(@|$)/.test(image)) problems.push(`${where}: image "${image}" uses "latest"`);
+  const { requests, limits } = container.resources ?? {};
+  if (!requests?.cpu || !requests?.memory) problems.push(`${where}: no cpu and memory requests`);
+  if (!limits?.memory) problems.push(`${where}: no memory limit`);
+  if (!init && !container.livenessProbe) problems.push(`${where}: no liveness probe`);
+  if (!init && !container.readinessProbe) problems.push(`${where}: no readiness probe`);
+  for (const variable of container.env ?? []) {
+    if (SECRET_NAME.test(variable.name ?? '') && variable.value !== undefined) {
+      problems.push(`${where}: ${variable.name} is a literal; take it from a Secret (valueFrom.secretKeyRef)`);
+    }
+  }
+  return problems;
+}
+
+function secretProblems(object: KubeObject): string[] {
+  if (!object.sops) return ['is not SOPS-encrypted'];
+  const values = { ...(object.data as object), ...(object.stringData as object) } as Record<string, unknown>;
+  return Object.entries(values)
+    .filter(([, value]) => typeof value !== 'string' || !ENCRYPTED_VALUE.test(value))
+    .map(([key]) => `value of ${key} is not encrypted`);
+}
+
+export function ruleProblems(object: KubeObject): string[] {
+  const problems: string[] = [];
+  if (object.kind === 'Secret') problems.push(...secretProblems(object));
+  const pod = podSpecOf(object);
+  for (const container of pod?.containers ?? []) problems.push(...containerProblems(container, false));
+  for (const container of pod?.initContainers ?? []) problems.push(...containerProblems(container, true));
+  return problems.map((problem) => `${describeObject(object)}: ${problem}`);
+}

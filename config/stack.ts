@@ -1,0 +1,77 @@
+/**
+ * The stack's settings for every environment; base/ is compiled from exactly this.
+ * Each file in environments/ overrides some of them for one environment.
+ * What every setting means: compiler/config/types.ts.
+ */
+import type { StackConfig } from '../compiler/config/types.ts';
+import { images } from './images.ts';
+
+const MiB = 1024 * 1024;
+
+export const stack: StackConfig = {
+  namespace: 'stacklight',
+  labels: { 'app.kubernetes.io/instance': 'stacklight' },
+  images,
+
+  collector: {
+    interval: '10s',
+    families: ['cpu', 'filesystem', 'disk', 'interface', 'load', 'meminfo', 'processes', 'swap'],
+    hostMounts: {
+      proc: { hostPath: '/proc', mountPath: '/host/proc' },
+      dev: { hostPath: '/dev', mountPath: '/host/dev' },
+      sys: { hostPath: '/sys', mountPath: '/host/sys' },
+    },
+    // Never disable the task: a Hindsight restart must not stop collection for good.
+    maxFailures: -1,
+    logLevel: 'warning',
+    hekaPort: 5565,
+    snapApiPort: 8181,
+    resources: {
+      snap: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+      hindsight: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    },
+    hindsightState: { type: 'hostPath', path: '/var/lib/stacklight/hindsight' },
+  },
+
+  hindsight: {
+    output: {
+      batchMaxPoints: 5000,
+      batchMaxBytes: 1 * MiB,
+      flushInterval: '5s',
+      timeout: '5s',
+      precision: 'ms',
+      staticTags: {},
+      excludedTags: ['plugin_running_on'],
+    },
+    limits: { memoryLimit: 8 * MiB, instructionLimit: 1_000_000, outputLimit: 64 * 1024 },
+    queueFileSize: 64 * MiB,
+  },
+
+  influxdb: {
+    enabled: true,
+    database: 'stacklight',
+    retentionPolicy: 'stacklight',
+    retention: '30d',
+    nodeSelector: { key: 'stacklight.ms/influxdb', value: 'true' },
+    storage: { type: 'hostPath', path: '/var/lib/stacklight/influxdb' },
+    servicePort: 8086,
+    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
+  },
+
+  grafana: {
+    nodePort: 30300,
+    resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+    sqliteSizeLimit: '256Mi',
+    datasource: { name: 'InfluxDB', uid: 'stacklight-influxdb' },
+  },
+
+  credentials: {
+    influxdbAdmin: { username: 'admin', secret: 'influxdb-admin', key: 'password' },
+    influxdbWriter: { username: 'hindsight', secret: 'influxdb-writer', key: 'password' },
+    influxdbReader: { username: 'grafana', secret: 'influxdb-reader', key: 'password' },
+    grafanaAdmin: { username: 'admin', secret: 'grafana-admin', key: 'password' },
+  },
+
+  // Set to the CIDRs of your nodes: the collector reaches InfluxDB from node addresses.
+  networkPolicy: { nodeCidrs: ['10.0.0.0/8'] },
+};
