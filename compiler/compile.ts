@@ -86,7 +86,7 @@ export async function build(options: CompileOptions): Promise<Compiled> {
     issues.push(
       ...fileIssues,
       ...checkSecretKeys(envConfig, name, secrets),
-      ...crossCheck(objects, envConfig, name, secrets),
+      ...crossCheck(objects, envConfig, name),
       ...(await objectProblems(objects, name)),
     );
     environments.push({ name, config: envConfig, objects, secrets });

@@ -5,12 +5,13 @@
  * - Hindsight's InfluxDB URL and Grafana's datasource URL are the InfluxDB Service's name and
  *   port when InfluxDB runs in the cluster, and the Service targets a port the pod has;
  * - every ConfigMap a pod mounts exists with the keys it mounts, the output plugin's Lua file is
- *   among them, and every Secret key a pod reads exists (for environments, which have Secrets).
+ *   among them, and every Secret key a pod reads is one a credential declares (whose presence
+ *   in the encrypted files secrets/files.ts checks).
  */
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { StackConfig } from './config/types.ts';
 import type { Issue } from './config/checks.ts';
-import type { EncryptedSecret } from './inputs.ts';
+import { requiredSecrets } from './secrets/credentials.ts';
 import type { Manifest } from './kube/objects.ts';
 import { NAMES } from './facts.ts';
 import { parseYamlDocuments } from './render/yaml.ts';
@@ -104,15 +105,16 @@ function configMapIssues(objects: readonly Manifest[], at: string): Issue[] {
   return issues;
 }
 
-function secretKeyIssues(objects: readonly Manifest[], secrets: readonly EncryptedSecret[], at: string): Issue[] {
-  const keys = new Map(secrets.map((secret) => [secret.name, secret.keys]));
+/** Every Secret key a pod reads is one the config's credentials require (and so one the files are checked for). */
+function secretKeyIssues(objects: readonly Manifest[], config: StackConfig, at: string): Issue[] {
+  const required = requiredSecrets(config);
   const issues: Issue[] = [];
   for (const [owner, pod] of podSpecs(objects)) {
     for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
       for (const variable of container.env ?? []) {
         const ref = variable.valueFrom?.secretKeyRef;
-        if (ref && !keys.get(ref.name!)?.includes(ref.key)) {
-          issues.push({ path: `${at}.credentials`, message: `${owner} container ${container.name} reads key ${ref.key} of Secret ${ref.name}, which does not exist` });
+        if (ref && !required.get(ref.name!)?.has(ref.key)) {
+          issues.push({ path: `${at}.credentials`, message: `${owner} container ${container.name} reads key ${ref.key} of Secret ${ref.name}, which no credential declares` });
         }
       }
     }
@@ -120,12 +122,11 @@ function secretKeyIssues(objects: readonly Manifest[], secrets: readonly Encrypt
   return issues;
 }
 
-/** `secrets` is undefined for base, which carries no Secrets. */
-export function crossCheck(objects: readonly Manifest[], config: StackConfig, at: string, secrets?: readonly EncryptedSecret[]): Issue[] {
+export function crossCheck(objects: readonly Manifest[], config: StackConfig, at: string): Issue[] {
   return [
     ...hekaPortIssues(objects, at),
     ...influxdbUrlIssues(objects, config, at),
     ...configMapIssues(objects, at),
-    ...(secrets ? secretKeyIssues(objects, secrets, at) : []),
+    ...secretKeyIssues(objects, config, at),
   ];
 }

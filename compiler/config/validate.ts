@@ -200,6 +200,12 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
     const twin = influxUsers.slice(0, index).find((other) => config.credentials[other].username === config.credentials[id].username);
     if (twin) add(`credentials.${id}.username`, `${JSON.stringify(config.credentials[id].username)} is also credentials.${twin}.username: each InfluxDB user has its own rights`);
   });
+  const credentialIds = Object.keys(config.credentials) as CredentialId[];
+  credentialIds.forEach((id, index) => {
+    const { secret, key } = config.credentials[id];
+    const twin = credentialIds.slice(0, index).find((other) => config.credentials[other].secret === secret && config.credentials[other].key === key);
+    if (twin) add(`credentials.${id}.key`, `Secret ${secret} key ${key} is also credentials.${twin}'s: two credentials would share one password`);
+  });
   if (config.influxdb.enabled && config.influxdb.servicePort === c.hekaPort) {
     add('influxdb.servicePort', `${config.influxdb.servicePort} is also collector.hekaPort`);
   }

@@ -115,7 +115,8 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
     `${dir}/kustomization.yaml`,
     generatedYaml(
       kustomization({
-        ...(env.config.namespace !== base.config.namespace && { namespace: env.config.namespace }),
+        // Always set: it also puts the encrypted Secrets, which name no namespace, in the right one.
+        namespace: env.config.namespace,
         resources: [resources[0], ...resources.slice(1).sort()],
         labels: [{ pairs: environmentLabels(env.name), includeSelectors: false, includeTemplates: true }],
         ...(images.length > 0 && { images }),

@@ -1,0 +1,8 @@
+/**
+ * `npm run tools`: installs (or finds) every pinned tool and prints where each one is.
+ */
+import { TOOLS, tool, type ToolName } from '../tools.ts';
+
+for (const name of Object.keys(TOOLS) as ToolName[]) {
+  console.log(`${name} ${TOOLS[name].version}: ${await tool(name)}`);
+}

@@ -1,0 +1,167 @@
+/**
+ * Bad configs, each with the exact error an operator sees: the environment, the path, and what
+ * is wrong. Each case changes one thing in the shipped config.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stack } from '../../config/stack.ts';
+import { overrides as devOverrides } from '../../config/environments/dev.ts';
+import { overrides as prodOverrides } from '../../config/environments/prod.ts';
+import { ConfigError, resolveConfig, type RawConfig } from '../../compiler/config/load.ts';
+import { formatIssue } from '../../compiler/config/checks.ts';
+
+type Mutable = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function shipped(): { defaults: Mutable; dev: Mutable; prod: Mutable } {
+  return { defaults: structuredClone(stack) as Mutable, dev: structuredClone(devOverrides) as Mutable, prod: structuredClone(prodOverrides) as Mutable };
+}
+
+function errorsOf(change: (config: ReturnType<typeof shipped>) => void): string[] {
+  const config = shipped();
+  change(config);
+  const raw: RawConfig = {
+    defaults: config.defaults,
+    environments: [
+      { name: 'dev', overrides: config.dev },
+      { name: 'prod', overrides: config.prod },
+    ],
+  };
+  try {
+    resolveConfig(raw);
+    return [];
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `unexpected error ${String(error)}`);
+    return error.issues.map(formatIssue);
+  }
+}
+
+const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = [
+  [
+    'retention that is not a duration',
+    (c) => (c.prod.influxdb.retention = '3x'),
+    'prod.influxdb.retention: "3x" is not a duration like 30d (a whole number and one of s, m, h, d, w)',
+  ],
+  [
+    'retention shorter than InfluxDB allows',
+    (c) => (c.prod.influxdb.retention = '30m'),
+    'prod.influxdb.retention: 30m is shorter than the minimum of 3600s',
+  ],
+  ['NodePort outside the range', (c) => (c.prod.grafana = { nodePort: 8080 }), 'prod.grafana.nodePort: 8080 is outside 30000-32767'],
+  [
+    'unknown metric family',
+    (c) => (c.dev.collector.families = ['cpu', 'cpux']),
+    'dev.collector.families[1]: "cpux" is not one of cpu, filesystem, disk, interface, load, meminfo, processes, swap, smart',
+  ],
+  ['no metric family', (c) => (c.dev.collector.families = []), 'dev.collector.families: must not be empty'],
+  ['a family listed twice', (c) => (c.dev.collector.families = ['cpu', 'load', 'cpu']), 'dev.collector.families[2]: "cpu" is listed twice'],
+  [
+    'an image tagged latest',
+    (c) => (c.prod.images = { grafana: { tag: 'latest' } }),
+    'prod.images.grafana.tag: "latest" names no build: pin a version',
+  ],
+  [
+    'a malformed digest',
+    (c) => (c.prod.images = { snap: { digest: 'sha256:abc' } }),
+    'prod.images.snap.digest: "sha256:abc" is not a digest like sha256:<64 hex digits>',
+  ],
+  [
+    'a misspelled setting',
+    (c) => (c.dev.influxdb.storag = { type: 'emptyDir', sizeLimit: '1Gi' }),
+    'dev.influxdb.storag: unknown setting (known here: enabled, database, retentionPolicy, retention, nodeSelector, storage, servicePort, resources)',
+  ],
+  [
+    'Snap API and Heka on one port',
+    (c) => (c.dev.collector.hekaPort = 8181),
+    'dev.collector.snapApiPort: 8181 is also collector.hekaPort: both listen on the node, they must differ',
+  ],
+  [
+    'a batch too large for the sandbox',
+    (c) => (c.dev.hindsight.output.batchMaxBytes = 4 * 1024 * 1024),
+    "dev.hindsight.output.batchMaxBytes: 4194304 is more than a quarter of hindsight.limits.memoryLimit (8388608): a batch must stay well inside the sandbox's memory",
+  ],
+  [
+    'a remote InfluxDB with a non-HTTP URL',
+    (c) => (c.prod.influxdb = { enabled: false, database: 'metrics', retentionPolicy: 'autogen', url: 'ftp://influx.example.net' }),
+    'prod.influxdb.url: "ftp://influx.example.net" is not an http(s) URL like https://influxdb.example.net:8086',
+  ],
+  ['a remote InfluxDB without URL', (c) => (c.prod.influxdb = { enabled: false, database: 'metrics', retentionPolicy: 'autogen' }), 'prod.influxdb.url: is missing'],
+  [
+    'a namespace that is not a DNS label',
+    (c) => (c.dev.namespace = 'Stack_Light'),
+    'dev.namespace: "Stack_Light" is not a DNS label (lower-case letters, digits and "-", at most 63)',
+  ],
+  [
+    'a memory limit that is not a quantity',
+    (c) => (c.dev.collector.resources = { snap: { limits: { memory: '1 GB' } } }),
+    'dev.collector.resources.snap.limits.memory: "1 GB" is not a Kubernetes quantity like 250m or 512Mi',
+  ],
+  [
+    'two InfluxDB users with one name',
+    (c) => (c.dev.credentials = { influxdbReader: { username: 'hindsight' } }),
+    'dev.credentials.influxdbReader.username: "hindsight" is also credentials.influxdbWriter.username: each InfluxDB user has its own rights',
+  ],
+  [
+    'two credentials sharing one Secret key',
+    (c) => (c.dev.credentials = { influxdbReader: { secret: 'influxdb-writer' } }),
+    "dev.credentials.influxdbReader.key: Secret influxdb-writer key password is also credentials.influxdbWriter's: two credentials would share one password",
+  ],
+  [
+    'a relative mount path',
+    (c) => (c.dev.collector.hostMounts = { proc: { mountPath: 'host/proc' } }),
+    'dev.collector.hostMounts.proc.mountPath: "host/proc" is not an absolute path without a trailing "/"',
+  ],
+  [
+    'max-failures of zero',
+    (c) => (c.dev.collector.maxFailures = 0),
+    'dev.collector.maxFailures: must be -1 (never disable the task) or at least 1',
+  ],
+  [
+    'a node CIDR with a bad prefix',
+    (c) => (c.prod.networkPolicy = { nodeCidrs: ['10.0.0.0/33'] }),
+    'prod.networkPolicy.nodeCidrs[0]: "10.0.0.0/33" is not an IPv4 CIDR like 10.0.0.0/16',
+  ],
+  [
+    'a collection interval without unit',
+    (c) => (c.dev.collector.interval = '10'),
+    'dev.collector.interval: "10" is not a duration like 30d (a whole number and one of s, m, h, d, w)',
+  ],
+  ['a setting missing from the defaults', (c) => delete c.defaults.grafana.nodePort, 'defaults.grafana.nodePort: is missing'],
+  [
+    'a static tag that is also excluded',
+    (c) => (c.prod.hindsight.output.staticTags = { plugin_running_on: 'x' }),
+    'prod.hindsight.output.staticTags.plugin_running_on: is also listed in hindsight.output.excludedTags',
+  ],
+  [
+    'a precision InfluxDB does not know',
+    (c) => (c.prod.hindsight.output.precision = 'us'),
+    'prod.hindsight.output.precision: "us" is not one of ns, u, ms, s',
+  ],
+];
+
+test('the shipped config resolves without a problem', () => {
+  assert.deepEqual(errorsOf(() => undefined), []);
+});
+
+for (const [name, change, expected] of CASES) {
+  test(`bad config: ${name}`, () => {
+    assert.deepEqual(errorsOf(change), [expected]);
+  });
+}
+
+test('problems in several environments are all reported at once', () => {
+  const errors = errorsOf((c) => {
+    c.dev.grafana = { nodePort: 1 };
+    c.prod.influxdb.retention = 'forever';
+  });
+  assert.deepEqual(errors, [
+    'dev.grafana.nodePort: 1 is outside 30000-32767',
+    'prod.influxdb.retention: "forever" is not a duration like 30d (a whole number and one of s, m, h, d, w)',
+  ]);
+});
+
+test('switching InfluxDB to remote replaces the in-cluster settings instead of merging them', () => {
+  const config = shipped();
+  config.prod.influxdb = { enabled: false, url: 'https://influxdb.example.net:8086/', database: 'metrics', retentionPolicy: 'autogen' };
+  const resolved = resolveConfig({ defaults: config.defaults, environments: [{ name: 'prod', overrides: config.prod }] });
+  assert.deepEqual(resolved.environments[0]!.config.influxdb, config.prod.influxdb);
+});

@@ -1,0 +1,148 @@
+/**
+ * The secrets workflow end to end with the real sops and a throw-away age key made for this
+ * run: init, set (value on stdin), rotate, add-recipient. Every value is decrypted twice, by
+ * sops itself and by an independent decryptor (sops-age), and no plaintext value may appear in
+ * any file the workflow or the compile writes.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decryptSops } from 'sops-age';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { compile } from '../../compiler/compile.ts';
+import { decrypt } from '../../compiler/secrets/sops.ts';
+import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
+import { REPO_ROOT } from '../../compiler/tools.ts';
+import { listTree, tempRepo, type TempRepo } from '../support/temp-repo.ts';
+
+const SECRETS_CLI = join(REPO_ROOT, 'compiler/cli/secrets.ts');
+
+let repo: TempRepo;
+let keyFile: string;
+
+function secrets(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SECRETS_CLI, ...args, '--root', repo.root, '--age-key-file', keyFile], {
+      cwd: REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`secrets ${args.join(' ')} exited ${code}: ${out}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** The age private keys in the run's key file (comments skipped). */
+async function privateKeys(): Promise<string[]> {
+  return (await readFile(keyFile, 'utf8')).split('\n').filter((line) => line.startsWith('AGE-SECRET-KEY-'));
+}
+
+async function valueBySops(file: string): Promise<Record<string, string>> {
+  const [secret] = parseYamlDocuments(await decrypt(repo.root, file, keyFile), file) as [{ stringData: Record<string, string> }];
+  return secret.stringData;
+}
+
+async function valueBySopsAge(file: string, secretKey: string): Promise<Record<string, string>> {
+  const decrypted = (await decryptSops(await repo.read(file), { secretKey, fileType: 'yaml' })) as { stringData: Record<string, string> };
+  return decrypted.stringData;
+}
+
+/** Every file of the repository copy except the age key file. */
+async function everyFile(): Promise<Map<string, string>> {
+  const files = (await listTree(repo.root, '.')).filter((file) => !file.endsWith('keys.txt'));
+  return new Map(await Promise.all(files.map(async (file) => [file, await readFile(join(repo.root, file), 'utf8')] as const)));
+}
+
+async function assertNoPlaintext(values: readonly string[]): Promise<void> {
+  for (const [file, content] of await everyFile()) {
+    for (const value of values) assert.ok(!content.includes(value), `${file} contains a plaintext secret value`);
+  }
+}
+
+const DEV_FILES = ['grafana-admin', 'influxdb-admin', 'influxdb-reader', 'influxdb-writer'].map((name) => `overlays/dev/secrets/${name}.yaml`);
+
+before(async () => {
+  repo = await tempRepo({ secrets: false });
+  keyFile = join(repo.root, 'keys.txt');
+  await secrets(['init', 'dev']);
+  await secrets(['init', 'prod']);
+});
+after(async () => {
+  await repo.remove();
+});
+
+test('init writes one encrypted Secret per required credential, random and readable by sops and by sops-age', async () => {
+  const [devKey] = await privateKeys();
+  const passwords = new Set<string>();
+  for (const file of DEV_FILES) {
+    const bySops = await valueBySops(file);
+    assert.deepEqual(await valueBySopsAge(file, devKey!), bySops, `${file}: the two decryptors disagree`);
+    assert.match(bySops.password!, /^[A-Za-z0-9_-]{43}$/);
+    passwords.add(bySops.password!);
+    assert.match(await repo.read(file), /password: ENC\[AES256_GCM,data:/);
+  }
+  assert.equal(passwords.size, DEV_FILES.length, 'passwords repeat');
+  assert.match(await repo.read('.sops.yaml'), /overlays\/dev\/secrets/);
+  await compile({ root: repo.root });
+  await assertNoPlaintext([...passwords]);
+});
+
+test('the compile reads the encrypted files without changing a byte', async () => {
+  const before = await Promise.all(DEV_FILES.map((file) => repo.read(file)));
+  await compile({ root: repo.root });
+  assert.deepEqual(await Promise.all(DEV_FILES.map((file) => repo.read(file))), before);
+});
+
+test('set takes the value from stdin, rolls the pods that read it, and leaves no plaintext', async () => {
+  await compile({ root: repo.root });
+  const patchBefore = await repo.read('overlays/dev/patches/daemonset-collector.yaml');
+  const grafanaBefore = await repo.read('overlays/dev/patches/deployment-grafana.yaml').catch(() => '');
+  const value = `set-by-test-${Date.now()}-ünïcode`;
+  await secrets(['set', 'dev', 'influxdb-writer', 'password'], `${value}\n`);
+  assert.equal((await valueBySops('overlays/dev/secrets/influxdb-writer.yaml')).password, value);
+  const { report } = await compile({ root: repo.root });
+  // The collector and InfluxDB read the writer's password; Grafana does not.
+  assert.ok(report.changed.includes('overlays/dev/patches/daemonset-collector.yaml'));
+  assert.notEqual(await repo.read('overlays/dev/patches/daemonset-collector.yaml'), patchBefore);
+  assert.equal(await repo.read('overlays/dev/patches/deployment-grafana.yaml').catch(() => ''), grafanaBefore);
+  await assertNoPlaintext([value]);
+});
+
+test('rotate replaces a value with a new random one', async () => {
+  const file = 'overlays/prod/secrets/grafana-admin.yaml';
+  const before = (await valueBySops(file)).password;
+  await secrets(['rotate', 'prod', 'grafana-admin']);
+  const after = (await valueBySops(file)).password;
+  assert.notEqual(after, before);
+  assert.match(after!, /^[A-Za-z0-9_-]{43}$/);
+});
+
+test('add-recipient lets a second key decrypt every Secret of the environment', async () => {
+  const identity = await generateIdentity();
+  const recipient = await identityToRecipient(identity);
+  await secrets(['add-recipient', 'prod', recipient]);
+  assert.match(await repo.read('.sops.yaml'), new RegExp(recipient));
+  for (const name of ['grafana-admin', 'influxdb-writer']) {
+    const file = `overlays/prod/secrets/${name}.yaml`;
+    assert.deepEqual(await valueBySopsAge(file, identity), await valueBySops(file));
+  }
+});
+
+test('bad requests fail with a clear message and change nothing', async () => {
+  const before = await everyFile();
+  await assert.rejects(secrets(['init', 'dev']), /dev is already initialised/);
+  await assert.rejects(secrets(['init', 'qa']), /no environment "qa": expected config\/environments\/qa\.ts/);
+  await assert.rejects(secrets(['add-recipient', 'dev', 'not-a-key']), /"not-a-key" is not an age recipient/);
+  await assert.rejects(secrets(['set', 'dev', 'influxdb-writer', 'password'], ''), /refusing to set an empty value/);
+  assert.deepEqual(await everyFile(), before);
+});
+
+test('sops refuses to decrypt with a key that is not a recipient', async () => {
+  const stranger = join(repo.root, 'stranger.txt');
+  await writeFile(stranger, `${await generateIdentity()}\n`);
+  await assert.rejects(decrypt(repo.root, DEV_FILES[0]!, stranger));
+});

@@ -1,0 +1,116 @@
+/**
+ * `npm run validate`: every overlay built by kustomize, every object checked against the
+ * Kubernetes schemas, for unknown fields, and against the repository's rules. Each checker is
+ * shown to catch what it is for, then the CLI is run on good and on tampered output.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compile } from '../../compiler/compile.ts';
+import { schemaProblems, unknownFieldProblems, type KubeObject } from '../../compiler/kube/schema.ts';
+import { ruleProblems } from '../../compiler/kube/rules.ts';
+import { REPO_ROOT } from '../../compiler/tools.ts';
+import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
+
+const run = promisify(execFile);
+
+function deployment(container: Record<string, unknown>, extra: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'demo', ...extra },
+    spec: {
+      selector: { matchLabels: { app: 'demo' } },
+      template: { metadata: { labels: { app: 'demo' } }, spec: { containers: [{ name: 'demo', ...container }] } },
+    },
+  };
+}
+
+const GOOD_CONTAINER = {
+  image: 'example/demo:1.0',
+  resources: { requests: { cpu: '10m', memory: '10Mi' }, limits: { memory: '20Mi' } },
+  livenessProbe: { tcpSocket: { port: 80 } },
+  readinessProbe: { tcpSocket: { port: 80 } },
+};
+
+async function validateCli(root: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/validate.ts'), '--root', root], { cwd: REPO_ROOT });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, output: failed.stdout + failed.stderr };
+  }
+}
+
+let repo: TempRepo;
+before(async () => {
+  repo = await tempRepo();
+  await compile({ root: repo.root });
+});
+after(async () => {
+  await repo.remove();
+});
+
+test('a well-formed object has no problem of any kind', async () => {
+  const object = deployment(GOOD_CONTAINER);
+  assert.deepEqual([...(await schemaProblems(object)), ...(await unknownFieldProblems(object)), ...ruleProblems(object)], []);
+});
+
+test('the schemas catch wrong types and missing required fields', async () => {
+  const problems = await schemaProblems(deployment({ ...GOOD_CONTAINER, ports: [{ containerPort: 'http' }] }));
+  assert.deepEqual(problems, ['Deployment/demo: spec/template/spec/containers/0/ports/0/containerPort must be integer']);
+  const noSelector = deployment(GOOD_CONTAINER);
+  delete (noSelector.spec as Record<string, unknown>).selector;
+  assert.deepEqual(await schemaProblems(noSelector), ['Deployment/demo: spec must have required property \'selector\'']);
+});
+
+test('misspelled fields are caught, at any depth', async () => {
+  const problems = await unknownFieldProblems(deployment({ ...GOOD_CONTAINER, imagePullPolicyy: 'Always' }, { labelz: {} }));
+  assert.deepEqual(problems, [
+    'Deployment/demo: metadata/labelz: unknown field (not in V1ObjectMeta)',
+    'Deployment/demo: spec/template/spec/containers/0/imagePullPolicyy: unknown field (not in V1Container)',
+  ]);
+});
+
+test('the repository rules catch latest images, missing probes and resources, literal passwords, plaintext Secrets', () => {
+  const { livenessProbe, resources, ...rest } = GOOD_CONTAINER;
+  void livenessProbe;
+  void resources;
+  const problems = ruleProblems(deployment({ ...rest, image: 'example/demo:latest', env: [{ name: 'DB_PASSWORD', value: 'x' }] }));
+  assert.deepEqual(problems, [
+    'Deployment/demo: container demo: image "example/demo:latest" uses "latest"',
+    'Deployment/demo: container demo: no cpu and memory requests',
+    'Deployment/demo: container demo: no memory limit',
+    'Deployment/demo: container demo: no liveness probe',
+    'Deployment/demo: container demo: DB_PASSWORD is a literal; take it from a Secret (valueFrom.secretKeyRef)',
+  ]);
+  assert.deepEqual(ruleProblems({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { password: 'x' } }), [
+    'Secret/s: is not SOPS-encrypted',
+  ]);
+});
+
+test('npm run validate passes on the compiled output', async () => {
+  const { code, output } = await validateCli(repo.root);
+  assert.equal(code, 0, output);
+  assert.match(output, /^ok {3}base: \d+ objects/m);
+  assert.match(output, /^ok {3}overlays\/dev: \d+ objects/m);
+  assert.match(output, /^ok {3}overlays\/prod: \d+ objects/m);
+});
+
+test('npm run validate fails on an overlay patched by hand into an invalid object', async () => {
+  const file = join(repo.root, 'overlays/prod/patches/deployment-grafana.yaml');
+  const original = await readFile(file, 'utf8');
+  try {
+    await writeFile(file, `${original}- op: add\n  path: /spec/template/spec/containers/0/imagePullPolicyy\n  value: Always\n`);
+    const { code, output } = await validateCli(repo.root);
+    assert.equal(code, 1);
+    assert.match(output, /FAIL overlays\/prod/);
+    assert.match(output, /Deployment\/grafana: spec\/template\/spec\/containers\/0\/imagePullPolicyy: unknown field/);
+  } finally {
+    await writeFile(file, original);
+  }
+});
