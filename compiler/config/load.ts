@@ -3,7 +3,8 @@
  * (config/environments/<name>.ts), then resolves each environment (defaults + overrides) and
  * validates it. Nothing here writes anything.
  */
-import { readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StackConfig } from './types.ts';
@@ -32,25 +33,36 @@ export class ConfigError extends Error {
   }
 }
 
-async function importExport(file: string, name: string): Promise<unknown> {
-  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  if (!(name in module)) throw new ConfigError([{ path: file, message: `does not export \`${name}\`` }]);
+async function importExport(snapshot: string, file: string, name: string): Promise<unknown> {
+  const module = (await import(pathToFileURL(join(snapshot, file)).href)) as Record<string, unknown>;
+  if (!(name in module)) throw new ConfigError([{ path: `config/${file}`, message: `does not export \`${name}\`` }]);
   return module[name];
 }
 
+/**
+ * Evaluates the config files. They are imported from a private snapshot of the directory: the
+ * compile sees one consistent state of config/, and a process that compiles again after an edit
+ * (the tests do) gets fresh modules instead of the module cache's. Config files import only
+ * types from compiler/ (erased at run time) and values from config/ itself.
+ */
 export async function readConfig(configDir: string): Promise<RawConfig> {
-  const defaults = await importExport(join(configDir, 'stack.ts'), 'stack');
-  const envDir = join(configDir, 'environments');
-  const files = (await readdir(envDir)).filter((file) => file.endsWith('.ts')).sort();
-  const environments = [];
-  for (const file of files) {
-    const name = file.slice(0, -'.ts'.length);
-    if (!ENVIRONMENT_NAME.test(name)) {
-      throw new ConfigError([{ path: join(envDir, file), message: `"${name}" is not an environment name (lower-case letters, digits, "-", at most 32)` }]);
+  const snapshot = await mkdtemp(join(tmpdir(), 'stacklight-config-'));
+  try {
+    await cp(configDir, snapshot, { recursive: true });
+    const defaults = await importExport(snapshot, 'stack.ts', 'stack');
+    const files = (await readdir(join(snapshot, 'environments'))).filter((file) => file.endsWith('.ts')).sort();
+    const environments = [];
+    for (const file of files) {
+      const name = file.slice(0, -'.ts'.length);
+      if (!ENVIRONMENT_NAME.test(name)) {
+        throw new ConfigError([{ path: `config/environments/${file}`, message: `"${name}" is not an environment name (lower-case letters, digits, "-", at most 32)` }]);
+      }
+      environments.push({ name, overrides: await importExport(snapshot, `environments/${file}`, 'overrides') });
     }
-    environments.push({ name, overrides: await importExport(join(envDir, file), 'overrides') });
+    return { defaults, environments };
+  } finally {
+    await rm(snapshot, { recursive: true, force: true });
   }
-  return { defaults, environments };
 }
 
 /** Validates the defaults and every environment; throws one ConfigError listing every problem. */

@@ -60,8 +60,9 @@ export function selectorLabels(component: string): Record<string, string> {
   return { [LABELS.name]: component, [LABELS.partOf]: PART_OF };
 }
 
+/** With a digest the reference is `repository@digest`: the digest alone picks the content (kustomize writes it so too). */
 export function imageReference(image: ImageRef): string {
-  return image.digest ? `${image.repository}:${image.tag}@${image.digest}` : `${image.repository}:${image.tag}`;
+  return image.digest ? `${image.repository}@${image.digest}` : `${image.repository}:${image.tag}`;
 }
 
 export function resourceRequirements(resources: Resources): V1ResourceRequirements {

@@ -65,7 +65,7 @@ test('the schemas catch wrong types and missing required fields', async () => {
   assert.deepEqual(problems, ['Deployment/demo: spec/template/spec/containers/0/ports/0/containerPort must be integer']);
   const noSelector = deployment(GOOD_CONTAINER);
   delete (noSelector.spec as Record<string, unknown>).selector;
-  assert.deepEqual(await schemaProblems(noSelector), ['Deployment/demo: spec must have required property \'selector\'']);
+  assert.deepEqual(await schemaProblems(noSelector), ['Deployment/demo: spec must have required property selector']);
 });
 
 test('misspelled fields are caught, at any depth', async () => {
