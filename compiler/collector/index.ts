@@ -7,8 +7,6 @@ import type { StackConfig } from '../config/types.ts';
 import { HINDSIGHT, NAMES, SNAP } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
-  componentLabels,
-  configHashAnnotation,
   configMap,
   imageReference,
   literalEnv,
@@ -21,6 +19,8 @@ import {
   volumeOwnerInit,
   type Manifest,
 } from '../kube/objects.ts';
+import { podTemplate, storageVolume } from '../kube/workloads.ts';
+import { credentialSecrets } from '../secrets/credentials.ts';
 import { generatedYaml } from '../render/yaml.ts';
 import { METRIC_FAMILIES } from './metrics.ts';
 import { SNAP_FILES, snapdConfig, snapTask } from './snap.ts';
@@ -38,11 +38,6 @@ const VOLUMES = {
 } as const;
 
 const hostVolumeName = (mount: string) => `host-${mount}`;
-
-/** Only the Secrets the pod reads go into its config hash. */
-function collectorSecrets(config: StackConfig): string[] {
-  return [config.credentials.influxdbWriter.secret];
-}
 
 /** The least privilege the collected families need (see Privilege in metrics.ts). */
 function snapSecurityContext(config: StackConfig): NonNullable<V1Container['securityContext']> {
@@ -110,7 +105,6 @@ function hindsightContainer(config: StackConfig): V1Container {
 
 function volumes(config: StackConfig, files: readonly ConfigFile[]): V1Volume[] {
   const { collector } = config;
-  const state = collector.hindsightState;
   return [
     ...Object.entries(collector.hostMounts).map(([name, mount]) => ({
       name: hostVolumeName(name),
@@ -124,9 +118,7 @@ function volumes(config: StackConfig, files: readonly ConfigFile[]): V1Volume[] 
       configMap: { name: NAMES.hindsightConfig, items: files.map(({ key, path }) => ({ key, path })) },
     },
     { name: VOLUMES.hindsightRun, emptyDir: { sizeLimit: '16Mi' } },
-    state.type === 'hostPath'
-      ? { name: VOLUMES.hindsightState, hostPath: { path: state.path, type: 'DirectoryOrCreate' } }
-      : { name: VOLUMES.hindsightState, emptyDir: { sizeLimit: state.sizeLimit } },
+    storageVolume(VOLUMES.hindsightState, collector.hindsightState),
   ];
 }
 
@@ -136,8 +128,6 @@ function podSpec(config: StackConfig, files: readonly ConfigFile[]): V1PodSpec {
     hostNetwork: true,
     // With hostNetwork, only this policy resolves the InfluxDB Service's name.
     dnsPolicy: 'ClusterFirstWithHostNet',
-    automountServiceAccountToken: false,
-    enableServiceLinks: false,
     // Every node, control plane and tainted nodes included.
     tolerations: [{ operator: 'Exists' }],
     terminationGracePeriodSeconds: 30,
@@ -169,13 +159,7 @@ export function collector(config: StackConfig, inputs: BuildInputs): Manifest[] 
     spec: {
       selector: { matchLabels: selectorLabels(COMPONENT) },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-      template: {
-        metadata: {
-          labels: componentLabels(config, COMPONENT),
-          annotations: configHashAnnotation(snapData, hindsightData, ...secretTexts(inputs, collectorSecrets(config))),
-        },
-        spec: podSpec(config, files),
-      },
+      template: podTemplate(config, COMPONENT, [snapData, hindsightData, ...secretTexts(inputs, credentialSecrets(config, 'collector'))], podSpec(config, files)),
     },
   };
   return [

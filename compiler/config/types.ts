@@ -60,12 +60,11 @@ export interface HostMount {
   mountPath: string;
 }
 
-/** Where Hindsight keeps its queue and checkpoints. */
-export type StateVolume =
-  /** Lost when the pod is deleted (a DaemonSet rollout): a backlog in it is lost too. */
-  | { type: 'emptyDir'; sizeLimit: Quantity }
-  /** Survives pod replacement, so a backlog is delivered after a rollout. */
-  | { type: 'hostPath'; path: string };
+/**
+ * Where a component keeps its data: an emptyDir is lost when the pod is deleted (a rollout, a
+ * node drain); a host directory survives pod replacement on the same node.
+ */
+export type Storage = { type: 'emptyDir'; sizeLimit: Quantity } | { type: 'hostPath'; path: string };
 
 export interface CollectorConfig {
   /** Snap's collection interval (task schedule), e.g. "10s". */
@@ -86,7 +85,8 @@ export interface CollectorConfig {
   /** snapd's REST API port, bound to 127.0.0.1 only (the pod shares the node's network). */
   snapApiPort: number;
   resources: { snap: Resources; hindsight: Resources };
-  hindsightState: StateVolume;
+  /** Hindsight's queue and checkpoints: on a host directory, a backlog survives a rollout. */
+  hindsightState: Storage;
 }
 
 /** The precision of the timestamps Hindsight writes (InfluxDB's `precision` parameter). */
@@ -135,9 +135,7 @@ export interface InClusterInfluxDB extends InfluxDBCommon {
   retention: Duration;
   /** The node label that pins InfluxDB to its dedicated node. */
   nodeSelector: { key: string; value: string };
-  storage:
-    | { type: 'emptyDir'; sizeLimit: Quantity }
-    | { type: 'hostPath'; path: string };
+  storage: Storage;
   servicePort: number;
   resources: Resources;
 }

@@ -10,6 +10,7 @@ import type {
   HindsightConfig,
   HostMount,
   ImageRef,
+  Storage,
   InClusterInfluxDB,
   NetworkPolicyConfig,
   RemoteInfluxDB,
@@ -74,6 +75,11 @@ const imageRef = object<ImageRef>({
   digest: optional(text(DIGEST, 'a digest like sha256:<64 hex digits>')),
 });
 
+const storage = tagged('type', {
+  emptyDir: object<Extract<Storage, { type: 'emptyDir' }>>({ type: oneOf(['emptyDir']), sizeLimit: quantity }),
+  hostPath: object<Extract<Storage, { type: 'hostPath' }>>({ type: oneOf(['hostPath']), path: absolutePath }),
+});
+
 const hostMount = object<HostMount>({ hostPath: absolutePath, mountPath: absolutePath });
 
 const collector = object<CollectorConfig>({
@@ -88,10 +94,7 @@ const collector = object<CollectorConfig>({
   hekaPort: port,
   snapApiPort: port,
   resources: object<CollectorConfig['resources']>({ snap: resources, hindsight: resources }),
-  hindsightState: tagged('type', {
-    emptyDir: object({ type: oneOf(['emptyDir']), sizeLimit: quantity }),
-    hostPath: object({ type: oneOf(['hostPath']), path: absolutePath }),
-  }),
+  hindsightState: storage,
 });
 
 const MiB = 1024 * 1024;
@@ -128,10 +131,7 @@ const influxdb = tagged('enabled', {
       key: text(LABEL_KEY, 'a label key'),
       value: text(LABEL_VALUE, 'a label value'),
     }),
-    storage: tagged('type', {
-      emptyDir: object({ type: oneOf(['emptyDir']), sizeLimit: quantity }),
-      hostPath: object({ type: oneOf(['hostPath']), path: absolutePath }),
-    }),
+    storage,
     servicePort: port,
     resources,
   }),

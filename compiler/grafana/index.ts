@@ -9,19 +9,16 @@ import { durationSeconds } from '../config/duration.ts';
 import { GRAFANA, NAMES } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
-  componentLabels,
-  configHashAnnotation,
   configMap,
   imageReference,
   literalEnv,
-  metadata,
   probe,
   resourceRequirements,
   restrictedSecurityContext,
   secretEnv,
-  selectorLabels,
   type Manifest,
 } from '../kube/objects.ts';
+import { podTemplate, service, singleReplicaDeployment, storageVolume } from '../kube/workloads.ts';
 import { generatedYaml } from '../render/yaml.ts';
 import { influxdbUrl } from '../influxdb/endpoint.ts';
 import { credentialSecrets } from '../secrets/credentials.ts';
@@ -61,70 +58,48 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
   const { grafanaAdmin: admin, influxdbReader: reader } = config.credentials;
   const provisioning = { [DATASOURCE_FILE]: generatedYaml(datasourceProvisioning(config)) };
   const health = { httpGet: { path: '/api/health', port: 'http' } };
-  const deployment: Manifest = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: metadata(config, NAMES.grafana, COMPONENT),
-    spec: {
-      replicas: 1,
-      // Each pod has its own SQLite: never two at once, or users see two different states.
-      strategy: { type: 'Recreate' },
-      selector: { matchLabels: selectorLabels(COMPONENT) },
-      template: {
-        metadata: {
-          labels: componentLabels(config, COMPONENT),
-          annotations: configHashAnnotation(provisioning, ...secretTexts(inputs, credentialSecrets(config, 'grafana'))),
-        },
-        spec: {
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: { fsGroup: GRAFANA.user },
-          containers: [
-            {
-              name: 'grafana',
-              image: imageReference(config.images.grafana),
-              env: [
-                literalEnv(GRAFANA.env.adminUser, admin.username),
-                secretEnv(GRAFANA.env.adminPassword, admin.secret, admin.key),
-                secretEnv(GRAFANA.env.readerPassword, reader.secret, reader.key),
-                literalEnv('GF_PATHS_DATA', GRAFANA.dataDir),
-                literalEnv('GF_PATHS_PROVISIONING', GRAFANA.provisioningDir),
-                literalEnv('GF_DATABASE_TYPE', 'sqlite3'),
-                literalEnv('GF_AUTH_ANONYMOUS_ENABLED', 'false'),
-                literalEnv('GF_USERS_ALLOW_SIGN_UP', 'false'),
-                literalEnv('GF_ANALYTICS_REPORTING_ENABLED', 'false'),
-                literalEnv('GF_ANALYTICS_CHECK_FOR_UPDATES', 'false'),
-              ],
-              ports: [{ name: 'http', containerPort: GRAFANA.port, protocol: 'TCP' }],
-              resources: resourceRequirements(settings.resources),
-              securityContext: restrictedSecurityContext(GRAFANA.user),
-              volumeMounts: [
-                { name: 'data', mountPath: GRAFANA.dataDir },
-                { name: 'tmp', mountPath: '/tmp' },
-                { name: 'datasources', mountPath: `${GRAFANA.provisioningDir}/datasources`, readOnly: true },
-              ],
-              readinessProbe: probe(health, 5),
-              livenessProbe: { ...probe(health, 30), failureThreshold: 6 },
-            },
+  const hashed = [provisioning, ...secretTexts(inputs, credentialSecrets(config, 'grafana'))];
+  // One replica, Recreate: each pod has its own SQLite, two at once would show two states.
+  const deployment = singleReplicaDeployment(
+    config,
+    COMPONENT,
+    podTemplate(config, COMPONENT, hashed, {
+      securityContext: { fsGroup: GRAFANA.user },
+      containers: [
+        {
+          name: 'grafana',
+          image: imageReference(config.images.grafana),
+          env: [
+            literalEnv(GRAFANA.env.adminUser, admin.username),
+            secretEnv(GRAFANA.env.adminPassword, admin.secret, admin.key),
+            secretEnv(GRAFANA.env.readerPassword, reader.secret, reader.key),
+            literalEnv('GF_PATHS_DATA', GRAFANA.dataDir),
+            literalEnv('GF_PATHS_PROVISIONING', GRAFANA.provisioningDir),
+            literalEnv('GF_DATABASE_TYPE', 'sqlite3'),
+            literalEnv('GF_AUTH_ANONYMOUS_ENABLED', 'false'),
+            literalEnv('GF_USERS_ALLOW_SIGN_UP', 'false'),
+            literalEnv('GF_ANALYTICS_REPORTING_ENABLED', 'false'),
+            literalEnv('GF_ANALYTICS_CHECK_FOR_UPDATES', 'false'),
           ],
-          volumes: [
-            { name: 'data', emptyDir: { sizeLimit: settings.sqliteSizeLimit } },
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-            { name: 'datasources', configMap: { name: NAMES.grafanaProvisioning } },
+          ports: [{ name: 'http', containerPort: GRAFANA.port, protocol: 'TCP' }],
+          resources: resourceRequirements(settings.resources),
+          securityContext: restrictedSecurityContext(GRAFANA.user),
+          volumeMounts: [
+            { name: 'data', mountPath: GRAFANA.dataDir },
+            { name: 'tmp', mountPath: '/tmp' },
+            { name: 'datasources', mountPath: `${GRAFANA.provisioningDir}/datasources`, readOnly: true },
           ],
+          readinessProbe: probe(health, 5),
+          livenessProbe: { ...probe(health, 30), failureThreshold: 6 },
         },
-      },
-    },
-  };
-  const service: Manifest = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: metadata(config, NAMES.grafana, COMPONENT),
-    spec: {
-      type: 'NodePort',
-      selector: selectorLabels(COMPONENT),
-      ports: [{ name: 'http', port: GRAFANA.servicePort, targetPort: 'http', nodePort: settings.nodePort, protocol: 'TCP' }],
-    },
-  };
-  return [configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning), deployment, service];
+      ],
+      volumes: [
+        storageVolume('data', { type: 'emptyDir', sizeLimit: settings.sqliteSizeLimit }),
+        { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+        { name: 'datasources', configMap: { name: NAMES.grafanaProvisioning } },
+      ],
+    }),
+  );
+  const nodePort = service(config, COMPONENT, 'NodePort', { name: 'http', port: GRAFANA.servicePort, targetPort: 'http', nodePort: settings.nodePort });
+  return [configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning), deployment, nodePort];
 }

@@ -8,8 +8,6 @@ import type { InClusterInfluxDB, StackConfig } from '../config/types.ts';
 import { INFLUXDB, NAMES } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
-  componentLabels,
-  configHashAnnotation,
   configMap,
   imageReference,
   literalEnv,
@@ -22,6 +20,7 @@ import {
   volumeOwnerInit,
   type Manifest,
 } from '../kube/objects.ts';
+import { podTemplate, service, singleReplicaDeployment, storageVolume } from '../kube/workloads.ts';
 import { toToml } from '../render/toml.ts';
 import { credentialSecrets } from '../secrets/credentials.ts';
 
@@ -88,50 +87,27 @@ export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
   if (!settings.enabled) return [];
   const conf = { [CONFIG_KEY]: influxdbConf() };
   const image = imageReference(config.images.influxdb);
-  const deployment: Manifest = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: metadata(config, NAMES.influxdb, COMPONENT),
-    spec: {
-      replicas: 1,
-      // Two InfluxDB processes must never share the data directory.
-      strategy: { type: 'Recreate' },
-      selector: { matchLabels: selectorLabels(COMPONENT) },
-      template: {
-        metadata: {
-          labels: componentLabels(config, COMPONENT),
-          annotations: configHashAnnotation(conf, ...secretTexts(inputs, credentialSecrets(config, 'influxdb'))),
-        },
-        spec: {
-          nodeSelector: { [settings.nodeSelector.key]: settings.nodeSelector.value },
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: { fsGroup: INFLUXDB.user },
-          ...(settings.storage.type === 'hostPath' && {
-            initContainers: [volumeOwnerInit(image, INFLUXDB.user, DATA_VOLUME, INFLUXDB.dataDir, settings.resources)],
-          }),
-          containers: [influxdbContainer(config, settings)],
-          volumes: [
-            settings.storage.type === 'hostPath'
-              ? { name: DATA_VOLUME, hostPath: { path: settings.storage.path, type: 'DirectoryOrCreate' } }
-              : { name: DATA_VOLUME, emptyDir: { sizeLimit: settings.storage.sizeLimit } },
-            { name: 'config', configMap: { name: NAMES.influxdbConfig } },
-          ],
-        },
-      },
-    },
-  };
-  const service: Manifest = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: metadata(config, NAMES.influxdb, COMPONENT),
-    spec: {
-      type: 'ClusterIP',
-      selector: selectorLabels(COMPONENT),
-      ports: [{ name: 'http', port: settings.servicePort, targetPort: 'http', protocol: 'TCP' }],
-    },
-  };
-  return [configMap(config, NAMES.influxdbConfig, COMPONENT, conf), deployment, service, ingressPolicy(config)];
+  const hashed = [conf, ...secretTexts(inputs, credentialSecrets(config, 'influxdb'))];
+  // One replica, Recreate: two InfluxDB processes must never share the data directory.
+  const deployment = singleReplicaDeployment(
+    config,
+    COMPONENT,
+    podTemplate(config, COMPONENT, hashed, {
+      nodeSelector: { [settings.nodeSelector.key]: settings.nodeSelector.value },
+      securityContext: { fsGroup: INFLUXDB.user },
+      ...(settings.storage.type === 'hostPath' && {
+        initContainers: [volumeOwnerInit(image, INFLUXDB.user, DATA_VOLUME, INFLUXDB.dataDir, settings.resources)],
+      }),
+      containers: [influxdbContainer(config, settings)],
+      volumes: [storageVolume(DATA_VOLUME, settings.storage), { name: 'config', configMap: { name: NAMES.influxdbConfig } }],
+    }),
+  );
+  return [
+    configMap(config, NAMES.influxdbConfig, COMPONENT, conf),
+    deployment,
+    service(config, COMPONENT, 'ClusterIP', { name: 'http', port: settings.servicePort, targetPort: 'http' }),
+    ingressPolicy(config),
+  ];
 }
 
 /**

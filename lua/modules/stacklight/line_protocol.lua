@@ -1,0 +1,308 @@
+-- This Source Code Form is part of ms-stacklight.
+--[[
+# stacklight.line_protocol
+
+InfluxDB 1.x line protocol encoder, shared by the InfluxDB output and by analysis plugins.
+Pure Lua 5.1, no globals, no dependencies beyond string/table/math.
+
+    measurement[,tag_key=tag_value...] field_key=field_value[,field_key=field_value...] [timestamp]
+
+Escaping (InfluxDB 1.x parser, models/points.go):
+- measurement: `,` and space are escaped with a backslash; a leading `#` (a comment line for
+  InfluxDB) is escaped too;
+- tag keys, tag values, field keys: `,`, `=` and space;
+- string field values: `"` and `\` (the value is double-quoted);
+- a backslash is kept as is, except a run of backslashes directly before an escaped character
+  or at the end of a key/value, which is doubled so that the parser cannot read it as an escape
+  of the next separator;
+- CR and LF cannot be represented outside string field values: they become spaces (escaped).
+- Non-ASCII (UTF-8) bytes are written unchanged.
+
+Values:
+- float (Lua number): the shortest of %.15g/%.16g/%.17g that reads back to the same double;
+  NaN and +-Inf are not representable: the field is skipped (reason "nan_inf");
+- integer: `123i`; a Lua number must be integral and within [-2^63, 2^63), a string must be a
+  decimal integer within int64 (exact 64-bit values decoded from protobuf come as strings);
+- boolean: `true`/`false`; string: `"..."`.
+
+Tags are sorted by key (byte order), tags with an empty key or value are dropped, and a point
+without tags is written `measurement field=...` (no trailing comma).
+
+API:
+    local lp = require "stacklight.line_protocol"
+    lp.escape_measurement(s), lp.escape_key(s), lp.escape_string(s)
+    lp.format_float(v)   -> "1.5" | nil, "nan_inf"
+    lp.format_integer(v) -> "15i" | nil, reason      (v: number or decimal string)
+    lp.format_value(v, kind) -> string | nil, reason (kind: "integer"|"float"|"boolean"|"string"|nil)
+    lp.tag_set(tags)     -> ",a=1,b=2" (sorted) or ""
+    lp.encode(measurement, tags, fields, timestamp, kinds) -> line | nil, reason, skipped
+        tags:   { key = value } (strings; numbers/booleans are converted with tostring/format)
+        fields: { key = value }, written sorted by key
+        kinds:  optional { key = "integer"|"float"|"boolean"|"string" } (default: by Lua type,
+                numbers are floats)
+        timestamp: integer number or decimal string in the caller's precision, or nil
+        skipped: number of fields left out because they were NaN/Inf
+--]]
+
+local string = require "string"
+local table = require "table"
+local math = require "math"
+
+local find, gsub, format, sub, byte = string.find, string.gsub, string.format, string.sub, string.byte
+local concat, sort = table.concat, table.sort
+local floor, huge = math.floor, math.huge
+local type, tonumber, tostring, pairs = type, tonumber, tostring, pairs
+
+local M = {}
+
+local TWO63 = 9223372036854775808 -- 2^63, exact as a double
+local INT64_MAX = "9223372036854775807"
+local INT64_MIN_ABS = "9223372036854775808"
+
+-- Escaping -------------------------------------------------------------------------------------
+
+-- Bounded caches of escaped names: metric names and tag values repeat on every collection.
+local CACHE_MAX = 20000
+local key_cache, key_cache_n = {}, 0
+local meas_cache, meas_cache_n = {}, 0
+
+local function escape_generic(s, special_class)
+    s = gsub(s, "[\r\n]", " ")
+    s = gsub(s, "(\\*)(" .. special_class .. ")", "%1%1\\%2")
+    s = gsub(s, "(\\+)$", "%1%1")
+    return s
+end
+
+--- Escapes a tag key, tag value or field key: `,` `=` and space.
+local function escape_key(s)
+    local e = key_cache[s]
+    if e then return e end
+    if find(s, "[,= \\\r\n]") then
+        e = escape_generic(s, "[,= ]")
+    else
+        e = s
+    end
+    if key_cache_n >= CACHE_MAX then key_cache, key_cache_n = {}, 0 end
+    key_cache[s] = e
+    key_cache_n = key_cache_n + 1
+    return e
+end
+M.escape_key = escape_key
+
+--- Escapes a measurement name: `,` and space, and a leading `#`.
+local function escape_measurement(s)
+    local e = meas_cache[s]
+    if e then return e end
+    if find(s, "[, \\\r\n]") then
+        e = escape_generic(s, "[, ]")
+    else
+        e = s
+    end
+    if byte(e, 1) == 35 then e = "\\" .. e end -- '#': a comment line for InfluxDB
+    if meas_cache_n >= CACHE_MAX then meas_cache, meas_cache_n = {}, 0 end
+    meas_cache[s] = e
+    meas_cache_n = meas_cache_n + 1
+    return e
+end
+M.escape_measurement = escape_measurement
+
+--- Escapes the content of a string field value (without the surrounding quotes).
+local function escape_string(s)
+    if find(s, '["\\]') then
+        return (gsub(s, '(["\\])', "\\%1"))
+    end
+    return s
+end
+M.escape_string = escape_string
+
+-- Values ---------------------------------------------------------------------------------------
+
+--- Shortest decimal (up to 17 significant digits) that reads back as the same double.
+local function format_float(v)
+    if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
+    local s = format("%.15g", v)
+    if tonumber(s) ~= v then
+        s = format("%.16g", v)
+        if tonumber(s) ~= v then s = format("%.17g", v) end
+    end
+    return s
+end
+M.format_float = format_float
+
+-- Compares two decimal digit strings without leading zeros: true if a > b.
+local function digits_greater(a, b)
+    local la, lb = #a, #b
+    if la ~= lb then return la > lb end
+    return a > b
+end
+
+--- Integer field value with its `i` suffix.
+local function format_integer(v)
+    local t = type(v)
+    if t == "number" then
+        if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
+        if floor(v) ~= v then return nil, "not an integer" end
+        if v >= TWO63 or v < -TWO63 then return nil, "integer out of int64 range" end
+        if v > -1e15 and v < 1e15 then
+            return format("%di", v)
+        end
+        return format("%.0fi", v)
+    elseif t == "string" then
+        local neg, digits = v:match("^(%-?)0*(%d+)$")
+        if not digits then return nil, "not an integer" end
+        if neg == "-" then
+            if digits_greater(digits, INT64_MIN_ABS) then return nil, "integer out of int64 range" end
+            if digits == "0" then return "0i" end
+            return "-" .. digits .. "i"
+        end
+        if digits_greater(digits, INT64_MAX) then return nil, "integer out of int64 range" end
+        return digits .. "i"
+    end
+    return nil, "not an integer"
+end
+M.format_integer = format_integer
+
+local function format_boolean(v)
+    return v and "true" or "false"
+end
+M.format_boolean = format_boolean
+
+local function format_string(s)
+    return '"' .. escape_string(s) .. '"'
+end
+M.format_string = format_string
+
+--- Formats a field value; kind defaults to the Lua type (numbers are floats).
+local function format_value(v, kind)
+    local t = type(v)
+    if kind == "integer" then
+        return format_integer(v)
+    elseif kind == "float" then
+        if t == "string" then v = tonumber(v) end
+        if type(v) ~= "number" then return nil, "not a number" end
+        return format_float(v)
+    elseif kind == "boolean" then
+        if t ~= "boolean" then return nil, "not a boolean" end
+        return format_boolean(v)
+    elseif kind == "string" then
+        if t ~= "string" then v = tostring(v) end
+        return format_string(v)
+    elseif kind ~= nil then
+        return nil, "unknown kind " .. tostring(kind)
+    end
+    if t == "number" then return format_float(v) end
+    if t == "boolean" then return format_boolean(v) end
+    if t == "string" then return format_string(v) end
+    return nil, "unsupported value type " .. t
+end
+M.format_value = format_value
+
+--- A tag value as a string: numbers as in the line protocol (without type suffix).
+local function tag_string(v)
+    local t = type(v)
+    if t == "string" then return v end
+    if t == "number" then
+        if floor(v) == v and v > -1e15 and v < 1e15 then return format("%d", v) end
+        return format_float(v)
+    end
+    if t == "boolean" then return v and "true" or "false" end
+    return nil
+end
+M.tag_string = tag_string
+
+-- Points ---------------------------------------------------------------------------------------
+
+local scratch_keys = {}
+local scratch_fields = {}
+local buf = {}
+
+-- Appends ",k=v" for every non-empty tag, sorted by key, to buf from position n; returns the new n.
+local function append_tags(tags, n)
+    local nk = 0
+    for k, v in pairs(tags) do
+        if type(k) == "string" and k ~= "" then
+            local sv = tag_string(v)
+            if sv and sv ~= "" then
+                nk = nk + 1
+                scratch_keys[nk] = k
+            end
+        end
+    end
+    for i = nk + 1, #scratch_keys do scratch_keys[i] = nil end
+    if nk > 1 then sort(scratch_keys) end
+    for i = 1, nk do
+        local k = scratch_keys[i]
+        buf[n + 1] = ","
+        buf[n + 2] = escape_key(k)
+        buf[n + 3] = "="
+        buf[n + 4] = escape_key(tag_string(tags[k]))
+        n = n + 4
+    end
+    return n
+end
+
+--- The tag set of a point: ",k=v,..." sorted by key, or "" without (non-empty) tags.
+function M.tag_set(tags)
+    if not tags then return "" end
+    local n = append_tags(tags, 0)
+    return concat(buf, "", 1, n)
+end
+
+--- One point in line protocol (no trailing newline).
+function M.encode(measurement, tags, fields, timestamp, kinds)
+    if type(measurement) ~= "string" or measurement == "" then return nil, "empty measurement", 0 end
+    local n = 1
+    buf[1] = escape_measurement(measurement)
+    if tags then n = append_tags(tags, n) end
+
+    local nf = 0
+    for k in pairs(fields) do
+        if type(k) == "string" and k ~= "" then
+            nf = nf + 1
+            scratch_fields[nf] = k
+        end
+    end
+    for i = nf + 1, #scratch_fields do scratch_fields[i] = nil end
+    if nf > 1 then sort(scratch_fields) end
+
+    local written, skipped = 0, 0
+    for i = 1, nf do
+        local k = scratch_fields[i]
+        local fv, err = format_value(fields[k], kinds and kinds[k])
+        if fv then
+            written = written + 1
+            buf[n + 1] = written == 1 and " " or ","
+            buf[n + 2] = escape_key(k)
+            buf[n + 3] = "="
+            buf[n + 4] = fv
+            n = n + 4
+        elseif err == "nan_inf" then
+            skipped = skipped + 1
+        else
+            return nil, "field " .. k .. ": " .. err, skipped
+        end
+    end
+    if written == 0 then
+        return nil, skipped > 0 and "nan_inf" or "no fields", skipped
+    end
+
+    if timestamp ~= nil then
+        local ts
+        if type(timestamp) == "number" then
+            if timestamp ~= timestamp or floor(timestamp) ~= timestamp then
+                return nil, "bad timestamp", skipped
+            end
+            ts = format("%.0f", timestamp)
+        elseif type(timestamp) == "string" and find(timestamp, "^%-?%d+$") then
+            ts = timestamp
+        else
+            return nil, "bad timestamp", skipped
+        end
+        buf[n + 1] = " "
+        buf[n + 2] = ts
+        n = n + 2
+    end
+    return concat(buf, "", 1, n), nil, skipped
+end
+
+return M
