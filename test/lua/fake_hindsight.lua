@@ -1,0 +1,566 @@
+-- Test support (not deployed): a Heka protobuf encoder, a stand-in for the lua_sandbox output API
+-- (read_config, read_message, decode_message, update_checkpoint, print), a fake socket.http and
+-- a driver that calls process_message/timer_event the way Hindsight 0.16's output loop does
+-- (src/hs_output_plugins.c: checkpoint, batching flag, -3 retry loop, ticker, shutdown).
+
+local M = {}
+
+-- Make `require "stacklight.*"` resolve to lua/modules, wherever busted runs from.
+local here = debug.getinfo(1, "S").source:match("^@(.*)fake_hindsight%.lua$") or "./"
+M.root = here .. "../../"
+local module_path = M.root .. "lua/modules/?.lua"
+if not package.path:find(module_path, 1, true) then
+    package.path = module_path .. ";" .. package.path
+end
+M.plugin_path = M.root .. "lua/output/influxdb_out.lua"
+
+local byte, char, floor = string.byte, string.char, math.floor
+
+-- Protobuf encoding -------------------------------------------------------------------------------
+
+-- A 64-bit two's complement value as four base-2^16 digits (d[1] least significant).
+local function digits_of(v)
+    local d = { 0, 0, 0, 0 }
+    local neg = false
+    if type(v) == "number" then
+        assert(v == floor(v), "integer expected")
+        v = string.format("%.0f", v)
+    end
+    assert(type(v) == "string" and v:match("^%-?%d+$"), "integer expected: " .. tostring(v))
+    if v:sub(1, 1) == "-" then neg, v = true, v:sub(2) end
+    for k = 1, #v do
+        local carry = byte(v, k) - 48
+        for i = 1, 4 do
+            local x = d[i] * 10 + carry
+            d[i] = x % 65536
+            carry = floor(x / 65536)
+        end
+    end
+    if neg then
+        local carry = 1
+        for i = 1, 4 do
+            local x = (65535 - d[i]) + carry
+            d[i] = x % 65536
+            carry = floor(x / 65536)
+        end
+    end
+    return d
+end
+
+local function varint_digits(d)
+    d = { d[1], d[2], d[3], d[4] }
+    local out = {}
+    while true do
+        local low7 = d[1] % 128
+        -- shift right by 7
+        local rem = 0
+        for i = 4, 1, -1 do
+            local x = rem * 65536 + d[i]
+            d[i] = floor(x / 128)
+            rem = x % 128
+        end
+        if d[1] == 0 and d[2] == 0 and d[3] == 0 and d[4] == 0 then
+            out[#out + 1] = char(low7)
+            break
+        end
+        out[#out + 1] = char(low7 + 128)
+    end
+    return table.concat(out)
+end
+
+function M.varint(v) return varint_digits(digits_of(v)) end
+
+local function key(field, wt) return M.varint(field * 8 + wt) end
+local function len_delim(field, s) return key(field, 2) .. M.varint(#s) .. s end
+
+function M.double_bytes(x)
+    if x ~= x then return "\0\0\0\0\0\0\248\127" end
+    local sign = 0
+    if x < 0 or (x == 0 and 1 / x < 0) then sign, x = 128, -x end
+    local mant, exp
+    if x == math.huge then
+        mant, exp = 0, 2047
+    elseif x == 0 then
+        mant, exp = 0, 0
+    else
+        local m, e = math.frexp(x)
+        exp = e + 1022
+        if exp <= 0 then
+            mant, exp = math.ldexp(m, e + 1074), 0
+        else
+            mant = (m * 2 - 1) * 2 ^ 52
+        end
+    end
+    local out = {}
+    for _ = 1, 6 do
+        out[#out + 1] = char(mant % 256)
+        mant = floor(mant / 256)
+    end
+    out[#out + 1] = char((exp % 16) * 16 + mant)
+    out[#out + 1] = char(sign + floor(exp / 16))
+    return table.concat(out)
+end
+
+local function as_array(v)
+    if type(v) == "table" then return v end
+    return { v }
+end
+
+-- One Field submessage: {name=, value= (scalar or array), value_type=, representation=, unpacked=}
+local function encode_field(f)
+    local vt = f.value_type
+    local values = as_array(f.value)
+    if vt == nil then
+        local t = type(values[1])
+        vt = (t == "number" and 3) or (t == "boolean" and 4) or 0
+    end
+    local parts = { len_delim(1, f.name), key(2, 0), M.varint(vt) }
+    if f.representation then parts[#parts + 1] = len_delim(3, f.representation) end
+    if vt == 0 or vt == 1 then
+        for _, s in ipairs(values) do parts[#parts + 1] = len_delim(vt == 0 and 4 or 5, s) end
+    elseif vt == 2 then
+        if f.unpacked then
+            for _, v in ipairs(values) do parts[#parts + 1] = key(6, 0) .. M.varint(v) end
+        else
+            local b = {}
+            for _, v in ipairs(values) do b[#b + 1] = M.varint(v) end
+            parts[#parts + 1] = len_delim(6, table.concat(b))
+        end
+    elseif vt == 3 then
+        if f.unpacked then
+            for _, v in ipairs(values) do parts[#parts + 1] = key(7, 1) .. M.double_bytes(v) end
+        else
+            local b = {}
+            for _, v in ipairs(values) do b[#b + 1] = M.double_bytes(v) end
+            parts[#parts + 1] = len_delim(7, table.concat(b))
+        end
+    elseif vt == 4 then
+        if f.unpacked then
+            for _, v in ipairs(values) do parts[#parts + 1] = key(8, 0) .. (v and "\1" or "\0") end
+        else
+            local b = {}
+            for _, v in ipairs(values) do b[#b + 1] = v and "\1" or "\0" end
+            parts[#parts + 1] = len_delim(8, table.concat(b))
+        end
+    end
+    return table.concat(parts)
+end
+
+--- Encodes a Heka message table (array-based Fields) to its protobuf string.
+--- Timestamp may be a number or a decimal string (exact ns).
+function M.encode_message(msg)
+    local parts = {}
+    parts[#parts + 1] = len_delim(1, msg.Uuid or string.rep("\7", 16))
+    parts[#parts + 1] = key(2, 0) .. M.varint(msg.Timestamp or 0)
+    if msg.Type then parts[#parts + 1] = len_delim(3, msg.Type) end
+    if msg.Logger then parts[#parts + 1] = len_delim(4, msg.Logger) end
+    if msg.Severity then parts[#parts + 1] = key(5, 0) .. M.varint(msg.Severity) end
+    if msg.Payload then parts[#parts + 1] = len_delim(6, msg.Payload) end
+    if msg.EnvVersion then parts[#parts + 1] = len_delim(7, msg.EnvVersion) end
+    if msg.Pid then parts[#parts + 1] = key(8, 0) .. M.varint(msg.Pid) end
+    if msg.Hostname then parts[#parts + 1] = len_delim(9, msg.Hostname) end
+    for _, f in ipairs(msg.Fields or {}) do parts[#parts + 1] = len_delim(10, encode_field(f)) end
+    return table.concat(parts)
+end
+
+--- A message exactly as snap-plugin-publisher-heka sends it (reference section 5).
+--- spec: name, value, value_type (2 INTEGER, 3 DOUBLE, 0 STRING, 4 BOOL), dynamic = {{k, v}...},
+--- tags = {{k, v}...} (plugin_running_on is added), timestamp (collection ns), published (ns)
+function M.snap_message(spec)
+    local fields = {}
+    local dims = {}
+    for _, kv in ipairs(spec.dynamic or {}) do
+        fields[#fields + 1] = { name = kv[1], value = kv[2], value_type = 0 }
+        dims[#dims + 1] = kv[1]
+    end
+    local tags = spec.tags or { { "hostname", "node-1" } }
+    for _, kv in ipairs(tags) do
+        fields[#fields + 1] = { name = kv[1], value = kv[2], value_type = 0 }
+        dims[#dims + 1] = kv[1]
+    end
+    if not spec.no_plugin_running_on then
+        fields[#fields + 1] = { name = "plugin_running_on", value = "snap-pod-abc", value_type = 0 }
+        dims[#dims + 1] = "plugin_running_on"
+    end
+    fields[#fields + 1] = { name = "dimensions", value = dims, value_type = 0 }
+    fields[#fields + 1] = { name = "name", value = spec.name or "intel.procfs.cpu.user_percentage", value_type = 0 }
+    if spec.value ~= nil or spec.value_type then
+        fields[#fields + 1] = { name = "value", value = spec.value, value_type = spec.value_type or 3 }
+    end
+    fields[#fields + 1] = { name = "timestamp", value = spec.timestamp or "1700000000123456789", value_type = 2 }
+    return M.encode_message({
+        Timestamp = spec.published or "1700000001000000000",
+        Type = "snap.heka", Logger = "snap.heka.logger", Severity = 6,
+        Payload = '{"namespace":"/intel/procfs/cpu/0/user_percentage","data":1}',
+        Pid = 4242, Hostname = "snap-pod-abc", Fields = fields,
+    })
+end
+
+-- Protobuf decoding for the fake read_message/decode_message (doubles, like lua_sandbox) ---------
+
+local function rd_varint(s, pos)
+    local v, mult = 0, 1
+    while true do
+        local b = byte(s, pos)
+        assert(b, "truncated varint")
+        pos = pos + 1
+        if b < 128 then return v + b * mult, pos end
+        v = v + (b - 128) * mult
+        mult = mult * 128
+    end
+end
+
+local function rd_double(s, pos)
+    local b = { byte(s, pos, pos + 7) }
+    local sign = b[8] >= 128 and -1 or 1
+    local e = (b[8] % 128) * 16 + floor(b[7] / 16)
+    local m = 0
+    for i = 7, 1, -1 do m = m * 256 + (i == 7 and b[7] % 16 or b[i]) end
+    if e == 0 then return sign * math.ldexp(m, -1074) end
+    if e == 2047 then return m == 0 and sign * math.huge or 0 / 0 end
+    return sign * math.ldexp(m + 2 ^ 52, e - 1075)
+end
+
+local function signed(v) -- varints of negative int64 decode to >= 2^63
+    if v >= 2 ^ 63 then return v - 2 ^ 64 end
+    return v
+end
+
+local function iter_fields(s, pos, stop, fn)
+    while pos < stop do
+        local tag
+        tag, pos = rd_varint(s, pos)
+        local f, wt = floor(tag / 8), tag % 8
+        if wt == 0 then
+            local v
+            v, pos = rd_varint(s, pos)
+            fn(f, wt, v, pos)
+        elseif wt == 1 then
+            fn(f, wt, pos, pos)
+            pos = pos + 8
+        elseif wt == 2 then
+            local l
+            l, pos = rd_varint(s, pos)
+            fn(f, wt, s:sub(pos, pos + l - 1), pos)
+            pos = pos + l
+        elseif wt == 5 then
+            pos = pos + 4
+        else
+            error("bad wire type")
+        end
+    end
+end
+
+--- Like lua_sandbox's decode_message: the message with array-based Fields, values always arrays.
+function M.decode_message(s)
+    local msg = { Fields = {} }
+    iter_fields(s, 1, #s + 1, function(f, wt, v)
+        if f == 1 then msg.Uuid = v
+        elseif f == 2 then msg.Timestamp = signed(v)
+        elseif f == 3 then msg.Type = v
+        elseif f == 4 then msg.Logger = v
+        elseif f == 5 then msg.Severity = v
+        elseif f == 6 then msg.Payload = v
+        elseif f == 7 then msg.EnvVersion = v
+        elseif f == 8 then msg.Pid = v
+        elseif f == 9 then msg.Hostname = v
+        elseif f == 10 then
+            local fld = { value_type = 0, value = {} }
+            iter_fields(v, 1, #v + 1, function(ff, fwt, fv, fpos)
+                if ff == 1 then fld.name = fv
+                elseif ff == 2 then fld.value_type = fv
+                elseif ff == 3 then fld.representation = fv
+                elseif ff == 4 or ff == 5 then fld.value[#fld.value + 1] = fv
+                elseif ff == 6 then
+                    if fwt == 2 then
+                        local p = 1
+                        while p <= #fv do
+                            local x
+                            x, p = rd_varint(fv, p)
+                            fld.value[#fld.value + 1] = signed(x)
+                        end
+                    else
+                        fld.value[#fld.value + 1] = signed(fv)
+                    end
+                elseif ff == 7 then
+                    if fwt == 2 then
+                        for p = 1, #fv, 8 do fld.value[#fld.value + 1] = rd_double(fv, p) end
+                    else
+                        fld.value[#fld.value + 1] = rd_double(v, fpos)
+                    end
+                elseif ff == 8 then
+                    if fwt == 2 then
+                        for p = 1, #fv do fld.value[#fld.value + 1] = byte(fv, p) ~= 0 end
+                    else
+                        fld.value[#fld.value + 1] = fv ~= 0
+                    end
+                end
+            end)
+            msg.Fields[#msg.Fields + 1] = fld
+        end
+    end)
+    return msg
+end
+
+local HEADERS = {
+    Uuid = true, Timestamp = true, Type = true, Logger = true, Severity = true,
+    Payload = true, EnvVersion = true, Pid = true, Hostname = true,
+}
+
+--- Like lua_sandbox's read_message for the current raw message.
+function M.read_message(raw, var, fi, ai)
+    if raw == nil then return nil end
+    if var == "raw" then return raw end
+    if var == "size" then return #raw end
+    if var == "framed" then
+        local header = "\8" .. M.varint(#raw)
+        return "\30" .. char(#header) .. header .. "\31" .. raw
+    end
+    local msg = M.decode_message(raw)
+    if HEADERS[var] then return msg[var] end
+    local name = type(var) == "string" and var:match("^Fields%[(.*)%]$")
+    if not name then return nil end
+    fi, ai = fi or 0, ai or 0
+    local seen = 0
+    for _, f in ipairs(msg.Fields) do
+        if f.name == name then
+            if seen == fi then return f.value[ai + 1] end
+            seen = seen + 1
+        end
+    end
+    return nil
+end
+
+-- Fake socket.http -------------------------------------------------------------------------------
+
+--- handler(request) -> status, body | nil, "error"; request = {url, method, headers, body}
+function M.fake_http(handler, clock)
+    local h = { TIMEOUT = 60, requests = {} }
+    function h.request(reqt)
+        assert(type(reqt) == "table", "table form expected")
+        local chunks = {}
+        if reqt.source then
+            while true do
+                local c = reqt.source()
+                if c == nil then break end
+                chunks[#chunks + 1] = c
+            end
+        end
+        local req = {
+            url = reqt.url, method = reqt.method, headers = {}, body = table.concat(chunks),
+            timeout = h.TIMEOUT,
+        }
+        for k, v in pairs(reqt.headers or {}) do req.headers[k:lower()] = v end
+        h.requests[#h.requests + 1] = req
+        local status, body = handler(req)
+        if clock then clock.now = clock.now + (req.latency or 0.004) end
+        if status == nil then return nil, body end
+        if reqt.sink and body then
+            reqt.sink(body)
+            reqt.sink(nil)
+        end
+        return 1, status, {}, "HTTP/1.1 " .. status
+    end
+    return h
+end
+
+--- Parses a line-protocol body into its lines.
+function M.lines(body)
+    local t = {}
+    for line in (body .. "\n"):gmatch("(.-)\n") do
+        if line ~= "" then t[#t + 1] = line end
+    end
+    return t
+end
+
+-- Sandbox and Hindsight driver -------------------------------------------------------------------
+
+local SAFE_GLOBALS = {
+    "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
+    "type", "unpack", "setmetatable", "getmetatable", "rawget", "rawset", "rawequal", "xpcall",
+    "_VERSION",
+}
+
+local function deep_copy(v)
+    if type(v) ~= "table" then return v end
+    local t = {}
+    for k, x in pairs(v) do t[k] = deep_copy(x) end
+    return t
+end
+
+M.default_cfg = {
+    filename = "influxdb_out.lua",
+    message_matcher = "Type == 'snap.heka' || Type == 'stacklight.metric'",
+    ticker_interval = 5,
+    memory_limit = 8 * 1024 * 1024,
+    instruction_limit = 1000000,
+    output_limit = 64 * 1024,
+    influxdb_url = "http://influxdb.monitoring.svc:8086",
+    database = "stacklight",
+    retention_policy = "stacklight",
+    username = "hindsight",
+    password_env = "INFLUXDB_PASSWORD",
+    precision = "ms",
+    batch_max_points = 5000,
+    batch_max_bytes = 1024 * 1024,
+    timeout = 5,
+    static_tags = { cluster = "dev", environment = "dev" },
+    excluded_tags = { "plugin_running_on" },
+    Logger = "output.influxdb",
+    Hostname = "node-1",
+}
+
+--- Loads the output plugin in a fresh fake sandbox.
+--- opts: cfg (overrides of default_cfg; false removes a key), env_vars, handler (HTTP), start (s)
+--- Returns a Hindsight driver: hs.env (plugin globals), hs.http, hs.clock, hs.logs, hs.cp ...
+function M.hindsight(opts)
+    opts = opts or {}
+    local cfg = deep_copy(M.default_cfg)
+    for k, v in pairs(opts.cfg or {}) do
+        if v == false then cfg[k] = nil else cfg[k] = v end
+    end
+    local clock = { now = opts.start or 1700000100.25 }
+    local hs = {
+        clock = clock, cfg = cfg, logs = {}, statuses = {}, messages = {},
+        cur = 0, cp = 0, batching = false, failures = 0, msg = nil,
+        ticker_interval = cfg.ticker_interval or 0,
+    }
+    hs.ticker_expires = clock.now + hs.ticker_interval
+    hs.http = M.fake_http(opts.handler or function(req)
+        req.accepted = true
+        return 204, ""
+    end, clock)
+    local env_vars = opts.env_vars or { INFLUXDB_PASSWORD = "s3cret-pw" }
+    local fake_os = setmetatable({ getenv = function(k) return env_vars[k] end }, { __index = os })
+    local fake_socket = { gettime = function() return clock.now end }
+
+    local env = {}
+    for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
+    env.require = function(name)
+        if name == "socket.http" then return hs.http end
+        if name == "socket" then return fake_socket end
+        if name == "os" then return fake_os end
+        return require(name)
+    end
+    env.read_config = function(k) return deep_copy(cfg[k]) end
+    env.read_message = function(var, fi, ai) return M.read_message(hs.msg, var, fi, ai) end
+    env.decode_message = function(s) return M.decode_message(s) end
+    env.update_checkpoint = function(...)
+        assert(select("#", ...) == 0, "batch mode update_checkpoint takes no argument")
+        if hs.batching then
+            hs.cp = hs.cur
+            hs.batching = false
+        end
+    end
+    env.print = function(...)
+        local t = {}
+        for i = 1, select("#", ...) do t[i] = tostring((select(i, ...))) end
+        hs.logs[#hs.logs + 1] = table.concat(t, "\t")
+    end
+    hs.new_globals = {}
+    setmetatable(env, { __newindex = function(t, k, v)
+        hs.new_globals[#hs.new_globals + 1] = k
+        rawset(t, k, v)
+    end })
+    hs.env = env
+
+    local chunk = assert(loadfile(M.plugin_path))
+    setfenv(chunk, env)
+    local ok, err = pcall(chunk)
+    if not ok then
+        hs.load_error = err
+        return hs
+    end
+
+    -- hs_output_plugins.c output_message(): one call for a message (raw) or an idle tick (nil).
+    function hs.output_message(raw)
+        local ret = 0
+        if raw then
+            hs.msg = raw
+            local pok, r, m = pcall(env.process_message)
+            hs.msg = nil
+            if not pok then error("process_message raised (the plugin would be terminated): " .. tostring(r)) end
+            assert(type(r) == "number", "process_message must return a number")
+            assert(m == nil or type(m) == "string", "the status message must be a string")
+            assert(r <= 0, "process_message returned a fatal status " .. r)
+            ret = r
+            hs.statuses[#hs.statuses + 1] = r
+            hs.last_status_message = m
+            if r == 0 then hs.batching = false
+            elseif r == -4 then hs.batching = true
+            elseif r == -1 then hs.failures = hs.failures + 1 end
+        end
+        if ret <= 0 and not hs.batching then hs.cp = hs.cur end
+        if ret <= 0 and hs.ticker_interval > 0 and clock.now >= hs.ticker_expires then
+            local tok, terr = pcall(env.timer_event, floor(clock.now) * 1e9, false)
+            if not tok then error("timer_event raised (the plugin would be terminated): " .. tostring(terr)) end
+            hs.ticker_expires = clock.now + hs.ticker_interval
+        end
+        return ret
+    end
+
+    --- Offers the next queued message, retrying every second while the plugin returns -3.
+    function hs.deliver(raw, max_retries)
+        hs.messages[#hs.messages + 1] = raw
+        hs.cur = #hs.messages
+        local ret = hs.output_message(raw)
+        local n = 0
+        while ret == -3 do
+            n = n + 1
+            if n > (max_retries or 1000) then return ret, n end
+            clock.now = clock.now + 1
+            ret = hs.output_message(raw)
+        end
+        return ret, n
+    end
+
+    --- Idle: no message for `seconds` seconds (timer events fire).
+    function hs.idle(seconds)
+        local stop = clock.now + seconds
+        while clock.now < stop do
+            hs.output_message(nil)
+            clock.now = clock.now + 1
+        end
+    end
+
+    --- Clean stop: timer_event(ns, true), then the checkpoint Hindsight would save.
+    function hs.stop()
+        local tok, terr = pcall(env.timer_event, floor(clock.now) * 1e9, true)
+        if not tok then error("timer_event raised on shutdown: " .. tostring(terr)) end
+        return hs.cp
+    end
+
+    --- All lines of the requests answered with 2xx (or a partial write), in order.
+    function hs.written_lines(filter)
+        local out = {}
+        for _, req in ipairs(hs.http.requests) do
+            if req.accepted then
+                for _, l in ipairs(M.lines(req.body)) do
+                    if not filter or l:find(filter, 1, true) then out[#out + 1] = l end
+                end
+            end
+        end
+        return out
+    end
+
+    return hs
+end
+
+--- A handler answering from a list of responses (then 204), marking accepted requests.
+function M.responses(list)
+    local i = 0
+    return function(req)
+        i = i + 1
+        local r = list[i]
+        if r == nil then
+            req.accepted = true
+            return 204, ""
+        end
+        if type(r) == "function" then return r(req) end
+        if r[1] and r[1] >= 200 and r[1] < 300 then req.accepted = true end
+        if r[1] == 400 and r[2] and r[2]:find("partial write", 1, true) then req.accepted = true end
+        return r[1], r[2]
+    end
+end
+
+return M
