@@ -31,6 +31,7 @@ export const NAMES = {
   influxdbConfig: 'influxdb-config',
   grafana: 'grafana',
   grafanaProvisioning: 'grafana-provisioning',
+  grafanaDashboards: 'grafana-dashboards',
   influxdbIngressPolicy: 'influxdb-ingress',
 } as const;
 
@@ -102,11 +103,17 @@ export const GRAFANA = {
   user: 472,
   port: 3000,
   servicePort: 3000,
+  /** images/grafana/start.sh: starts Grafana, then configures what provisioning cannot. */
+  entrypoint: '/usr/local/bin/start.sh',
   dataDir: '/var/lib/grafana',
   provisioningDir: '/etc/grafana/provisioning',
+  /** The dashboard JSON files, from the grafana-dashboards ConfigMap. */
+  dashboardsDir: '/etc/grafana/dashboards',
   env: {
     adminUser: 'GF_SECURITY_ADMIN_USER',
     adminPassword: 'GF_SECURITY_ADMIN_PASSWORD',
     readerPassword: 'INFLUXDB_READER_PASSWORD',
+    homeDashboardUid: 'STACKLIGHT_HOME_DASHBOARD_UID',
+    datasourceUid: 'STACKLIGHT_DATASOURCE_UID',
   },
 } as const;

@@ -117,3 +117,33 @@ export function hindsightFiles(config: StackConfig, lua: ReadonlyMap<string, str
     ...[...lua.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([path, content]) => luaConfigFile(path, content)),
   ];
 }
+
+/**
+ * The output plugin's self-monitoring points, written at every flush (documented in
+ * lua/output/influxdb_out.lua); the "Pipeline health" dashboard reads them. Counters are
+ * cumulative since the plugin started. The pipeline test checks these names against what the
+ * plugin really writes.
+ */
+export const SELF_MONITORING = {
+  measurement: 'hindsight_output',
+  counters: {
+    messagesBatched: 'messages_batched',
+    pointsWritten: 'points_written',
+    pointsDropped: 'points_dropped',
+    requests: 'requests',
+    requestFailures: 'request_failures',
+    retries: 'retries',
+    authFailures: 'auth_failures',
+    typeConflicts: 'type_conflicts',
+  },
+  gauges: {
+    batchLatencyMs: 'batch_latency_ms',
+    backlogPoints: 'backlog_points',
+    backoffSeconds: 'backoff_seconds',
+    lastStatus: 'last_status',
+    lastError: 'last_error',
+  },
+  dropped: { measurement: 'hindsight_output_dropped', reasonTag: 'reason', field: 'points' },
+  /** Tags on every self-monitoring point: Hindsight's host (the node, with hostNetwork) and the plugin. */
+  tags: { host: 'hostname', plugin: 'plugin' },
+} as const;

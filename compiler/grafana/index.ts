@@ -1,8 +1,9 @@
 /**
  * Grafana: one replica with SQLite on an emptyDir (everything it shows is provisioned), a
- * NodePort Service, and the InfluxDB datasource provisioned with the READ-only user. The
- * password reaches the provisioning file through Grafana's environment expansion, so it is in
- * the Secret only, never in the ConfigMap.
+ * NodePort Service, the InfluxDB datasource provisioned with the READ-only user, and the
+ * dashboards (compiler/grafana/dashboards/) with a file provider. The datasource's password
+ * reaches the provisioning file through Grafana's environment expansion, so it is in the Secret
+ * only, never in a ConfigMap. start.sh (the image's entrypoint) sets the home dashboard.
  */
 import type { StackConfig } from '../config/types.ts';
 import { durationSeconds } from '../config/duration.ts';
@@ -22,9 +23,30 @@ import { podTemplate, service, singleReplicaDeployment, storageVolume } from '..
 import { generatedYaml } from '../render/yaml.ts';
 import { influxdbUrl } from '../influxdb/endpoint.ts';
 import { credentialSecrets } from '../secrets/credentials.ts';
+import { dashboardFiles, HOME_DASHBOARD_UID } from './dashboards/index.ts';
 
 const COMPONENT = NAMES.grafana;
-const DATASOURCE_FILE = 'influxdb.yaml';
+/** Provisioning files: ConfigMap key → path under the provisioning directory. */
+const PROVISIONING = { datasource: ['datasource.yaml', 'datasources/stacklight.yaml'], dashboards: ['dashboards.yaml', 'dashboards/stacklight.yaml'] } as const;
+
+/** The file provider that loads the dashboards, read-only: they change through config, not the UI. */
+export function dashboardProvisioning() {
+  return {
+    apiVersion: 1,
+    providers: [
+      {
+        name: 'stacklight',
+        orgId: 1,
+        folder: 'Stacklight',
+        type: 'file',
+        disableDeletion: true,
+        allowUiUpdates: false,
+        updateIntervalSeconds: 60,
+        options: { path: GRAFANA.dashboardsDir, foldersFromFilesStructure: false },
+      },
+    ],
+  };
+}
 
 export function datasourceProvisioning(config: StackConfig) {
   const { datasource } = config.grafana;
@@ -56,9 +78,13 @@ export function datasourceProvisioning(config: StackConfig) {
 export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
   const settings = config.grafana;
   const { grafanaAdmin: admin, influxdbReader: reader } = config.credentials;
-  const provisioning = { [DATASOURCE_FILE]: generatedYaml(datasourceProvisioning(config)) };
+  const provisioning = {
+    [PROVISIONING.datasource[0]]: generatedYaml(datasourceProvisioning(config)),
+    [PROVISIONING.dashboards[0]]: generatedYaml(dashboardProvisioning()),
+  };
+  const dashboards = Object.fromEntries(dashboardFiles(config).map(({ file, json }) => [file, json]));
   const health = { httpGet: { path: '/api/health', port: 'http' } };
-  const hashed = [provisioning, ...secretTexts(inputs, credentialSecrets(config, 'grafana'))];
+  const hashed = [provisioning, dashboards, ...secretTexts(inputs, credentialSecrets(config, 'grafana'))];
   // One replica, Recreate: each pod has its own SQLite, two at once would show two states.
   const deployment = singleReplicaDeployment(
     config,
@@ -69,6 +95,7 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
         {
           name: 'grafana',
           image: imageReference(config.images.grafana),
+          command: [GRAFANA.entrypoint],
           env: [
             literalEnv(GRAFANA.env.adminUser, admin.username),
             secretEnv(GRAFANA.env.adminPassword, admin.secret, admin.key),
@@ -80,6 +107,8 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
             literalEnv('GF_USERS_ALLOW_SIGN_UP', 'false'),
             literalEnv('GF_ANALYTICS_REPORTING_ENABLED', 'false'),
             literalEnv('GF_ANALYTICS_CHECK_FOR_UPDATES', 'false'),
+            literalEnv(GRAFANA.env.homeDashboardUid, HOME_DASHBOARD_UID),
+            literalEnv(GRAFANA.env.datasourceUid, config.grafana.datasource.uid),
           ],
           ports: [{ name: 'http', containerPort: GRAFANA.port, protocol: 'TCP' }],
           resources: resourceRequirements(settings.resources),
@@ -87,7 +116,8 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
           volumeMounts: [
             { name: 'data', mountPath: GRAFANA.dataDir },
             { name: 'tmp', mountPath: '/tmp' },
-            { name: 'datasources', mountPath: `${GRAFANA.provisioningDir}/datasources`, readOnly: true },
+            { name: 'provisioning', mountPath: GRAFANA.provisioningDir, readOnly: true },
+            { name: 'dashboards', mountPath: GRAFANA.dashboardsDir, readOnly: true },
           ],
           readinessProbe: probe(health, 5),
           livenessProbe: { ...probe(health, 30), failureThreshold: 6 },
@@ -96,10 +126,19 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
       volumes: [
         storageVolume('data', { type: 'emptyDir', sizeLimit: settings.sqliteSizeLimit }),
         { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-        { name: 'datasources', configMap: { name: NAMES.grafanaProvisioning } },
+        {
+          name: 'provisioning',
+          configMap: { name: NAMES.grafanaProvisioning, items: Object.values(PROVISIONING).map(([key, path]) => ({ key, path })) },
+        },
+        { name: 'dashboards', configMap: { name: NAMES.grafanaDashboards } },
       ],
     }),
   );
   const nodePort = service(config, COMPONENT, 'NodePort', { name: 'http', port: GRAFANA.servicePort, targetPort: 'http', nodePort: settings.nodePort });
-  return [configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning), deployment, nodePort];
+  return [
+    configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning),
+    configMap(config, NAMES.grafanaDashboards, COMPONENT, dashboards),
+    deployment,
+    nodePort,
+  ];
 }

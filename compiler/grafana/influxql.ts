@@ -9,13 +9,20 @@
  */
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import type { MetricFamily } from '../config/types.ts';
-import { METRIC_FAMILIES, measurementName, type FamilyDefinition, type MetricDefinition } from '../collector/metrics.ts';
+import { METRIC_FAMILIES, measurementName, type FamilyDefinition, type MetricDefinition, type MetricKind } from '../collector/metrics.ts';
 
 /** The field the output plugin writes a Snap metric's value to. */
 export const VALUE_FIELD = 'value';
 
+/** What a query reads: one field of one measurement, and whether it is a counter. */
+export interface Series {
+  measurement: string;
+  field: string;
+  kind: MetricKind;
+}
+
 /** A metric of the catalogue. */
-export interface MetricRef {
+export interface MetricRef extends Series {
   family: MetricFamily;
   definition: FamilyDefinition;
   metric: MetricDefinition;
@@ -26,7 +33,7 @@ export function ref(family: MetricFamily, path: string): MetricRef {
   const definition = METRIC_FAMILIES[family];
   const metric = definition.metrics.find((candidate) => candidate.path === path);
   if (!metric) throw new Error(`no metric ${path} in family ${family}`);
-  return { family, definition, metric, measurement: measurementName(definition, metric) };
+  return { family, definition, metric, measurement: measurementName(definition, metric), field: VALUE_FIELD, kind: metric.kind };
 }
 
 /** Every metric of a family, in catalogue order. */
@@ -67,7 +74,7 @@ export interface InfluxQLTarget extends cog.Dataquery {
   alias?: string;
 }
 
-/** A query of one metric of the catalogue. */
+/** A query of one series (a metric of the catalogue, or one of the pipeline's own). */
 export class MetricQuery implements cog.Builder<cog.Dataquery> {
   private conditions: Condition[] = [];
   private tags: string[] = [];
@@ -81,7 +88,7 @@ export class MetricQuery implements cog.Builder<cog.Dataquery> {
   private columnName = VALUE_FIELD;
   private summedTag?: string;
 
-  constructor(readonly metric: MetricRef) {}
+  constructor(readonly series: Series) {}
 
   where(...conditions: Condition[]): this {
     this.conditions.push(...conditions);
@@ -144,9 +151,9 @@ export class MetricQuery implements cog.Builder<cog.Dataquery> {
 
   /** The InfluxQL text, with Grafana's macros ($timeFilter, $__interval) and variables unexpanded. */
   text(): string {
-    const value = `${this.aggregate}(${quoteIdentifier(VALUE_FIELD)})`;
+    const value = `${this.aggregate}(${quoteIdentifier(this.series.field)})`;
     // Counters only grow: their per-second rate is what a reader wants, and resets are not drops.
-    const rate = this.metric.metric.kind === 'counter' && this.overTime ? `non_negative_derivative(${value}, 1s)` : value;
+    const rate = this.series.kind === 'counter' && this.overTime ? `non_negative_derivative(${value}, 1s)` : value;
     const where = [...this.conditions.map(renderCondition), '$timeFilter'].join(' AND ');
     const time = this.overTime ? ['time($__interval)'] : [];
     const groups = [...time, ...this.tags.map(quoteIdentifier)];
@@ -154,11 +161,11 @@ export class MetricQuery implements cog.Builder<cog.Dataquery> {
     const column = quoteIdentifier(this.columnName);
     const select = (expression: string) => (this.expression ? this.expression(expression) : expression);
     if (this.summedTag) {
-      const inner = `SELECT ${rate} AS ${quoteIdentifier(VALUE_FIELD)} FROM ${quoteIdentifier(this.metric.measurement)} WHERE ${where} GROUP BY ${[...groups, quoteIdentifier(this.summedTag)].join(', ')}`;
+      const inner = `SELECT ${rate} AS ${quoteIdentifier(VALUE_FIELD)} FROM ${quoteIdentifier(this.series.measurement)} WHERE ${where} GROUP BY ${[...groups, quoteIdentifier(this.summedTag)].join(', ')}`;
       return `SELECT ${select(`sum(${quoteIdentifier(VALUE_FIELD)})`)} AS ${column} FROM (${inner}) WHERE $timeFilter${groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : ''}${fill}`;
     }
     const groupBy = groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '';
-    return `SELECT ${select(rate)} AS ${column} FROM ${quoteIdentifier(this.metric.measurement)} WHERE ${where}${groupBy}${fill}`;
+    return `SELECT ${select(rate)} AS ${column} FROM ${quoteIdentifier(this.series.measurement)} WHERE ${where}${groupBy}${fill}`;
   }
 
   build(): InfluxQLTarget {
@@ -174,12 +181,12 @@ export class MetricQuery implements cog.Builder<cog.Dataquery> {
   }
 }
 
-export function metricQuery(metric: MetricRef): MetricQuery {
-  return new MetricQuery(metric);
+export function metricQuery(series: Series): MetricQuery {
+  return new MetricQuery(series);
 }
 
 /** A template variable's query: the values of a tag on a measurement, optionally narrowed. */
-export function tagValuesQuery(metric: MetricRef, tag: string, ...conditions: Condition[]): string {
+export function tagValuesQuery(metric: Series, tag: string, ...conditions: Condition[]): string {
   const where = conditions.length > 0 ? ` WHERE ${conditions.map(renderCondition).join(' AND ')}` : '';
   return `SHOW TAG VALUES FROM ${quoteIdentifier(metric.measurement)} WITH KEY = ${quoteIdentifier(tag)}${where}`;
 }

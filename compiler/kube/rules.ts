@@ -2,7 +2,8 @@
  * The repository's own rules for what it ships, on top of the Kubernetes schemas:
  * every Secret is SOPS-encrypted; every container has requests, a memory limit and both probes
  * (init containers: resources); images are pinned (no `latest`, no missing tag); a variable
- * whose name says it holds a secret takes it from a Secret, never from a literal.
+ * whose name says it holds a secret takes it from a Secret, never from a literal; a ConfigMap
+ * fits the API server's 1 MiB.
  */
 import type { KubeObject } from './schema.ts';
 import { describeObject } from './schema.ts';
@@ -52,9 +53,19 @@ function secretProblems(object: KubeObject): string[] {
     .map(([key]) => `value of ${key} is not encrypted`);
 }
 
+/** The API server refuses ConfigMaps over 1 MiB; keep a margin for metadata. */
+const CONFIG_MAP_LIMIT = 1024 * 1024 - 16 * 1024;
+
+function configMapProblems(object: KubeObject): string[] {
+  const data = (object.data ?? {}) as Record<string, string>;
+  const size = Object.entries(data).reduce((total, [key, value]) => total + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+  return size > CONFIG_MAP_LIMIT ? [`holds ${size} bytes, over the ${CONFIG_MAP_LIMIT} a ConfigMap may hold with its metadata`] : [];
+}
+
 export function ruleProblems(object: KubeObject): string[] {
   const problems: string[] = [];
   if (object.kind === 'Secret') problems.push(...secretProblems(object));
+  if (object.kind === 'ConfigMap') problems.push(...configMapProblems(object));
   const pod = podSpecOf(object);
   for (const container of pod?.containers ?? []) problems.push(...containerProblems(container, false));
   for (const container of pod?.initContainers ?? []) problems.push(...containerProblems(container, true));

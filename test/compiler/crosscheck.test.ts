@@ -49,7 +49,7 @@ test('Hindsight or Grafana pointing elsewhere than the InfluxDB Service is caugh
   const hindsight = configMapData(objects, 'hindsight-config');
   hindsight['influxdb.cfg'] = hindsight['influxdb.cfg']!.replace(':8086"', ':8087"');
   const grafana = configMapData(objects, 'grafana-provisioning');
-  grafana['influxdb.yaml'] = grafana['influxdb.yaml']!.replace('influxdb.stacklight.svc', 'influxdb.default.svc');
+  grafana['datasource.yaml'] = grafana['datasource.yaml']!.replace('influxdb.stacklight.svc', 'influxdb.default.svc');
   assert.deepEqual(check(objects), [
     'dev.hindsight: Hindsight writes to http://influxdb.stacklight.svc:8087, not to the InfluxDB Service http://influxdb.stacklight.svc:8086',
     "dev.grafana.datasource: Grafana's datasource reads http://influxdb.default.svc:8086, not the InfluxDB Service http://influxdb.stacklight.svc:8086",

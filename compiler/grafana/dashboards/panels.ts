@@ -91,16 +91,17 @@ export interface Section {
 const PANEL_WIDTH = 12;
 const PANEL_HEIGHT = 8;
 
-/** Places sections top to bottom, two panels per line, and adds them to the dashboard. */
+/** Places sections top to bottom, two panels per line, numbers them, and adds them to the dashboard. */
 export function layOut(builder: dashboard.DashboardBuilder, sections: readonly Section[]): dashboard.DashboardBuilder {
   let y = 0;
+  let id = 1;
   for (const section of sections) {
     if (section.panels.length === 0) continue;
-    builder.withRow(new dashboard.RowBuilder(section.title).gridPos({ x: 0, y, w: 24, h: 1 }));
+    builder.withRow(new dashboard.RowBuilder(section.title).id(id++).gridPos({ x: 0, y, w: 24, h: 1 }));
     y += 1;
     section.panels.forEach((panel, index) => {
       const wide = section.panels.length === 1;
-      panel.gridPos({ x: wide ? 0 : (index % 2) * PANEL_WIDTH, y: y + Math.floor(index / 2) * PANEL_HEIGHT, w: wide ? 24 : PANEL_WIDTH, h: PANEL_HEIGHT });
+      panel.id(id++).gridPos({ x: wide ? 0 : (index % 2) * PANEL_WIDTH, y: y + Math.floor(index / 2) * PANEL_HEIGHT, w: wide ? 24 : PANEL_WIDTH, h: PANEL_HEIGHT });
       builder.withPanel(panel);
     });
     y += Math.ceil(section.panels.length / 2) * PANEL_HEIGHT;

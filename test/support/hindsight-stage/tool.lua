@@ -20,6 +20,21 @@ local matcher = require "matcher"
 local command = arg[1]
 local input = io.stdin:read("*a")
 
+-- feeds the input in chunks, as a connection would, calling fn for each message found
+local function each_message(reader, fn)
+  local pos = 1
+  while true do
+    local m = reader:find(true)
+    if m then
+      fn(m)
+    else
+      if pos > #input then break end
+      assert(reader:append(input:sub(pos, pos + 8191)), "buffer reallocation failed")
+      pos = pos + 8192
+    end
+  end
+end
+
 local function values_of(m, name, fi)
   local out = setmetatable({}, util.ARRAY)
   for ai = 0, 10000 do
@@ -42,7 +57,10 @@ local function describe(m)
     }
   end
   local ok, decoded = pcall(heka.decode_message, m.raw)
-  if ok and decoded.Uuid then decoded.Uuid = util.hex(decoded.Uuid) end
+  if ok then
+    decoded.Uuid = util.hex(decoded.Uuid)
+    for _, f in ipairs(decoded.Fields or {}) do setmetatable(f.value, util.ARRAY) end
+  end
   return {
     uuid = util.hex(heka.read_message(m, "Uuid")),
     timestamp = heka.read_message(m, "Timestamp"),
@@ -64,14 +82,11 @@ end
 
 if command == "decode" then
   local reader = heka.stream_reader(tonumber(arg[2]))
-  assert(reader:append(input), "input larger than the reader's buffer")
   local found = 0
-  while true do
-    local m = reader:find(true)
-    if not m then break end
+  each_message(reader, function(m)
     found = found + 1
     io.stdout:write(util.json(describe(m)), "\n")
-  end
+  end)
   io.stdout:write(util.json({ summary = { found = found, discarded = reader.discarded,
     unconsumed = reader:buffered() } }), "\n")
 elseif command == "match" then
@@ -80,17 +95,13 @@ elseif command == "match" then
     local mm, err = matcher.compile(arg[i])
     compiled[#compiled + 1] = mm or { error = err }
   end
-  local reader = heka.stream_reader()
-  assert(reader:append(input), "input larger than the reader's buffer")
-  while true do
-    local m = reader:find(true)
-    if not m then break end
+  each_message(heka.stream_reader(), function(m)
     local results = setmetatable({}, util.ARRAY)
     for i, mm in ipairs(compiled) do
       if mm.error then results[i] = { error = mm.error } else results[i] = mm:eval(m) end
     end
     io.stdout:write(util.json({ matches = results }), "\n")
-  end
+  end)
 else
   io.stderr:write("usage: lua5.1 tool.lua decode [MAX_MESSAGE_SIZE] | match EXPR...\n")
   os.exit(2)
