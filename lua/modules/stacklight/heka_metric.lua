@@ -12,8 +12,8 @@ Snap (Type "snap.heka", snap-plugin-publisher-heka), fields in this order:
 
 Generic (Type "stacklight.metric", for analysis plugins):
   `name`, then either `value` or `value_fields` (STRING array of the names of the fields that
-  are the point's fields), optional `tag_fields` (STRING array of the names of the fields that
-  are tags; `dimensions` is accepted too), optional `timestamp` (INTEGER ns).
+  are the point's fields, written in that order), optional `tag_fields` (STRING array of the
+  names of the fields that are tags; `dimensions` works too), optional `timestamp` (INTEGER ns).
 
 Rules:
 - measurement = the LAST `name` field; value = the LAST `value` field; timestamp = the LAST
@@ -26,6 +26,10 @@ Rules:
 - time = `timestamp` field (INTEGER ns; a DOUBLE is accepted, with double rounding), else the
   message Timestamp header, converted exactly to the precision (floor of ns / unit).
 
+Speed: "measurement,tags" depends only on the message bytes before the `value` field when
+`value` (and `timestamp`) are the last fields, as Snap sends them; it is cached by those bytes
+(bounded), so a known series costs one table lookup instead of decoding its tags.
+
 API:
     local hm = require "stacklight.heka_metric"
     local conv = hm.new{ precision = "ms", excluded_tags = {"plugin_running_on"},
@@ -36,24 +40,28 @@ API:
 --]]
 
 local string = require "string"
-local table = require "table"
 local math = require "math"
+local table = require "table"
 local lp = require "stacklight.line_protocol"
+local hpb = require "stacklight.heka_protobuf"
 
-local format = string.format
-local concat, sort = table.concat, table.sort
+local format, sub = string.format, string.sub
+local sort = table.sort
 local floor, huge = math.floor, math.huge
 local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, type, setmetatable, tostring
 
 local escape_key, escape_measurement = lp.escape_key, lp.escape_measurement
 local format_float, escape_string = lp.format_float, lp.escape_string
+local parse, udiv_string, int64_string = hpb.parse, hpb.udiv_string, hpb.int64_string
 
 local M = {}
 M.__index = M
 
 M.DIVISORS = { ns = 1, u = 1e3, ms = 1e6, s = 1e9 }
+M.CACHE_MAX = 2048
 
 local STRING, BYTES, INTEGER, DOUBLE, BOOL = 0, 1, 2, 3, 4
+local TWO31 = 2147483648
 
 function M.new(opts)
     opts = opts or {}
@@ -80,17 +88,19 @@ function M.new(opts)
         static_vals = static_vals,
         keys = {},   -- scratch: tag keys of the current point
         vals = {},   -- scratch: tag key -> value
-        buf = {},    -- scratch: pieces of the line
+        cache = {}, cache_n = 0,
+        t_lo = -1, t_hi = -1, t_str = nil, -- the last converted time
     }, M)
 end
 
 -- The value of field i as a tag value string (nil if it has none).
 local function tag_value(m, i)
-    local vt = m.vtype[i]
+    parse(m, i)
     local v = m.value[i]
     if v == nil then return nil end
+    local vt = m.vtype[i]
     if vt == STRING or vt == BYTES then return v end
-    if vt == INTEGER then return m:integer_string(i) end
+    if vt == INTEGER then return int64_string(m.ilo[i], m.ihi[i]) end
     if vt == DOUBLE then return format_float(v) end
     if vt == BOOL then return v and "true" or "false" end
     return nil
@@ -98,14 +108,16 @@ end
 
 -- The line-protocol representation of field i's value; nil, reason when it has none.
 local function field_value(m, i)
-    local vt = m.vtype[i]
+    parse(m, i)
     local v = m.value[i]
     if v == nil then return nil, "bad_message" end
+    local vt = m.vtype[i]
     if vt == DOUBLE then
-        if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
-        return format_float(v)
+        return format_float(v) -- nil, "nan_inf" for NaN/Inf
     elseif vt == INTEGER then
-        return m:integer_string(i) .. "i"
+        local hi = m.ihi[i]
+        if hi == 0 then return format("%.0fi", v) end
+        return int64_string(m.ilo[i], hi) .. "i"
     elseif vt == STRING or vt == BYTES then
         return '"' .. escape_string(v) .. '"'
     elseif vt == BOOL then
@@ -114,9 +126,13 @@ local function field_value(m, i)
     return nil, "bad_message"
 end
 
--- Adds the tags named by the STRING array field `fi` to the scratch set; returns the new count.
-local function add_named_tags(self, m, fi, nk)
-    if not fi or (m.vtype[fi] ~= STRING and m.vtype[fi] ~= BYTES) then return nk end
+-- Adds the tags named by the STRING array field fi; returns the new count and the highest field
+-- index read.
+local function add_named_tags(self, m, fi, nk, maxi)
+    if not fi then return nk, maxi end
+    parse(m, fi)
+    if m.vtype[fi] ~= STRING and m.vtype[fi] ~= BYTES then return nk, maxi end
+    if fi > maxi then maxi = fi end
     local strings, first, excluded, static_vals = m.strings, m.first, self.excluded, self.static_vals
     local keys, vals = self.keys, self.vals
     local s0 = m.sfirst[fi] - 1
@@ -125,6 +141,7 @@ local function add_named_tags(self, m, fi, nk)
         if key ~= "" and not excluded[key] and not static_vals[key] and not vals[key] then
             local i = first[key]
             if i then
+                if i > maxi then maxi = i end
                 local v = tag_value(m, i)
                 if v and v ~= "" then
                     nk = nk + 1
@@ -134,24 +151,25 @@ local function add_named_tags(self, m, fi, nk)
             end
         end
     end
-    return nk
+    return nk, maxi
 end
 
-function M.encode(self, m)
+-- "measurement,k=v,..." and the highest field index it was built from; nil, reason if no name.
+local function build_prefix(self, m)
     local last = m.last
     local ni = last.name
-    local measurement = ni and m.value[ni]
-    if type(measurement) ~= "string" or measurement == "" then
-        return nil, "bad_message", "no metric name", 0
+    if not ni then return nil, "no metric name" end
+    parse(m, ni)
+    local measurement = m.value[ni]
+    if (m.vtype[ni] ~= STRING and m.vtype[ni] ~= BYTES) or not measurement or measurement == "" then
+        return nil, "no metric name"
     end
-
-    -- tags
     local keys, vals = self.keys, self.vals
     if next(vals) then -- left over by an aborted call
         for k in pairs(vals) do vals[k] = nil end
     end
-    local nk = add_named_tags(self, m, last.dimensions, 0)
-    nk = add_named_tags(self, m, last.tag_fields, nk)
+    local nk, maxi = add_named_tags(self, m, last.dimensions, 0, ni)
+    nk, maxi = add_named_tags(self, m, last.tag_fields, nk, maxi)
     local static_keys, static_vals = self.static_keys, self.static_vals
     for k = 1, #static_keys do
         local key = static_keys[k]
@@ -161,24 +179,53 @@ function M.encode(self, m)
     end
     for k = nk + 1, #keys do keys[k] = nil end
     if nk > 1 then sort(keys) end
-
-    local buf = self.buf
-    buf[1] = escape_measurement(measurement)
-    local n = 1
+    local prefix = escape_measurement(measurement)
     for k = 1, nk do
         local key = keys[k]
-        buf[n + 1] = ","
-        buf[n + 2] = escape_key(key)
-        buf[n + 3] = "="
-        buf[n + 4] = escape_key(vals[key])
-        n = n + 4
+        prefix = prefix .. "," .. escape_key(key) .. "=" .. escape_key(vals[key])
         vals[key] = nil
+    end
+    return prefix, maxi
+end
+
+-- floor(ns / divisor) for the unsigned 64-bit lo/hi, remembering the last result.
+local function time_string(self, lo, hi)
+    if lo == self.t_lo and hi == self.t_hi then return self.t_str end
+    local s = udiv_string(lo, hi, self.divisor)
+    self.t_lo, self.t_hi, self.t_str = lo, hi, s
+    return s
+end
+
+function M.encode(self, m)
+    local last = m.last
+    local n = m.n
+    local vi, ti, vf = last.value, last.timestamp, last.value_fields
+
+    -- measurement and tags
+    local prefix, key
+    if vi and vi > 1 and not vf and (vi == n or (vi == n - 1 and ti == n)) then
+        key = sub(m.raw, m.estart[1], m.estart[vi] - 1)
+        prefix = self.cache[key]
+    end
+    if not prefix then
+        local maxi
+        prefix, maxi = build_prefix(self, m)
+        if not prefix then return nil, "bad_message", maxi, 0 end
+        if key and maxi < vi then
+            if self.cache_n >= M.CACHE_MAX then self.cache, self.cache_n = {}, 0 end
+            self.cache[key] = prefix
+            self.cache_n = self.cache_n + 1
+        end
     end
 
     -- fields
-    local written, skipped = 0, 0
-    local vf = last.value_fields
-    if vf and (m.vtype[vf] == STRING or m.vtype[vf] == BYTES) then
+    local fields
+    local skipped = 0
+    if vf then
+        parse(m, vf)
+        if m.vtype[vf] ~= STRING and m.vtype[vf] ~= BYTES then
+            return nil, "bad_message", "value_fields is not a string array", 0
+        end
         local strings, s0 = m.strings, m.sfirst[vf] - 1
         for k = 1, m.count[vf] do
             local fname = strings[s0 + k]
@@ -188,60 +235,53 @@ function M.encode(self, m)
             end
             local fv, err = field_value(m, i)
             if fv then
-                written = written + 1
-                buf[n + 1] = written == 1 and " " or ","
-                buf[n + 2] = escape_key(fname)
-                buf[n + 3] = "="
-                buf[n + 4] = fv
-                n = n + 4
+                if fields then
+                    fields = fields .. "," .. escape_key(fname) .. "=" .. fv
+                else
+                    fields = escape_key(fname) .. "=" .. fv
+                end
             elseif err == "nan_inf" then
                 skipped = skipped + 1
             else
                 return nil, "bad_message", "value field " .. fname .. " has no usable value", skipped
             end
         end
-    else
-        local vi = last.value
-        if not vi then return nil, "bad_message", "no value", 0 end
+    elseif vi then
         local fv, err = field_value(m, vi)
         if fv then
-            written = 1
-            buf[n + 1] = " value="
-            buf[n + 2] = fv
-            n = n + 2
+            fields = "value=" .. fv
         elseif err == "nan_inf" then
             skipped = 1
         else
             return nil, "bad_message", "value has no usable value", 0
         end
+    else
+        return nil, "bad_message", "no value", 0
     end
-    if written == 0 then
-        if skipped > 0 then return nil, "nan_inf", "non-finite value in " .. measurement, skipped end
+    if not fields then
+        if skipped > 0 then return nil, "nan_inf", "non-finite value", skipped end
         return nil, "bad_message", "no value", skipped
     end
 
     -- time
-    local divisor = self.divisor
     local ts
-    local ti = last.timestamp
     if ti then
+        parse(m, ti)
         local vt = m.vtype[ti]
         if vt == INTEGER then
-            ts = m:field_time(ti, divisor)
+            local lo, hi = m.ilo[ti], m.ihi[ti]
+            if lo and hi < TWO31 and (lo > 0 or hi > 0) then ts = time_string(self, lo, hi) end
         elseif vt == DOUBLE then
             local v = m.value[ti]
-            if v and v == v and v > 0 and v < huge then ts = format("%.0f", floor(v / divisor)) end
+            if v and v == v and v > 0 and v < huge then ts = format("%.0f", floor(v / self.divisor)) end
         end
-        if ts == "0" then ts = nil end
     end
     if not ts then
-        ts = m:header_time(divisor)
-        if not ts then return nil, "bad_message", "bad Timestamp", skipped end
+        local lo, hi = m.ts_lo, m.ts_hi
+        if not lo or hi >= TWO31 then return nil, "bad_message", "bad Timestamp", skipped end
+        ts = time_string(self, lo, hi)
     end
-    buf[n + 1] = " "
-    buf[n + 2] = ts
-    n = n + 2
-    return concat(buf, "", 1, n), nil, nil, skipped
+    return prefix .. " " .. fields .. " " .. ts, nil, nil, skipped
 end
 
 return M

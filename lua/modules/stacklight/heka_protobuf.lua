@@ -3,31 +3,37 @@
 # stacklight.heka_protobuf
 
 Decodes a raw Heka message (the protobuf string of `read_message("raw")`, without stream
-framing) into a reusable, flat view, keeping what the sandbox API loses:
+framing) into a reusable view, keeping what the sandbox API loses:
 - 64-bit integers exactly: the header Timestamp and INTEGER field values are kept as their
-  low/high 32-bit halves, and converted to exact decimal strings on demand (`read_message`
-  returns doubles, which are exact only up to 2^53, while a nanosecond epoch is ~1.7e18);
-- the value type of every field (INTEGER vs DOUBLE: both are Lua numbers after read_message);
+  low/high 32-bit halves and converted to exact decimal strings on demand (`read_message`
+  returns doubles, exact only up to 2^53, while a nanosecond epoch is ~1.7e18);
+- the value type of every field (INTEGER and DOUBLE are both Lua numbers after read_message);
 - every occurrence of a repeated field name (Snap sends two `name` fields when a dynamic
   namespace element is itself called `name`): `first[name]` and `last[name]` index them.
 
+decode() only indexes the message (field names and byte ranges, the Timestamp); a field's values
+are parsed when first asked for (parse/value/...), so a caller that needs three fields of ten
+pays for three. Nothing raises on malformed input: decode returns nil and a reason, and a field
+whose values cannot be parsed gets value type -1.
+
 Wire format: mozilla-services/heka message/message.proto (Message fields 1-10, Field fields 1-8;
-value_integer/value_double/value_bool accepted packed and unpacked). Unknown fields are skipped.
-decode() never raises on malformed input: it returns nil and a reason.
+value_integer/value_double/value_bool accepted packed and unpacked; unknown fields skipped).
 
 API:
     local hpb = require "stacklight.heka_protobuf"
-    local m = hpb.new()            -- one view, reused for every message
+    local m = hpb.new()             -- one view, reused for every message
     local ok, err = m:decode(raw)
-    m.type, m.logger, m.hostname   -- headers (nil when absent)
-    m.n                            -- number of fields
-    m.name[i], m.vtype[i]          -- 0 STRING, 1 BYTES, 2 INTEGER, 3 DOUBLE, 4 BOOL
-    m.count[i], m.value[i]         -- number of values, first value (string/number/boolean)
-    m.first[name], m.last[name]    -- index of the first/last field with that name
-    m.strings[m.sfirst[i] + k - 1] -- the k-th value (k <= m.count[i]) of STRING/BYTES field i
-    m:integer_string(i)            -- exact int64 decimal of the first value of INTEGER field i
-    m:field_time(i, divisor)       -- floor(value / divisor) of INTEGER field i, exact, as a string
-    m:header_time(divisor)         -- floor(Timestamp / divisor), exact, as a string
+    m.n, m.name[i]                  -- number of fields, name of field i (1-based, in order)
+    m.first[name], m.last[name]     -- index of the first/last field with that name
+    m.estart[i]                     -- byte offset of field i's entry in raw (for cache keys)
+    m:parse(i)                      -- parses field i; then:
+    m.vtype[i]                      -- 0 STRING, 1 BYTES, 2 INTEGER, 3 DOUBLE, 4 BOOL, -1 invalid
+    m.count[i], m.value[i]          -- number of values, first value (string/number/boolean)
+    m.strings[m.sfirst[i] + k - 1]  -- k-th value (k <= count) of a STRING/BYTES field
+    m:integer_string(i)             -- exact int64 decimal of the first value of INTEGER field i
+    m:field_time(i, divisor)        -- floor(value / divisor) of INTEGER field i, exact string
+    m:header_time(divisor)          -- floor(Timestamp / divisor), exact string
+    m:get_type(), m:get_logger(), m:get_hostname()  -- headers (nil when absent)
 --]]
 
 local string = require "string"
@@ -47,83 +53,81 @@ local TWO31 = 2147483648
 local TWO32 = 4294967296
 local TWO52 = 4503599627370496
 
-M.STRING, M.BYTES, M.INTEGER, M.DOUBLE, M.BOOL = 0, 1, 2, 3, 4
+M.STRING, M.BYTES, M.INTEGER, M.DOUBLE, M.BOOL, M.INVALID = 0, 1, 2, 3, 4, -1
 
--- Varints ------------------------------------------------------------------------------------
+-- Varints --------------------------------------------------------------------------------------
 
--- A varint that fits in 35 bits (lengths, enums); returns value, next position or nil.
+-- A varint of at most 35 bits (lengths, enums): value, next position; nil if malformed.
 local function read_small(raw, pos)
-    local b = byte(raw, pos)
-    if not b then return nil end
-    if b < 128 then return b, pos + 1 end
-    local v, mult = b - 128, 128
-    pos = pos + 1
-    for _ = 1, 4 do
-        b = byte(raw, pos)
-        if not b then return nil end
-        pos = pos + 1
-        if b < 128 then return v + b * mult, pos end
-        v = v + (b - 128) * mult
-        mult = mult * 128
-    end
-    return nil
+    local b1, b2, b3, b4, b5 = byte(raw, pos, pos + 4)
+    if not b1 then return nil end
+    if b1 < 128 then return b1, pos + 1 end
+    if not b2 then return nil end
+    if b2 < 128 then return b1 - 128 + b2 * 128, pos + 2 end
+    if not b3 then return nil end
+    if b3 < 128 then return b1 - 128 + (b2 - 128) * 128 + b3 * 16384, pos + 3 end
+    if not b4 then return nil end
+    if b4 < 128 then return b1 - 128 + (b2 - 128) * 128 + (b3 - 128) * 16384 + b4 * 2097152, pos + 4 end
+    if not b5 or b5 >= 128 then return nil end
+    return b1 - 128 + (b2 - 128) * 128 + (b3 - 128) * 16384 + (b4 - 128) * 2097152 + b5 * TWO28, pos + 5
 end
+M.read_small = read_small
 
--- A 64-bit varint as its low and high 32-bit halves (exact doubles); returns lo, hi, next pos.
+-- A 64-bit varint as its low and high 32-bit halves (exact doubles): lo, hi, next position.
 local function read_varint64(raw, pos)
-    local b = byte(raw, pos)
-    if not b then return nil end
-    if b < 128 then return b, 0, pos + 1 end
-    local lo, mult = b - 128, 128
-    pos = pos + 1
-    for _ = 1, 3 do -- bytes 2..4: bits 7..27
-        b = byte(raw, pos)
-        if not b then return nil end
-        pos = pos + 1
-        if b < 128 then return lo + b * mult, 0, pos end
-        lo = lo + (b - 128) * mult
-        mult = mult * 128
-    end
-    b = byte(raw, pos) -- byte 5: bits 28..34
-    if not b then return nil end
-    pos = pos + 1
-    local more = b >= 128
-    if more then b = b - 128 end
-    lo = lo + (b % 16) * TWO28
-    local hi = floor(b / 16)
-    if not more then return lo, hi, pos end
-    mult = 8
-    for _ = 1, 5 do -- bytes 6..10: bits 35..63
-        b = byte(raw, pos)
-        if not b then return nil end
-        pos = pos + 1
-        if b < 128 then return lo, (hi + b * mult) % TWO32, pos end
-        hi = hi + (b - 128) * mult
-        mult = mult * 128
-    end
-    return nil
+    local b1, b2, b3, b4, b5, b6, b7, b8, b9, b10 = byte(raw, pos, pos + 9)
+    if not b1 then return nil end
+    if b1 < 128 then return b1, 0, pos + 1 end
+    local lo = b1 - 128
+    if not b2 then return nil end
+    if b2 < 128 then return lo + b2 * 128, 0, pos + 2 end
+    lo = lo + (b2 - 128) * 128
+    if not b3 then return nil end
+    if b3 < 128 then return lo + b3 * 16384, 0, pos + 3 end
+    lo = lo + (b3 - 128) * 16384
+    if not b4 then return nil end
+    if b4 < 128 then return lo + b4 * 2097152, 0, pos + 4 end
+    lo = lo + (b4 - 128) * 2097152
+    if not b5 then return nil end
+    local more = b5 >= 128
+    if more then b5 = b5 - 128 end
+    lo = lo + (b5 % 16) * TWO28
+    local hi = floor(b5 / 16)
+    if not more then return lo, hi, pos + 5 end
+    if not b6 then return nil end
+    if b6 < 128 then return lo, hi + b6 * 8, pos + 6 end
+    hi = hi + (b6 - 128) * 8
+    if not b7 then return nil end
+    if b7 < 128 then return lo, hi + b7 * 1024, pos + 7 end
+    hi = hi + (b7 - 128) * 1024
+    if not b8 then return nil end
+    if b8 < 128 then return lo, hi + b8 * 131072, pos + 8 end
+    hi = hi + (b8 - 128) * 131072
+    if not b9 then return nil end
+    if b9 < 128 then return lo, hi + b9 * 16777216, pos + 9 end
+    hi = hi + (b9 - 128) * 16777216
+    if not b10 or b10 >= 128 then return nil end
+    return lo, (hi + b10 * TWO31) % TWO32, pos + 10
 end
 M.read_varint64 = read_varint64
 
-local function skip_value(raw, pos, tag, len)
+-- Position after the value of an entry whose tag byte is at pos-1 (tag given); nil if malformed.
+local function skip_entry(raw, pos, tag, stop)
     if tag >= 128 then -- a multi-byte tag: skip its remaining bytes
         local b
-        repeat
+        for _ = 1, 4 do
             b = byte(raw, pos)
             if not b then return nil end
             pos = pos + 1
-        until b < 128
+            if b < 128 then break end
+        end
+        if b >= 128 then return nil end
     end
     local wt = tag % 8
     if wt == 0 then
-        local b
-        for _ = 1, 10 do
-            b = byte(raw, pos)
-            if not b then return nil end
-            pos = pos + 1
-            if b < 128 then return pos end
-        end
-        return nil
+        local _, _, p = read_varint64(raw, pos)
+        pos = p
+        if not pos then return nil end
     elseif wt == 1 then
         pos = pos + 8
     elseif wt == 2 then
@@ -136,13 +140,11 @@ local function skip_value(raw, pos, tag, len)
     else
         return nil
     end
-    if pos > len + 1 then return nil end
+    if pos > stop then return nil end
     return pos
 end
 
-local function read_double(raw, pos)
-    local b1, b2, b3, b4, b5, b6, b7, b8 = byte(raw, pos, pos + 7)
-    if not b8 then return nil end
+local function double_of(b1, b2, b3, b4, b5, b6, b7, b8)
     local sign = 1
     if b8 >= 128 then sign, b8 = -1, b8 - 128 end
     local e = b8 * 16 + floor(b7 / 16)
@@ -156,16 +158,22 @@ local function read_double(raw, pos)
     end
     return sign * ldexp(mant + TWO52, e - 1075)
 end
-M.read_double = read_double
+
+--- The little-endian IEEE 754 double at raw[pos..pos+7].
+function M.read_double(raw, pos)
+    local b1, b2, b3, b4, b5, b6, b7, b8 = byte(raw, pos, pos + 7)
+    if not b8 then return nil end
+    return double_of(b1, b2, b3, b4, b5, b6, b7, b8)
+end
 
 -- Exact 64-bit arithmetic on base-2^16 digits ---------------------------------------------------
 
--- (d3 d2 d1 d0) / d with d <= 1e9: quotient digits and remainder, all exact.
+-- (d3 d2 d1 d0) / d, d <= 1e9: quotient digits and remainder, all exact (every intermediate
+-- value is below d * 2^16 < 2^53).
 local function divmod16(d3, d2, d1, d0, d)
-    local c = d3
-    local q3 = floor(c / d)
-    local r = c - q3 * d
-    c = r * TWO16 + d2
+    local q3 = floor(d3 / d)
+    local r = d3 - q3 * d
+    local c = r * TWO16 + d2
     local q2 = floor(c / d)
     r = c - q2 * d
     c = r * TWO16 + d1
@@ -173,27 +181,21 @@ local function divmod16(d3, d2, d1, d0, d)
     r = c - q1 * d
     c = r * TWO16 + d0
     local q0 = floor(c / d)
-    r = c - q0 * d
-    return q3, q2, q1, q0, r
-end
-
--- Decimal string of the unsigned value (d3 d2 d1 d0).
-local function decimal16(d3, d2, d1, d0)
-    if d3 < 32 then -- < 2^53: exact as a double
-        return format("%.0f", ((d3 * TWO16 + d2) * TWO16 + d1) * TWO16 + d0)
-    end
-    local q3, q2, q1, q0, r = divmod16(d3, d2, d1, d0, 1e9)
-    return format("%.0f%09.0f", ((q3 * TWO16 + q2) * TWO16 + q1) * TWO16 + q0, r)
+    return q3, q2, q1, q0, c - q0 * d
 end
 
 --- floor((hi * 2^32 + lo) / d) as an exact decimal string, for unsigned lo/hi and d <= 1e9.
 local function udiv_string(lo, hi, d)
-    if hi < TWO21 then -- the value is below 2^53: exact as a double
+    if hi < TWO21 then -- below 2^53: exact as a double, and so are fmod and the division
         local v = hi * TWO32 + lo
         return format("%.0f", (v - fmod(v, d)) / d)
     end
     local q3, q2, q1, q0 = divmod16(floor(hi / TWO16), hi % TWO16, floor(lo / TWO16), lo % TWO16, d)
-    return decimal16(q3, q2, q1, q0)
+    if q3 < 32 then -- the quotient is below 2^53
+        return format("%.0f", ((q3 * TWO16 + q2) * TWO16 + q1) * TWO16 + q0)
+    end
+    local p3, p2, p1, p0, r = divmod16(q3, q2, q1, q0, 1e9)
+    return format("%.0f%09.0f", ((p3 * TWO16 + p2) * TWO16 + p1) * TWO16 + p0, r)
 end
 M.udiv_string = udiv_string
 
@@ -201,14 +203,10 @@ M.udiv_string = udiv_string
 local function int64_string(lo, hi)
     if hi == 0 then return format("%.0f", lo) end
     if hi < TWO31 then return udiv_string(lo, hi, 1) end
-    -- negative: magnitude = 2^64 - value
-    local mlo, mhi
-    if lo == 0 then
-        mlo, mhi = 0, (TWO32 - hi) % TWO32
-    else
-        mlo, mhi = TWO32 - lo, TWO32 - 1 - hi
+    if lo == 0 then -- magnitude = 2^64 - value
+        return "-" .. udiv_string(0, TWO32 - hi, 1)
     end
-    return "-" .. udiv_string(mlo, mhi, 1)
+    return "-" .. udiv_string(TWO32 - lo, TWO32 - 1 - hi, 1)
 end
 M.int64_string = int64_string
 
@@ -222,137 +220,34 @@ end
 
 function M.new()
     return setmetatable({
-        n = 0,
-        name = {}, vtype = {}, count = {}, value = {}, ilo = {}, ihi = {}, sfirst = {},
+        raw = nil, n = 0, gen = 0,
+        name = {}, estart = {}, fbody = {}, fstop = {}, parsed = {},
+        vtype = {}, count = {}, value = {}, ilo = {}, ihi = {}, sfirst = {},
         strings = {}, nstrings = 0,
         first = {}, last = {},
         ts_lo = nil, ts_hi = nil,
-        type = nil, logger = nil, hostname = nil,
+        hdr_pos = {}, hdr_len = {},
     }, M)
 end
 
--- Parses one Field submessage in raw[pos, stop) and appends it to the view.
-local function parse_field(self, raw, pos, stop, len)
-    local name, vtype = nil, 0
-    local s1, scount = nil, 0
-    local ilo, ihi, icount = nil, nil, 0
-    local d1, dcount = nil, 0
-    local b1, bcount = nil, 0
-    local strings = self.strings
-    local ns = self.nstrings
-    local sfirst = ns + 1
-    local l, b
+-- The name of a Field whose name entry is not first: returns name, or nil and a reason.
+local function find_name(raw, pos, stop)
     while pos < stop do
         local tag = byte(raw, pos)
-        pos = pos + 1
-        if tag == 10 then -- name
-            l, pos = read_small(raw, pos)
-            if not l then return nil, "bad field name" end
-            name = sub(raw, pos, pos + l - 1)
-            pos = pos + l
-        elseif tag == 16 then -- value_type
-            vtype, pos = read_small(raw, pos)
-            if not vtype then return nil, "bad value_type" end
-        elseif tag == 34 or tag == 42 then -- value_string, value_bytes
-            l, pos = read_small(raw, pos)
-            if not l then return nil, "bad string value" end
-            local s = sub(raw, pos, pos + l - 1)
-            pos = pos + l
-            scount = scount + 1
-            if scount == 1 then s1 = s end
-            ns = ns + 1
-            strings[ns] = s
-        elseif tag == 50 then -- value_integer, packed
-            l, pos = read_small(raw, pos)
-            if not l then return nil, "bad integer array" end
-            local e = pos + l
-            if l > 0 then
-                if icount == 0 then
-                    ilo, ihi = read_varint64(raw, pos)
-                    if not ilo then return nil, "bad integer value" end
-                end
-                for p = pos, e - 1 do
-                    b = byte(raw, p)
-                    if not b then return nil, "truncated integer array" end
-                    if b < 128 then icount = icount + 1 end
-                end
-            end
-            pos = e
-        elseif tag == 48 then -- value_integer, unpacked
-            local lo, hi
-            lo, hi, pos = read_varint64(raw, pos)
-            if not lo then return nil, "bad integer value" end
-            icount = icount + 1
-            if icount == 1 then ilo, ihi = lo, hi end
-        elseif tag == 58 then -- value_double, packed
-            l, pos = read_small(raw, pos)
-            if not l then return nil, "bad double array" end
-            if l >= 8 and dcount == 0 then
-                d1 = read_double(raw, pos)
-                if not d1 then return nil, "truncated double" end
-            end
-            dcount = dcount + floor(l / 8)
-            pos = pos + l
-        elseif tag == 57 then -- value_double, unpacked
-            dcount = dcount + 1
-            if dcount == 1 then
-                d1 = read_double(raw, pos)
-                if not d1 then return nil, "truncated double" end
-            end
-            pos = pos + 8
-        elseif tag == 66 then -- value_bool, packed
-            l, pos = read_small(raw, pos)
-            if not l then return nil, "bad bool array" end
-            if l > 0 and bcount == 0 then
-                b = byte(raw, pos)
-                if not b then return nil, "truncated bool" end
-                b1 = b ~= 0
-            end
-            bcount = bcount + l
-            pos = pos + l
-        elseif tag == 64 then -- value_bool, unpacked
-            local v
-            v, pos = read_small(raw, pos)
-            if not v then return nil, "bad bool value" end
-            bcount = bcount + 1
-            if bcount == 1 then b1 = v ~= 0 end
-        else -- representation and unknown fields
-            pos = skip_value(raw, pos, tag, len)
-            if not pos then return nil, "malformed field" end
+        if tag == 10 then
+            local l, p = read_small(raw, pos + 1)
+            if not l or p + l > stop then return nil, "bad field name" end
+            return sub(raw, p, p + l - 1)
         end
+        pos = skip_entry(raw, pos + 1, tag, stop)
+        if not pos then return nil, "malformed field" end
     end
-    if pos ~= stop then return nil, "field overruns its length" end
-    if not name then return nil, "field without a name" end
-
-    local i = self.n + 1
-    self.n = i
-    self.name[i] = name
-    self.vtype[i] = vtype
-    if vtype == 0 or vtype == 1 then
-        self.value[i] = s1
-        self.count[i] = scount
-        self.sfirst[i] = sfirst
-    elseif vtype == 2 then
-        self.value[i] = ilo and int64_number(ilo, ihi)
-        self.count[i] = icount
-        self.ilo[i], self.ihi[i] = ilo, ihi
-    elseif vtype == 3 then
-        self.value[i] = d1
-        self.count[i] = dcount
-    elseif vtype == 4 then
-        self.value[i] = b1
-        self.count[i] = bcount
-    else
-        return nil, "unknown value_type " .. vtype
-    end
-    self.nstrings = ns
-    local first = self.first
-    if not first[name] then first[name] = i end
-    self.last[name] = i
-    return true
+    return nil, "field without a name"
 end
 
---- Decodes raw into the view. Returns true, or nil and a reason.
+local HEADER_STRINGS = { [10] = true, [26] = true, [34] = true, [50] = true, [58] = true, [74] = true }
+
+--- Indexes raw. Returns true, or nil and a reason.
 function M.decode(self, raw)
     local names, first, last = self.name, self.first, self.last
     for i = 1, self.n do
@@ -362,58 +257,216 @@ function M.decode(self, raw)
     end
     self.n = 0
     self.nstrings = 0
+    self.gen = self.gen + 1
     self.ts_lo, self.ts_hi = nil, nil
-    self.type, self.logger, self.hostname = nil, nil, nil
+    local hdr_pos = self.hdr_pos
+    hdr_pos[26], hdr_pos[34], hdr_pos[74] = nil, nil, nil
+    if type(raw) ~= "string" then
+        self.raw = nil
+        return nil, "no message"
+    end
+    self.raw = raw
 
-    if type(raw) ~= "string" then return nil, "no message" end
+    local estart, fbody, fstop = self.estart, self.fbody, self.fstop
     local len = #raw
-    local pos = 1
-    local l, ok, err
+    local pos, n = 1, 0
     while pos <= len do
-        local tag = byte(raw, pos)
-        pos = pos + 1
-        if tag == 82 then -- Fields
-            l, pos = read_small(raw, pos)
-            if not l or pos + l - 1 > len then return nil, "truncated field" end
-            ok, err = parse_field(self, raw, pos, pos + l, len)
-            if not ok then return nil, err end
-            pos = pos + l
+        local tag, l, t2, nl = byte(raw, pos, pos + 3)
+        if tag == 82 then -- a Field
+            local p = pos + 2
+            if not l then return nil, "truncated field" end
+            if l >= 128 then
+                l, p = read_small(raw, pos + 1)
+                if not l then return nil, "bad field length" end
+                t2, nl = byte(raw, p, p + 1)
+            end
+            local stop = p + l
+            if stop > len + 1 then return nil, "truncated field" end
+            local name, body
+            if t2 == 10 and nl and nl < 128 and p + 2 + nl <= stop then
+                name = sub(raw, p + 2, p + 1 + nl)
+                body = p + 2 + nl
+            else
+                local err
+                name, err = find_name(raw, p, stop)
+                if not name then return nil, err end
+                body = p
+            end
+            n = n + 1
+            names[n], estart[n], fbody[n], fstop[n] = name, pos, body, stop
+            if not first[name] then first[name] = n end
+            last[name] = n
+            pos = stop
         elseif tag == 16 then -- Timestamp
-            local lo, hi
-            lo, hi, pos = read_varint64(raw, pos)
+            local lo, hi, p = read_varint64(raw, pos + 1)
             if not lo then return nil, "bad Timestamp" end
             self.ts_lo, self.ts_hi = lo, hi
-        elseif tag == 26 or tag == 34 or tag == 74 then -- Type, Logger, Hostname
-            l, pos = read_small(raw, pos)
-            if not l or pos + l - 1 > len then return nil, "truncated header" end
-            local s = sub(raw, pos, pos + l - 1)
-            pos = pos + l
-            if tag == 26 then
-                self.type = s
-            elseif tag == 34 then
-                self.logger = s
-            else
-                self.hostname = s
+            pos = p
+        elseif HEADER_STRINGS[tag] then -- Uuid, Type, Logger, Payload, EnvVersion, Hostname
+            local p = pos + 2
+            if not l then return nil, "truncated header" end
+            if l >= 128 then
+                l, p = read_small(raw, pos + 1)
+                if not l then return nil, "bad header length" end
             end
+            if p + l > len + 1 then return nil, "truncated header" end
+            hdr_pos[tag], self.hdr_len[tag] = p, l
+            pos = p + l
         else
-            pos = skip_value(raw, pos, tag, len)
+            pos = skip_entry(raw, pos + 1, tag, len + 1)
             if not pos then return nil, "malformed message" end
         end
     end
+    self.n = n
     if not self.ts_lo then return nil, "missing Timestamp" end
     return true
 end
 
+local function header(self, tag)
+    local p = self.hdr_pos[tag]
+    if not p then return nil end
+    return sub(self.raw, p, p + self.hdr_len[tag] - 1)
+end
+function M.get_type(self) return header(self, 26) end
+function M.get_logger(self) return header(self, 34) end
+function M.get_hostname(self) return header(self, 74) end
+
+local function invalid(self, i)
+    self.vtype[i], self.count[i], self.value[i] = -1, 0, nil
+end
+
+--- Parses the values of field i (once per decode).
+local function parse(self, i)
+    if self.parsed[i] == self.gen then return end
+    self.parsed[i] = self.gen
+    local raw = self.raw
+    local pos, stop = self.fbody[i], self.fstop[i]
+    local vtype = 0
+    local s1, scount = nil, 0
+    local ilo, ihi, icount = nil, nil, 0
+    local d1, dcount = nil, 0
+    local b1, bcount = nil, 0
+    local strings, ns = self.strings, self.nstrings
+    local sfirst = ns + 1
+    while pos < stop do
+        local tag, l, x1, x2, x3, x4, x5, x6, x7, x8 = byte(raw, pos, pos + 9)
+        if tag == 58 and l == 8 and x8 then -- one packed double: the common case
+            dcount = dcount + 1
+            if dcount == 1 then d1 = double_of(x1, x2, x3, x4, x5, x6, x7, x8) end
+            pos = pos + 10
+        elseif tag == 34 or tag == 42 then -- value_string, value_bytes
+            local p = pos + 2
+            if not l then return invalid(self, i) end
+            if l >= 128 then
+                l, p = read_small(raw, pos + 1)
+                if not l then return invalid(self, i) end
+            end
+            if p + l > stop then return invalid(self, i) end
+            local s = sub(raw, p, p + l - 1)
+            pos = p + l
+            scount = scount + 1
+            if scount == 1 then s1 = s end
+            ns = ns + 1
+            strings[ns] = s
+        elseif tag == 16 then -- value_type
+            if not l then return invalid(self, i) end
+            if l < 128 then
+                vtype, pos = l, pos + 2
+            else
+                vtype, pos = read_small(raw, pos + 1)
+                if not vtype then return invalid(self, i) end
+            end
+        elseif tag == 50 then -- value_integer, packed
+            local p = pos + 2
+            if not l then return invalid(self, i) end
+            if l >= 128 then
+                l, p = read_small(raw, pos + 1)
+                if not l then return invalid(self, i) end
+            end
+            local e = p + l
+            if e > stop then return invalid(self, i) end
+            while p < e do
+                local lo, hi
+                lo, hi, p = read_varint64(raw, p)
+                if not lo or p > e then return invalid(self, i) end
+                icount = icount + 1
+                if icount == 1 then ilo, ihi = lo, hi end
+            end
+            pos = e
+        elseif tag == 48 then -- value_integer, unpacked
+            local lo, hi
+            lo, hi, pos = read_varint64(raw, pos + 1)
+            if not lo or pos > stop then return invalid(self, i) end
+            icount = icount + 1
+            if icount == 1 then ilo, ihi = lo, hi end
+        elseif tag == 58 then -- value_double, packed
+            local p = pos + 2
+            if not l then return invalid(self, i) end
+            if l >= 128 then
+                l, p = read_small(raw, pos + 1)
+                if not l then return invalid(self, i) end
+            end
+            if p + l > stop or l % 8 ~= 0 then return invalid(self, i) end
+            if l > 0 and dcount == 0 then d1 = M.read_double(raw, p) end
+            dcount = dcount + l / 8
+            pos = p + l
+        elseif tag == 57 then -- value_double, unpacked
+            if not x7 then return invalid(self, i) end
+            dcount = dcount + 1
+            if dcount == 1 then d1 = double_of(l, x1, x2, x3, x4, x5, x6, x7) end
+            pos = pos + 9
+        elseif tag == 66 then -- value_bool, packed
+            local p = pos + 2
+            if not l then return invalid(self, i) end
+            if l >= 128 then
+                l, p = read_small(raw, pos + 1)
+                if not l then return invalid(self, i) end
+            end
+            if p + l > stop then return invalid(self, i) end
+            if l > 0 and bcount == 0 then b1 = byte(raw, p) ~= 0 end
+            bcount = bcount + l
+            pos = p + l
+        elseif tag == 64 then -- value_bool, unpacked
+            local v
+            v, pos = read_small(raw, pos + 1)
+            if not v or pos > stop then return invalid(self, i) end
+            bcount = bcount + 1
+            if bcount == 1 then b1 = v ~= 0 end
+        else -- name, representation, unknown entries
+            pos = skip_entry(raw, pos + 1, tag, stop)
+            if not pos then return invalid(self, i) end
+        end
+    end
+    if pos ~= stop then return invalid(self, i) end
+    self.vtype[i] = vtype
+    if vtype == 0 or vtype == 1 then
+        self.value[i], self.count[i], self.sfirst[i] = s1, scount, sfirst
+        self.nstrings = ns
+    elseif vtype == 2 then
+        self.value[i], self.count[i] = ilo and int64_number(ilo, ihi), icount
+        self.ilo[i], self.ihi[i] = ilo, ihi
+    elseif vtype == 3 then
+        self.value[i], self.count[i] = d1, dcount
+    elseif vtype == 4 then
+        self.value[i], self.count[i] = b1, bcount
+    else
+        invalid(self, i)
+    end
+end
+M.parse = parse
+
 --- Exact int64 decimal string of the first value of INTEGER field i (nil if none).
 function M.integer_string(self, i)
+    parse(self, i)
     local lo = self.ilo[i]
     if self.vtype[i] ~= 2 or not lo then return nil end
     return int64_string(lo, self.ihi[i])
 end
 
---- floor(value / divisor) of INTEGER field i as an exact decimal string; nil if the field is not
+--- floor(value / divisor) of INTEGER field i as an exact decimal string; nil unless the field is
 --- a non-negative integer.
 function M.field_time(self, i, divisor)
+    parse(self, i)
     local lo, hi = self.ilo[i], self.ihi[i]
     if self.vtype[i] ~= 2 or not lo or hi >= TWO31 then return nil end
     return udiv_string(lo, hi, divisor)

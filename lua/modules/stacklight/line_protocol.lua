@@ -49,9 +49,9 @@ local table = require "table"
 local math = require "math"
 
 local find, gsub, format, sub, byte = string.find, string.gsub, string.format, string.sub, string.byte
-local concat, sort = table.concat, table.sort
+local sort = table.sort
 local floor, huge = math.floor, math.huge
-local type, tonumber, tostring, pairs = type, tonumber, tostring, pairs
+local type, tonumber, tostring, pairs, next = type, tonumber, tostring, pairs, next
 
 local M = {}
 
@@ -120,6 +120,7 @@ M.escape_string = escape_string
 --- Shortest decimal (up to 17 significant digits) that reads back as the same double.
 local function format_float(v)
     if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
+    if v == floor(v) and v > -1e15 and v < 1e15 then return format("%d", v) end
     local s = format("%.15g", v)
     if tonumber(s) ~= v then
         s = format("%.16g", v)
@@ -214,95 +215,103 @@ M.tag_string = tag_string
 
 local scratch_keys = {}
 local scratch_fields = {}
-local buf = {}
+local last_ts_num, last_ts_str = nil, nil
 
--- Appends ",k=v" for every non-empty tag, sorted by key, to buf from position n; returns the new n.
-local function append_tags(tags, n)
+-- ",k=v..." for every non-empty tag, sorted by key.
+local function tag_set(tags)
     local nk = 0
     for k, v in pairs(tags) do
-        if type(k) == "string" and k ~= "" then
-            local sv = tag_string(v)
-            if sv and sv ~= "" then
-                nk = nk + 1
-                scratch_keys[nk] = k
-            end
+        if type(v) ~= "string" then v = tag_string(v) end
+        if v and v ~= "" and type(k) == "string" and k ~= "" then
+            nk = nk + 1
+            scratch_keys[nk] = k
         end
     end
+    if nk == 0 then return "" end
     for i = nk + 1, #scratch_keys do scratch_keys[i] = nil end
     if nk > 1 then sort(scratch_keys) end
+    local s = ""
     for i = 1, nk do
         local k = scratch_keys[i]
-        buf[n + 1] = ","
-        buf[n + 2] = escape_key(k)
-        buf[n + 3] = "="
-        buf[n + 4] = escape_key(tag_string(tags[k]))
-        n = n + 4
+        local v = tags[k]
+        if type(v) ~= "string" then v = tag_string(v) end
+        s = s .. "," .. escape_key(k) .. "=" .. escape_key(v)
     end
-    return n
+    return s
 end
 
 --- The tag set of a point: ",k=v,..." sorted by key, or "" without (non-empty) tags.
 function M.tag_set(tags)
     if not tags then return "" end
-    local n = append_tags(tags, 0)
-    return concat(buf, "", 1, n)
+    return tag_set(tags)
 end
 
 --- One point in line protocol (no trailing newline).
 function M.encode(measurement, tags, fields, timestamp, kinds)
     if type(measurement) ~= "string" or measurement == "" then return nil, "empty measurement", 0 end
-    local n = 1
-    buf[1] = escape_measurement(measurement)
-    if tags then n = append_tags(tags, n) end
+    local line = escape_measurement(measurement)
+    if tags then line = line .. tag_set(tags) end
 
-    local nf = 0
-    for k in pairs(fields) do
-        if type(k) == "string" and k ~= "" then
+    local skipped = 0
+    local fs
+    local k1 = next(fields)
+    if k1 ~= nil and next(fields, k1) == nil then -- one field: no sorting
+        if type(k1) ~= "string" or k1 == "" then return nil, "bad field key", 0 end
+        local fv, err = format_value(fields[k1], kinds and kinds[k1])
+        if fv then
+            fs = escape_key(k1) .. "=" .. fv
+        elseif err == "nan_inf" then
+            skipped = 1
+        else
+            return nil, "field " .. k1 .. ": " .. err, 0
+        end
+    else
+        local nf = 0
+        for k in pairs(fields) do
+            if type(k) ~= "string" or k == "" then return nil, "bad field key", 0 end
             nf = nf + 1
             scratch_fields[nf] = k
         end
-    end
-    for i = nf + 1, #scratch_fields do scratch_fields[i] = nil end
-    if nf > 1 then sort(scratch_fields) end
-
-    local written, skipped = 0, 0
-    for i = 1, nf do
-        local k = scratch_fields[i]
-        local fv, err = format_value(fields[k], kinds and kinds[k])
-        if fv then
-            written = written + 1
-            buf[n + 1] = written == 1 and " " or ","
-            buf[n + 2] = escape_key(k)
-            buf[n + 3] = "="
-            buf[n + 4] = fv
-            n = n + 4
-        elseif err == "nan_inf" then
-            skipped = skipped + 1
-        else
-            return nil, "field " .. k .. ": " .. err, skipped
+        for i = nf + 1, #scratch_fields do scratch_fields[i] = nil end
+        if nf > 1 then sort(scratch_fields) end
+        for i = 1, nf do
+            local k = scratch_fields[i]
+            local fv, err = format_value(fields[k], kinds and kinds[k])
+            if fv then
+                if fs then
+                    fs = fs .. "," .. escape_key(k) .. "=" .. fv
+                else
+                    fs = escape_key(k) .. "=" .. fv
+                end
+            elseif err == "nan_inf" then
+                skipped = skipped + 1
+            else
+                return nil, "field " .. k .. ": " .. err, skipped
+            end
         end
     end
-    if written == 0 then
+    if not fs then
         return nil, skipped > 0 and "nan_inf" or "no fields", skipped
     end
 
-    if timestamp ~= nil then
-        local ts
-        if type(timestamp) == "number" then
-            if timestamp ~= timestamp or floor(timestamp) ~= timestamp then
+    if timestamp == nil then return line .. " " .. fs, nil, skipped end
+    local ts
+    if type(timestamp) == "number" then
+        if timestamp == last_ts_num then
+            ts = last_ts_str
+        else
+            if timestamp ~= timestamp or floor(timestamp) ~= timestamp or timestamp == huge or timestamp == -huge then
                 return nil, "bad timestamp", skipped
             end
             ts = format("%.0f", timestamp)
-        elseif type(timestamp) == "string" and find(timestamp, "^%-?%d+$") then
-            ts = timestamp
-        else
-            return nil, "bad timestamp", skipped
+            last_ts_num, last_ts_str = timestamp, ts
         end
-        buf[n + 1] = " "
-        buf[n + 2] = ts
-        n = n + 2
+    elseif type(timestamp) == "string" and find(timestamp, "^%-?%d+$") then
+        ts = timestamp
+    else
+        return nil, "bad timestamp", skipped
     end
-    return concat(buf, "", 1, n), nil, skipped
+    return line .. " " .. fs .. " " .. ts, nil, skipped
 end
 
 return M
