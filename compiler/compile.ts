@@ -9,7 +9,7 @@ import type { Issue } from './config/checks.ts';
 import { ConfigError, readConfig, resolveConfig, type ResolvedConfig } from './config/load.ts';
 import type { BuildInputs } from './inputs.ts';
 import type { Manifest } from './kube/objects.ts';
-import { schemaProblems } from './kube/schema.ts';
+import { schemaProblems, type KubeObject } from './kube/schema.ts';
 import { ruleProblems } from './kube/rules.ts';
 import { buildStack } from './stack.ts';
 import { crossCheck } from './crosscheck.ts';
@@ -17,6 +17,8 @@ import { checkSecretKeys, readEncryptedSecrets } from './secrets/files.ts';
 import { baseTree, type FileTree } from './kustomize/base.ts';
 import { overlayTree, type EnvironmentBuild } from './kustomize/overlay.ts';
 import { writeTree, type WriteReport } from './render/write.ts';
+import { gitopsObjects, type GitOpsObject } from './gitops/index.ts';
+import { clustersTree } from './kustomize/clusters.ts';
 import { DEFAULTS } from './config/load.ts';
 
 export interface CompileOptions {
@@ -47,8 +49,13 @@ export async function readLua(root: string): Promise<Map<string, string>> {
   return lua;
 }
 
-async function objectProblems(objects: readonly Manifest[], at: string): Promise<Issue[]> {
-  const problems = await Promise.all(objects.map(async (object) => [...(await schemaProblems(object)), ...ruleProblems(object)]));
+async function objectProblems(objects: readonly (Manifest | GitOpsObject)[], at: string): Promise<Issue[]> {
+  const problems = await Promise.all(
+    objects.map(async (object) => {
+      const plain = object as unknown as KubeObject;
+      return [...(await schemaProblems(plain)), ...ruleProblems(plain)];
+    }),
+  );
   return problems.flat().map((message) => ({ path: `${at}.objects`, message }));
 }
 
@@ -89,13 +96,16 @@ export async function build(options: CompileOptions): Promise<Compiled> {
       ...crossCheck(objects, envConfig, name),
       ...(await objectProblems(objects, name)),
     );
-    environments.push({ name, config: envConfig, objects, secrets });
+    const gitops = gitopsObjects(name, envConfig);
+    issues.push(...(await objectProblems(gitops, name)));
+    environments.push({ name, config: envConfig, objects, secrets, gitops });
   }
   if (issues.length > 0) throw new ConfigError(issues);
 
   const tree: FileTree = baseTree(base);
   for (const env of environments) {
     for (const [path, content] of overlayTree({ config: config.defaults, objects: base }, env)) tree.set(path, content);
+    for (const [path, content] of clustersTree(env.name, env.gitops)) tree.set(path, content);
   }
   return { config, base, environments, tree };
 }

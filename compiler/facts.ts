@@ -35,6 +35,25 @@ export const NAMES = {
   influxdbIngressPolicy: 'influxdb-ingress',
 } as const;
 
+/** Flux's side: where its objects live and the Secret holding the age key it decrypts with. */
+export const FLUX = {
+  namespace: 'flux-system',
+  sourceName: 'stacklight',
+  decryptionSecret: 'sops-age',
+  /** Flux reads age keys from Secret keys ending in `.agekey`. */
+  ageKeyFile: 'age.agekey',
+} as const;
+
+/** Argo CD's side. */
+export const ARGOCD = {
+  namespace: 'argocd',
+  project: 'stacklight',
+  /** The in-cluster API server, as Argo CD names it. */
+  destinationServer: 'https://kubernetes.default.svc',
+  /** KSOPS's generator file in an Argo CD overlay. */
+  secretGeneratorFile: 'secret-generator.yaml',
+} as const;
+
 /** The snap image (images/snap): where its binaries look for their files. */
 export const SNAP = {
   /** The image's unprivileged user, used when no collected family needs more. */

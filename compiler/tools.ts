@@ -31,6 +31,12 @@ export const TOOLS = {
     versionArgs: ['version'],
     versionPattern: /v5\.7\.1\b/,
   },
+  actionlint: {
+    module: 'github.com/rhysd/actionlint/cmd/actionlint',
+    version: 'v1.7.12',
+    versionArgs: ['-version'],
+    versionPattern: /^v?1\.7\.12\b/m,
+  },
 } as const satisfies Record<string, ToolSpec>;
 
 export type ToolName = keyof typeof TOOLS;

@@ -74,4 +74,10 @@ export const stack: StackConfig = {
 
   // Set to the CIDRs of your nodes: the collector reaches InfluxDB from node addresses.
   networkPolicy: { nodeCidrs: ['10.0.0.0/8'] },
+
+  gitops: {
+    engine: 'flux',
+    repository: { url: 'https://github.com/ms-stacklight/ms-stacklight.git', branch: 'main' },
+    interval: '5m',
+  },
 };

@@ -182,6 +182,22 @@ export interface NetworkPolicyConfig {
   nodeCidrs: readonly string[];
 }
 
+/** Which GitOps engine applies the overlays. */
+export type GitOpsEngine = 'flux' | 'argocd';
+
+export interface GitOpsConfig {
+  /**
+   * flux: Flux's GitRepository + Kustomization, which decrypts the SOPS Secrets itself;
+   * argocd: an AppProject + Application, the Secrets decrypted by KSOPS (a kustomize generator).
+   * The overlays carry their Secrets in the form the engine needs.
+   */
+  engine: GitOpsEngine;
+  /** The repository the cluster pulls this repository from, and the branch it follows. */
+  repository: { url: string; branch: string };
+  /** How often the engine reconciles the cluster with the repository. */
+  interval: Duration;
+}
+
 export interface StackConfig {
   namespace: string;
   /** Labels on every object. */
@@ -193,6 +209,7 @@ export interface StackConfig {
   grafana: GrafanaConfig;
   credentials: Record<CredentialId, Credential>;
   networkPolicy: NetworkPolicyConfig;
+  gitops: GitOpsConfig;
 }
 
 /** Recursively optional, except that arrays and tagged unions are replaced whole. */

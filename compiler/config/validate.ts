@@ -13,6 +13,7 @@ import type {
   Storage,
   InClusterInfluxDB,
   NetworkPolicyConfig,
+  GitOpsConfig,
   RemoteInfluxDB,
   Resources,
   StackConfig,
@@ -47,6 +48,8 @@ const IMAGE_REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HTTP_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[^\s?#]*)?$/;
+const GIT_URL = /^(https:\/\/|ssh:\/\/)[^\s]+$/;
+const GIT_BRANCH = /^(?!\/|.*\.\.|.*\/\/|.*\/$)[A-Za-z0-9._\/-]{1,200}$/;
 const IPV4_CIDR = /^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/([0-9]|[12][0-9]|3[0-2])$/;
 
 const dnsLabel = text(DNS_LABEL, 'a DNS label (lower-case letters, digits and "-", at most 63)');
@@ -174,6 +177,14 @@ const stack = object<StackConfig>({
   }),
   networkPolicy: object<NetworkPolicyConfig>({
     nodeCidrs: arrayOf(text(IPV4_CIDR, 'an IPv4 CIDR like 10.0.0.0/16')),
+  }),
+  gitops: object<GitOpsConfig>({
+    engine: oneOf(['flux', 'argocd']),
+    repository: object<GitOpsConfig['repository']>({
+      url: text(GIT_URL, 'a Git URL like https://github.com/org/repo.git or ssh://git@host/org/repo.git'),
+      branch: text(GIT_BRANCH, 'a branch name'),
+    }),
+    interval: duration(10, 86_400),
   }),
 });
 

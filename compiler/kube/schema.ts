@@ -17,6 +17,12 @@ const MODELS: Record<string, () => Promise<ModelClass>> = {
   'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment as ModelClass,
   'networking.k8s.io/v1/NetworkPolicy': async () =>
     (await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy')).NetworkPolicy as ModelClass,
+  'source.toolkit.fluxcd.io/v1/GitRepository': async () =>
+    (await import('@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository')).GitRepository as ModelClass,
+  'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () =>
+    (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization as ModelClass,
+  'argoproj.io/v1alpha1/AppProject': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject')).AppProject as ModelClass,
+  'argoproj.io/v1alpha1/Application': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application')).Application as ModelClass,
 };
 
 export interface KubeObject {

@@ -7,7 +7,7 @@ import { generatedYaml } from '../render/yaml.ts';
 /** Output files by path relative to the output root, e.g. "base/daemonset-collector.yaml". */
 export type FileTree = Map<string, string>;
 
-export function objectFileName(object: Pick<Manifest, 'kind' | 'metadata'>): string {
+export function objectFileName(object: { kind: string; metadata: { name: string } }): string {
   return `${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
 }
 

@@ -4,17 +4,19 @@
  * - every other difference as a JSON 6902 patch per object (patches/<kind>-<name>.yaml);
  * - objects only this environment has as resources, objects it lacks as delete patches;
  * - the environment's SOPS-encrypted Secrets (secrets/, written by `npm run secrets`, never by
- *   the compiler) as resources.
+ *   the compiler): as resources for Flux, which decrypts them itself; through KSOPS, a kustomize
+ *   generator, for Argo CD.
  * The test suite builds every overlay with the real kustomize and compares the result with the
  * environment's objects compiled directly, so overlay and config cannot disagree.
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { ImageName, StackConfig } from '../config/types.ts';
 import type { EncryptedSecret } from '../inputs.ts';
-import { LABELS } from '../facts.ts';
+import { ARGOCD, LABELS } from '../facts.ts';
 import { imageReference, type Manifest } from '../kube/objects.ts';
 import { generatedYaml } from '../render/yaml.ts';
 import { kustomization, objectFileName, orderedObject, type FileTree } from './base.ts';
+import type { GitOpsObject } from '../gitops/index.ts';
 
 const { compare } = fastJsonPatch;
 
@@ -25,6 +27,8 @@ export interface EnvironmentBuild {
   config: StackConfig;
   objects: readonly Manifest[];
   secrets: readonly EncryptedSecret[];
+  /** clusters/<env>/: the GitOps engine's objects. */
+  gitops: readonly GitOpsObject[];
 }
 
 export interface BaseBuild {
@@ -79,6 +83,16 @@ function patchEntry(object: Manifest, path: string) {
   return { path, target: { ...apiGroupVersion(object.apiVersion), kind: object.kind, name: object.metadata.name } };
 }
 
+/** KSOPS decrypts the listed files when Argo CD's repo server builds the overlay. */
+export function ksopsGenerator(files: readonly string[]) {
+  return {
+    apiVersion: 'viaduct.ai/v1',
+    kind: 'ksops',
+    metadata: { name: 'stacklight-secrets', annotations: { 'config.kubernetes.io/function': 'exec:\n  path: ksops\n' } },
+    files,
+  };
+}
+
 export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
   const dir = `overlays/${env.name}`;
   const tree: FileTree = new Map();
@@ -108,7 +122,10 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
     tree.set(`${dir}/${file}`, generatedYaml(deletion));
     patches.push(patchEntry(object, file));
   }
-  resources.push(...env.secrets.map((secret) => secret.file).sort());
+  const secretFiles = env.secrets.map((secret) => secret.file).sort();
+  const viaKsops = env.config.gitops.engine === 'argocd' && secretFiles.length > 0;
+  if (viaKsops) tree.set(`${dir}/${ARGOCD.secretGeneratorFile}`, generatedYaml(ksopsGenerator(secretFiles)));
+  else resources.push(...secretFiles);
 
   const images = imageOverrides(base.config, env.config);
   tree.set(
@@ -118,6 +135,7 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
         // Always set: it also puts the encrypted Secrets, which name no namespace, in the right one.
         namespace: env.config.namespace,
         resources: [resources[0], ...resources.slice(1).sort()],
+        ...(viaKsops && { generators: [ARGOCD.secretGeneratorFile] }),
         labels: [{ pairs: environmentLabels(env.name), includeSelectors: false, includeTemplates: true }],
         ...(images.length > 0 && { images }),
         ...(patches.length > 0 && { patches: patches.sort((a, b) => a.path.localeCompare(b.path)) }),

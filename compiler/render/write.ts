@@ -15,7 +15,7 @@ export interface WriteReport {
 }
 
 /** The output roots the compiler owns, relative to the repository root. */
-export const OUTPUT_ROOTS = ['base', 'overlays'] as const;
+export const OUTPUT_ROOTS = ['base', 'overlays', 'clusters'] as const;
 
 /** Directories inside the output roots that hold inputs and are carried over, not generated. */
 function isPreserved(path: string): boolean {

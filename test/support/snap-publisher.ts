@@ -37,6 +37,7 @@ import { SNAP } from '../../compiler/facts.ts';
 import {
   concatBytes,
   doubleField,
+  encodeField,
   encodeFramed,
   integerField,
   nowNs,
@@ -669,9 +670,19 @@ export const craft = {
     return { ...message, extra: Uint8Array.of((11 << 3) | 0, 1) };
   },
 
-  /** An unknown field number (9) inside the `name` field record. */
-  withUnknownFieldInField(message: HekaMessage): HekaMessage {
-    const fields = (message.fields ?? []).map((f) => (f.name === 'name' ? { ...f, extra: Uint8Array.of((9 << 3) | 0, 1) } : f));
+  /**
+   * An unknown field number (9) inside the `name` field record, before its value: lua_sandbox
+   * drops the message. (After the values it would pass: the reader stops at the first value.)
+   */
+  withUnknownFieldInField(message: HekaMessage, position: 'before-values' | 'after-values' = 'before-values'): HekaMessage {
+    const unknown = Uint8Array.of((9 << 3) | 0, 1);
+    const fields = (message.fields ?? []).map((f) => {
+      if (f.name !== 'name') return f;
+      if (position === 'after-values') return { ...f, extra: unknown };
+      const values = (f.valueString ?? []).map((v) => encodeField({ name: '', valueString: [v] }).subarray(2));
+      const { valueString: _values, ...rest } = f;
+      return { ...rest, extra: concatBytes([unknown, ...values]) };
+    });
     return { ...message, fields };
   },
 

@@ -45,7 +45,7 @@ local table = require "table"
 local lp = require "stacklight.line_protocol"
 local hpb = require "stacklight.heka_protobuf"
 
-local format, sub = string.format, string.sub
+local format, sub, char = string.format, string.sub, string.char
 local sort = table.sort
 local floor, huge = math.floor, math.huge
 local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, type, setmetatable, tostring
@@ -53,6 +53,8 @@ local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, t
 local escape_key, escape_measurement = lp.escape_key, lp.escape_measurement
 local format_float, escape_string = lp.format_float, lp.escape_string
 local parse, udiv_string, int64_string = hpb.parse, hpb.udiv_string, hpb.int64_string
+local first_index, is_named, read_names = hpb.first_index, hpb.is_named, hpb.names
+local VALUE_NAME, TIMESTAMP_NAME = "\10\5value", "\10\9timestamp"
 
 local M = {}
 M.__index = M
@@ -133,13 +135,13 @@ local function add_named_tags(self, m, fi, nk, maxi)
     parse(m, fi)
     if m.vtype[fi] ~= STRING and m.vtype[fi] ~= BYTES then return nk, maxi end
     if fi > maxi then maxi = fi end
-    local strings, first, excluded, static_vals = m.strings, m.first, self.excluded, self.static_vals
+    local strings, excluded, static_vals = m.strings, self.excluded, self.static_vals
     local keys, vals = self.keys, self.vals
     local s0 = m.sfirst[fi] - 1
     for k = 1, m.count[fi] do
         local key = strings[s0 + k]
         if key ~= "" and not excluded[key] and not static_vals[key] and not vals[key] then
-            local i = first[key]
+            local i = first_index(m, key)
             if i then
                 if i > maxi then maxi = i end
                 local v = tag_value(m, i)
@@ -155,9 +157,7 @@ local function add_named_tags(self, m, fi, nk, maxi)
 end
 
 -- "measurement,k=v,..." and the highest field index it was built from; nil, reason if no name.
-local function build_prefix(self, m)
-    local last = m.last
-    local ni = last.name
+local function build_prefix(self, m, ni, di, tfi)
     if not ni then return nil, "no metric name" end
     parse(m, ni)
     local measurement = m.value[ni]
@@ -168,8 +168,8 @@ local function build_prefix(self, m)
     if next(vals) then -- left over by an aborted call
         for k in pairs(vals) do vals[k] = nil end
     end
-    local nk, maxi = add_named_tags(self, m, last.dimensions, 0, ni)
-    nk, maxi = add_named_tags(self, m, last.tag_fields, nk, maxi)
+    local nk, maxi = add_named_tags(self, m, di, 0, ni)
+    nk, maxi = add_named_tags(self, m, tfi, nk, maxi)
     local static_keys, static_vals = self.static_keys, self.static_vals
     for k = 1, #static_keys do
         local key = static_keys[k]
@@ -197,21 +197,41 @@ local function time_string(self, lo, hi)
 end
 
 function M.encode(self, m)
-    local last = m.last
     local n = m.n
-    local vi, ti, vf = last.value, last.timestamp, last.value_fields
 
-    -- measurement and tags
+    -- measurement and tags: from the cache when value (and timestamp) are the last fields
+    local vi, ti, vf
     local prefix, key
-    if vi and vi > 1 and not vf and (vi == n or (vi == n - 1 and ti == n)) then
+    if n >= 3 and is_named(m, n, TIMESTAMP_NAME) and is_named(m, n - 1, VALUE_NAME) then
+        vi, ti = n - 1, n
+    elseif n >= 2 and is_named(m, n, VALUE_NAME) then
+        vi = n
+    end
+    if vi then
         key = sub(m.raw, m.estart[1], m.estart[vi] - 1)
         prefix = self.cache[key]
     end
     if not prefix then
+        local ok, err = read_names(m)
+        if not ok then return nil, "bad_message", err, 0 end
+        local names = m.name
+        local ni, di, tfi
+        vi, ti = nil, nil
+        for i = n, 1, -1 do
+            local nm = names[i]
+            if nm == "value" then vi = vi or i
+            elseif nm == "timestamp" then ti = ti or i
+            elseif nm == "name" then ni = ni or i
+            elseif nm == "dimensions" then di = di or i
+            elseif nm == "tag_fields" then tfi = tfi or i
+            elseif nm == "value_fields" then vf = vf or i
+            end
+        end
         local maxi
-        prefix, maxi = build_prefix(self, m)
+        prefix, maxi = build_prefix(self, m, ni, di, tfi)
         if not prefix then return nil, "bad_message", maxi, 0 end
-        if key and maxi < vi then
+        -- a hit must mean the same tags: cacheable when no tag came from the value or after it
+        if key and not vf and vi and maxi < vi and m.estart[vi] - m.estart[1] == #key then
             if self.cache_n >= M.CACHE_MAX then self.cache, self.cache_n = {}, 0 end
             self.cache[key] = prefix
             self.cache_n = self.cache_n + 1
@@ -229,7 +249,7 @@ function M.encode(self, m)
         local strings, s0 = m.strings, m.sfirst[vf] - 1
         for k = 1, m.count[vf] do
             local fname = strings[s0 + k]
-            local i = last[fname]
+            local i = hpb.last_index(m, fname)
             if not i or fname == "" then
                 return nil, "bad_message", "value field " .. tostring(fname) .. " is missing", skipped
             end
@@ -266,14 +286,21 @@ function M.encode(self, m)
     -- time
     local ts
     if ti then
-        parse(m, ti)
-        local vt = m.vtype[ti]
-        if vt == INTEGER then
-            local lo, hi = m.ilo[ti], m.ihi[ti]
-            if lo and hi < TWO31 and (lo > 0 or hi > 0) then ts = time_string(self, lo, hi) end
-        elseif vt == DOUBLE then
-            local v = m.value[ti]
-            if v and v == v and v > 0 and v < huge then ts = format("%.0f", floor(v / self.divisor)) end
+        -- consecutive metrics of one collection share their timestamp field, byte for byte
+        local tkey = sub(m.raw, m.fbody[ti], m.fstop[ti] - 1)
+        if tkey == self.tkey then
+            ts = self.tkey_str
+        else
+            parse(m, ti)
+            local vt = m.vtype[ti]
+            if vt == INTEGER then
+                local lo, hi = m.ilo[ti], m.ihi[ti]
+                if lo and hi < TWO31 and (lo > 0 or hi > 0) then ts = time_string(self, lo, hi) end
+            elseif vt == DOUBLE then
+                local v = m.value[ti]
+                if v and v == v and v > 0 and v < huge then ts = format("%.0f", floor(v / self.divisor)) end
+            end
+            self.tkey, self.tkey_str = ts and tkey, ts
         end
     end
     if not ts then

@@ -9,11 +9,11 @@ framing) into a reusable view, keeping what the sandbox API loses:
   returns doubles, exact only up to 2^53, while a nanosecond epoch is ~1.7e18);
 - the value type of every field (INTEGER and DOUBLE are both Lua numbers after read_message);
 - every occurrence of a repeated field name (Snap sends two `name` fields when a dynamic
-  namespace element is itself called `name`): `first[name]` and `last[name]` index them.
+  namespace element is itself called `name`): fields are kept in order, with their names.
 
-decode() only indexes the message (field names and byte ranges, the Timestamp); a field's values
-are parsed when first asked for (parse/value/...), so a caller that needs three fields of ten
-pays for three. Nothing raises on malformed input: decode returns nil and a reason, and a field
+decode() only indexes the message (the headers, the byte range of every field); field names are
+read by names() and a field's values by parse(i), when first asked for, so a caller that needs
+three fields of ten pays for three. Nothing raises on malformed input: decode returns nil and a reason, and a field
 whose values cannot be parsed gets value type -1.
 
 Wire format: mozilla-services/heka message/message.proto (Message fields 1-10, Field fields 1-8;
@@ -23,8 +23,10 @@ API:
     local hpb = require "stacklight.heka_protobuf"
     local m = hpb.new()             -- one view, reused for every message
     local ok, err = m:decode(raw)
-    m.n, m.name[i]                  -- number of fields, name of field i (1-based, in order)
-    m.first[name], m.last[name]     -- index of the first/last field with that name
+    m.n                             -- number of fields
+    m:names(); m.name[i]            -- reads the names; name of field i (1-based, in order)
+    m:first_index(name), m:last_index(name) -- index of the first/last field with that name
+    m:is_named(i, "\10\5value")     -- cheap name test without reading the names
     m.estart[i]                     -- byte offset of field i's entry in raw (for cache keys)
     m:parse(i)                      -- parses field i; then:
     m.vtype[i]                      -- 0 STRING, 1 BYTES, 2 INTEGER, 3 DOUBLE, 4 BOOL, -1 invalid
@@ -39,7 +41,7 @@ API:
 local string = require "string"
 local math = require "math"
 
-local byte, sub, format = string.byte, string.sub, string.format
+local byte, sub, find, format = string.byte, string.sub, string.find, string.format
 local floor, fmod, ldexp, huge = math.floor, math.fmod, math.ldexp, math.huge
 local setmetatable, type = setmetatable, type
 
@@ -224,9 +226,7 @@ function M.new()
         name = {}, estart = {}, fbody = {}, fstop = {}, parsed = {},
         vtype = {}, count = {}, value = {}, ilo = {}, ihi = {}, sfirst = {},
         strings = {}, nstrings = 0,
-        first = {}, last = {},
         ts_lo = nil, ts_hi = nil,
-        hdr_pos = {}, hdr_len = {},
     }, M)
 end
 
@@ -245,22 +245,13 @@ local function find_name(raw, pos, stop)
     return nil, "field without a name"
 end
 
-local HEADER_STRINGS = { [10] = true, [26] = true, [34] = true, [50] = true, [58] = true, [74] = true }
-
---- Indexes raw. Returns true, or nil and a reason.
+--- Indexes raw (headers and the byte range of every field). Returns true, or nil and a reason.
 function M.decode(self, raw)
-    local names, first, last = self.name, self.first, self.last
-    for i = 1, self.n do
-        local nm = names[i]
-        first[nm] = nil
-        last[nm] = nil
-    end
     self.n = 0
     self.nstrings = 0
     self.gen = self.gen + 1
     self.ts_lo, self.ts_hi = nil, nil
-    local hdr_pos = self.hdr_pos
-    hdr_pos[26], hdr_pos[34], hdr_pos[74] = nil, nil, nil
+    self.type_pos, self.logger_pos, self.hostname_pos = nil, nil, nil
     if type(raw) ~= "string" then
         self.raw = nil
         return nil, "no message"
@@ -270,66 +261,126 @@ function M.decode(self, raw)
     local estart, fbody, fstop = self.estart, self.fbody, self.fstop
     local len = #raw
     local pos, n = 1, 0
+    local ts_lo, ts_hi
     while pos <= len do
-        local tag, l, t2, nl = byte(raw, pos, pos + 3)
+        local tag, l, l2 = byte(raw, pos, pos + 2)
         if tag == 82 then -- a Field
             local p = pos + 2
             if not l then return nil, "truncated field" end
             if l >= 128 then
-                l, p = read_small(raw, pos + 1)
-                if not l then return nil, "bad field length" end
-                t2, nl = byte(raw, p, p + 1)
+                if l2 and l2 < 128 then
+                    l, p = l - 128 + l2 * 128, pos + 3
+                else
+                    l, p = read_small(raw, pos + 1)
+                    if not l then return nil, "bad field length" end
+                end
             end
             local stop = p + l
             if stop > len + 1 then return nil, "truncated field" end
-            local name, body
-            if t2 == 10 and nl and nl < 128 and p + 2 + nl <= stop then
-                name = sub(raw, p + 2, p + 1 + nl)
-                body = p + 2 + nl
-            else
-                local err
-                name, err = find_name(raw, p, stop)
-                if not name then return nil, err end
-                body = p
-            end
             n = n + 1
-            names[n], estart[n], fbody[n], fstop[n] = name, pos, body, stop
-            if not first[name] then first[name] = n end
-            last[name] = n
+            estart[n], fbody[n], fstop[n] = pos, p, stop
             pos = stop
-        elseif tag == 16 then -- Timestamp
-            local lo, hi, p = read_varint64(raw, pos + 1)
-            if not lo then return nil, "bad Timestamp" end
-            self.ts_lo, self.ts_hi = lo, hi
-            pos = p
-        elseif HEADER_STRINGS[tag] then -- Uuid, Type, Logger, Payload, EnvVersion, Hostname
+        elseif tag == 10 or tag == 50 or tag == 26 or tag == 34 or tag == 74 or tag == 58 then
+            -- Uuid, Payload, Type, Logger, Hostname, EnvVersion
             local p = pos + 2
             if not l then return nil, "truncated header" end
             if l >= 128 then
-                l, p = read_small(raw, pos + 1)
-                if not l then return nil, "bad header length" end
+                if l2 and l2 < 128 then
+                    l, p = l - 128 + l2 * 128, pos + 3
+                else
+                    l, p = read_small(raw, pos + 1)
+                    if not l then return nil, "bad header length" end
+                end
             end
-            if p + l > len + 1 then return nil, "truncated header" end
-            hdr_pos[tag], self.hdr_len[tag] = p, l
+            if tag == 26 then
+                self.type_pos, self.type_len = p, l
+            elseif tag == 34 then
+                self.logger_pos, self.logger_len = p, l
+            elseif tag == 74 then
+                self.hostname_pos, self.hostname_len = p, l
+            end
             pos = p + l
+        elseif tag == 16 then -- Timestamp
+            ts_lo, ts_hi, pos = read_varint64(raw, pos + 1)
+            if not ts_lo then return nil, "bad Timestamp" end
+        elseif (tag == 40 or tag == 64) and l and (l < 128 or (l2 and l2 < 128)) then
+            -- Severity, Pid of one or two bytes
+            pos = l < 128 and pos + 2 or pos + 3
         else
             pos = skip_entry(raw, pos + 1, tag, len + 1)
             if not pos then return nil, "malformed message" end
         end
     end
+    if pos ~= len + 1 then return nil, "truncated message" end
+    if not ts_lo then return nil, "missing Timestamp" end
     self.n = n
-    if not self.ts_lo then return nil, "missing Timestamp" end
+    self.ts_lo, self.ts_hi = ts_lo, ts_hi
     return true
 end
 
-local function header(self, tag)
-    local p = self.hdr_pos[tag]
-    if not p then return nil end
-    return sub(self.raw, p, p + self.hdr_len[tag] - 1)
+--- Reads the names of all fields into m.name (once per decode). Returns true, or nil and a
+--- reason (a field without a name makes the message invalid).
+function M.names(self)
+    if self.names_gen == self.gen then return self.names_ok, self.names_err end
+    self.names_gen = self.gen
+    local raw, names, fbody, fstop = self.raw, self.name, self.fbody, self.fstop
+    for i = 1, self.n do
+        local p, stop = fbody[i], fstop[i]
+        local t, nl = byte(raw, p, p + 1)
+        if t == 10 and nl and nl < 128 and p + 2 + nl <= stop then
+            names[i] = sub(raw, p + 2, p + 1 + nl)
+        else
+            local name, err = find_name(raw, p, stop)
+            if not name then
+                self.names_ok, self.names_err = nil, err
+                return nil, err
+            end
+            names[i] = name
+        end
+    end
+    self.names_ok, self.names_err = true, nil
+    return true
 end
-function M.get_type(self) return header(self, 26) end
-function M.get_logger(self) return header(self, 34) end
-function M.get_hostname(self) return header(self, 74) end
+
+--- True when field i is called name; prefix is "\10" .. string.char(#name) .. name
+--- (precomputed by the caller; names shorter than 128 bytes that come first in the field).
+function M.is_named(self, i, prefix)
+    local p = self.fbody[i]
+    return p ~= nil and find(self.raw, prefix, p, true) == p
+end
+
+--- Index of the first field called name, or nil.
+function M.first_index(self, name)
+    if not M.names(self) then return nil end
+    local names = self.name
+    for i = 1, self.n do
+        if names[i] == name then return i end
+    end
+    return nil
+end
+
+--- Index of the last field called name, or nil.
+function M.last_index(self, name)
+    if not M.names(self) then return nil end
+    local names = self.name
+    for i = self.n, 1, -1 do
+        if names[i] == name then return i end
+    end
+    return nil
+end
+
+function M.get_type(self)
+    local p = self.type_pos
+    return p and sub(self.raw, p, p + self.type_len - 1)
+end
+function M.get_logger(self)
+    local p = self.logger_pos
+    return p and sub(self.raw, p, p + self.logger_len - 1)
+end
+function M.get_hostname(self)
+    local p = self.hostname_pos
+    return p and sub(self.raw, p, p + self.hostname_len - 1)
+end
 
 local function invalid(self, i)
     self.vtype[i], self.count[i], self.value[i] = -1, 0, nil
@@ -341,6 +392,34 @@ local function parse(self, i)
     self.parsed[i] = self.gen
     local raw = self.raw
     local pos, stop = self.fbody[i], self.fstop[i]
+
+    -- Fast path: name, value_type, one value (the layout Heka's and lua_sandbox's encoders write)
+    local t0, nl = byte(raw, pos, pos + 1)
+    if t0 == 10 and nl and nl < 128 then
+        local p = pos + 2 + nl
+        local t1, vt, t2, l, c1, c2, c3, c4, c5, c6, c7, c8 = byte(raw, p, p + 11)
+        if t1 == 16 and l and l < 128 and p + 4 + l == stop then
+            if vt == 3 and t2 == 58 and l == 8 then
+                self.vtype[i], self.count[i], self.value[i] = 3, 1, double_of(c1, c2, c3, c4, c5, c6, c7, c8)
+                return
+            elseif vt == 2 and t2 == 50 then
+                local lo, hi, e = read_varint64(raw, p + 4)
+                if lo and e == stop then
+                    self.vtype[i], self.count[i], self.value[i] = 2, 1, int64_number(lo, hi)
+                    self.ilo[i], self.ihi[i] = lo, hi
+                    return
+                end
+            elseif (vt == 0 and t2 == 34) or (vt == 1 and t2 == 42) then
+                local ns = self.nstrings + 1
+                local s = sub(raw, p + 4, stop - 1)
+                self.strings[ns] = s
+                self.nstrings = ns
+                self.vtype[i], self.count[i], self.value[i], self.sfirst[i] = vt, 1, s, ns
+                return
+            end
+        end
+    end
+
     local vtype = 0
     local s1, scount = nil, 0
     local ilo, ihi, icount = nil, nil, 0
@@ -350,7 +429,9 @@ local function parse(self, i)
     local sfirst = ns + 1
     while pos < stop do
         local tag, l, x1, x2, x3, x4, x5, x6, x7, x8 = byte(raw, pos, pos + 9)
-        if tag == 58 and l == 8 and x8 then -- one packed double: the common case
+        if tag == 10 and l and l < 128 then -- the name
+            pos = pos + 2 + l
+        elseif tag == 58 and l == 8 and x8 then -- one packed double: the common case
             dcount = dcount + 1
             if dcount == 1 then d1 = double_of(x1, x2, x3, x4, x5, x6, x7, x8) end
             pos = pos + 10

@@ -186,7 +186,8 @@ while not stop do
   if server then watch[1] = server end
   for s in pairs(clients) do watch[#watch + 1] = s end
   local ready
-  stop, ready = util.control_wait(1, watch)
+  -- wake up soon when stats are waiting to be written (they are throttled to one write per 0.1 s)
+  stop, ready = util.control_wait(stats_dirty and 0.1 or 1, watch)
   for _, s in ipairs(ready) do
     if s == server then
       local client = server:accept()

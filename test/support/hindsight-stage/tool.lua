@@ -29,8 +29,12 @@ local function each_message(reader, fn)
       fn(m)
     else
       if pos > #input then break end
-      assert(reader:append(input:sub(pos, pos + 8191)), "buffer reallocation failed")
-      pos = pos + 8192
+      -- read what the reader asks for, as heka_tcp.lua's receive(need) does
+      local need = reader:need()
+      if need < 1 then need = 1 end
+      if need > 8192 then need = 8192 end
+      assert(reader:append(input:sub(pos, pos + need - 1)), "buffer reallocation failed")
+      pos = pos + need
     end
   end
 end
