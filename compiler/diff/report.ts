@@ -90,7 +90,7 @@ export function toMarkdown(diff: RenderedDiff): string {
     for (const { id, field } of diffs) {
       const hunks = field.diff!;
       const shown = hunks.length > MAX_DIFF_LINES ? [...hunks.slice(0, MAX_DIFF_LINES), `… ${hunks.length - MAX_DIFF_LINES} more lines`] : hunks;
-      lines.push('', `<details><summary>${escapeHtml(id)} ${escapeHtml(field.path)}</summary>`, '', ...fenced(shown, 'diff'), '', '</details>');
+      lines.push('', `<details><summary><code>${escapeHtml(id)}</code> <code>${escapeHtml(field.path)}</code>: ${escapeHtml(field.summary)}</summary>`, '', ...fenced(shown, 'diff'), '', '</details>');
     }
   }
   return `${lines.join('\n')}\n`;
