@@ -1,7 +1,7 @@
 /**
- * `npm run diff -- --base <ref> [--head <ref>] [--json] [--root <dir>]`: builds base/ and every
- * overlay committed at <ref> and at the head (the working tree unless --head is given) with the
- * pinned kustomize, and prints what changed object by object as markdown (the pull request
+ * `npm run diff -- --base <ref> [--head <ref>] [--json] [--root <dir>]`: builds base/, every
+ * overlay and every clusters/<env> committed at <ref> and at the head (the working tree unless
+ * --head is given) with the pinned kustomize, and prints what changed object by object as markdown (the pull request
  * comment), or as JSON with --json. Prints "No changes" when the builds are identical. Exits 0
  * either way; 1 on a bad ref or a failed build.
  */

@@ -203,10 +203,11 @@ function compareSecrets(before: JsonObject, after: JsonObject, out: FieldChange[
 }
 
 /** The changed fields of one object, sorted by path. */
-export function compareObjects(before: JsonObject, after: JsonObject): FieldChange[] {
+export function compareObjects(before: object, after: object): FieldChange[] {
+  const [a, b] = [before as JsonObject, after as JsonObject];
   const out: FieldChange[] = [];
-  if (before.kind === 'Secret' && after.kind === 'Secret') compareSecrets(before, after, out);
-  else compareValues('', before, after, out);
+  if (a.kind === 'Secret' && b.kind === 'Secret') compareSecrets(a, b, out);
+  else compareValues('', a, b, out);
   return out;
 }
 

@@ -1,7 +1,7 @@
 /**
- * The rendered diff of a change: every overlay (and base/) built at the base ref and at the head
- * (the working tree, or a ref), compared object by object; and its markdown form, the pull
- * request comment.
+ * The rendered diff of a change: base/, every overlay and every clusters/<env> built at the base
+ * ref and at the head (the working tree, or a ref), compared object by object; and its markdown
+ * form, the pull request comment.
  */
 import { buildSide, checkoutRef, copyWorkingTree, removeSide, type Side } from './trees.ts';
 import { compareBuilds, hasChanges, type EnvironmentDiff } from './compare.ts';
@@ -22,7 +22,7 @@ export interface SideInfo {
 export interface RenderedDiff {
   base: SideInfo;
   head: SideInfo;
-  /** Every target present on either side, sorted (`base` first). */
+  /** Every build present on either side: `base`, then `overlays/<env>`, then `clusters/<env>`. */
   environments: EnvironmentDiff[];
 }
 
@@ -32,7 +32,8 @@ export async function renderedDiff(options: DiffOptions): Promise<RenderedDiff> 
     sides.push(await checkoutRef(options.root, options.base));
     sides.push(options.head === undefined ? await copyWorkingTree(options.root) : await checkoutRef(options.root, options.head));
     const [before, after] = await Promise.all(sides.map(buildSide));
-    const targets = [...new Set([...before!.keys(), ...after!.keys()])].sort((a, b) => (a === 'base' ? -1 : b === 'base' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+    const rank = (target: string) => (target === 'base' ? 0 : target.startsWith('overlays/') ? 1 : 2);
+    const targets = [...new Set([...before!.keys(), ...after!.keys()])].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
     const info = ({ label, commit }: Side): SideInfo => (commit ? { label, commit } : { label });
     return {
       base: info(sides[0]!),
@@ -62,7 +63,7 @@ function fenced(lines: readonly string[], language: string): string[] {
   return [`${fence}${language}`, ...lines, fence];
 }
 
-const sideName = ({ label, commit }: SideInfo) => (commit ? `${code(label)} (${commit.slice(0, 12)})` : label);
+const sideName = ({ label, commit }: SideInfo) => (!commit ? label : label === commit ? code(commit.slice(0, 12)) : `${code(label)} (${commit.slice(0, 12)})`);
 
 /** At most this many diff lines per field in the comment. */
 const MAX_DIFF_LINES = 80;
@@ -70,7 +71,7 @@ const MAX_DIFF_LINES = 80;
 export function toMarkdown(diff: RenderedDiff): string {
   const lines: string[] = [`### Rendered manifests: ${sideName(diff.base)} → ${sideName(diff.head)}`, ''];
   if (!changed(diff)) {
-    lines.push('No changes: base/ and every overlay build the same objects.');
+    lines.push('No changes: `base/`, every overlay and every `clusters/<env>` build the same objects.');
     return `${lines.join('\n')}\n`;
   }
   lines.push('| build | added | removed | changed |', '|---|---:|---:|---:|');

@@ -1,8 +1,8 @@
 /**
- * The two sides of a rendered diff: the committed base/ and overlays/ of a git ref (or of the
- * working tree), each built with the pinned kustomize.
+ * The two sides of a rendered diff: the committed base/, overlays/ and clusters/ of a git ref (or
+ * of the working tree), each kustomization built with the pinned kustomize.
  *
- * A ref's tree is taken with `git archive` (only base/ and overlays/) into a temp directory:
+ * A ref's tree is taken with `git archive` (only those directories) into a temp directory:
  * nothing is checked out and git's own state (worktrees, index) is never touched, so an
  * interrupted run leaves nothing behind but a temp directory. The working tree is copied the
  * same way, so both sides are built from the same kind of directory.
@@ -16,8 +16,8 @@ import { kustomizeBuildEncrypted } from '../kustomize/build.ts';
 
 const run = promisify(execFile);
 
-/** What is built: base/ and every overlay, as `base` and `overlays/<env>`. */
-export const TREE_DIRS = ['base', 'overlays'] as const;
+/** What is built: base/, every overlay and every clusters/<env> (the engine's objects). */
+export const TREE_DIRS = ['base', 'overlays', 'clusters'] as const;
 
 export interface Side {
   /** How the side is named in the report: the ref as given, or "working tree". */
@@ -60,7 +60,7 @@ function extract(root: string, commit: string, paths: string[], dir: string): Pr
   });
 }
 
-/** base/ and overlays/ of a commit, in a new temp directory. */
+/** base/, overlays/ and clusters/ of a commit, in a new temp directory. */
 export async function checkoutRef(root: string, ref: string): Promise<Side> {
   const commit = await resolveCommit(root, ref);
   const dir = await mkdtemp(join(tmpdir(), 'stacklight-diff-'));
@@ -74,7 +74,7 @@ export async function checkoutRef(root: string, ref: string): Promise<Side> {
   }
 }
 
-/** base/ and overlays/ of the working tree, copied into a new temp directory. */
+/** base/, overlays/ and clusters/ of the working tree, copied into a new temp directory. */
 export async function copyWorkingTree(root: string): Promise<Side> {
   const dir = await mkdtemp(join(tmpdir(), 'stacklight-diff-'));
   for (const name of TREE_DIRS) {
@@ -89,13 +89,15 @@ export async function removeSide(side: Side): Promise<void> {
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
-/** `base` and `overlays/<env>` for every directory of the tree holding a kustomization.yaml, sorted. */
+/** `base`, `overlays/<env>` and `clusters/<env>`, each directory holding a kustomization.yaml, in that order. */
 export async function buildTargets(dir: string): Promise<string[]> {
   const targets: string[] = [];
   if (await exists(join(dir, 'base', 'kustomization.yaml'))) targets.push('base');
-  const envs = await readdir(join(dir, 'overlays'), { withFileTypes: true }).catch(() => []);
-  for (const env of envs.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort()) {
-    if (await exists(join(dir, 'overlays', env, 'kustomization.yaml'))) targets.push(`overlays/${env}`);
+  for (const parent of ['overlays', 'clusters']) {
+    const envs = await readdir(join(dir, parent), { withFileTypes: true }).catch(() => []);
+    for (const env of envs.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort()) {
+      if (await exists(join(dir, parent, env, 'kustomization.yaml'))) targets.push(`${parent}/${env}`);
+    }
   }
   return targets;
 }

@@ -21,7 +21,7 @@ Suggested matcher (emitted by the compiler): `Type == 'snap.heka' || Type == 'st
     password_file     = nil                     -- or a file holding it (a mounted Secret); wins
                                                 -- over password_env. A `password` key is refused.
     batch_max_points  = 5000                    -- flush when this many points are batched...
-    batch_max_bytes   = 1048576                 -- ...or this many bytes (capped at memory_limit/4)
+    batch_max_bytes   = 1048576                 -- ...or this many bytes (capped at memory_limit/8)
     ticker_interval   = 5                       -- ...or every ticker_interval seconds (timer_event)
     timeout           = 5                       -- seconds per socket operation (LuaSocket's is 60)
     static_tags       = { cluster = "prod" }    -- added to every point (win over message tags)
@@ -52,9 +52,12 @@ Suggested matcher (emitted by the compiler): `Type == 'snap.heka' || Type == 'st
 - Bad messages (undecodable, no name/value, unsupported value) are skipped (-2, or -1 with a
   reason at most once a minute) and counted; the plugin never raises on bad input.
 
-## Self-monitoring (written by every timer_event, once the batch is written; cumulative since
-## the plugin started unless marked gauge). Tags: static_tags, hostname (Hindsight's Hostname),
-## plugin (the plugin's Logger, e.g. output.influxdb).
+## Self-monitoring
+Written in a request of their own by every timer_event (every ticker_interval seconds, the
+time-based flush), right after the batch was written; not while InfluxDB is failing (the gap in
+the series is the outage; the counters then tell what happened). Counters are cumulative since
+the plugin started, gauges are marked. Tags: static_tags, hostname (Hindsight's Hostname: the
+node, with hostNetwork), plugin (the plugin's Logger, e.g. output.influxdb).
 measurement `hindsight_output`, fields:
     messages_batched   i  points added to batches (messages turned into points)
     points_written     i  points InfluxDB accepted
@@ -130,9 +133,11 @@ if not hm.DIVISORS[precision] then error("precision must be one of ns, u, ms, s;
 local batch_max_points = floor(cfg_number("batch_max_points", 5000, 1))
 local batch_max_bytes = floor(cfg_number("batch_max_bytes", 1048576, 1))
 local memory_limit = cfg_number("memory_limit", 8388608, 0)
-if memory_limit > 0 and batch_max_bytes > memory_limit / 4 then
-    -- the lines, the request body and LuaSocket's buffers must fit in the sandbox at once
-    batch_max_bytes = floor(memory_limit / 4)
+if memory_limit > 0 and batch_max_bytes > memory_limit / 8 then
+    -- The lines, the request body built from them, the garbage Lua 5.1's collector lets grow
+    -- to about the live size, the caches and LuaSocket's buffers must all fit in memory_limit
+    -- (an allocation beyond it terminates the plugin).
+    batch_max_bytes = floor(memory_limit / 8)
 end
 local timeout = cfg_number("timeout", 5, 0.001)
 local max_retry_backoff = cfg_number("max_retry_backoff", 30, 1)
@@ -222,6 +227,7 @@ local stats_divisor = hm.DIVISORS[precision]
 local batch = {}                  -- line-protocol lines
 local batch_n, batch_bytes = 0, 0
 local ranges_lo, ranges_hi, nranges = {}, {}, 0 -- requests still to send for this batch
+local covered = 0                 -- lines 1..covered are in a range or already written
 local pending = false             -- the message Hindsight re-offers after -3 is already batched
 local backoff, next_attempt = 0, 0
 local last_bad_log = -BAD_MESSAGE_LOG_INTERVAL
@@ -332,16 +338,17 @@ end
 
 local function reset_batch()
     batch = {}
-    batch_n, batch_bytes, nranges = 0, 0, 0
+    batch_n, batch_bytes, nranges, covered = 0, 0, 0, 0
 end
 
 -- Writes the batch. Returns true when every point is settled (written, or rejected by
 -- InfluxDB), plus a message when points were rejected; false when it must be retried.
 local function flush(budget)
     if batch_n == 0 then return true end
-    if nranges == 0 then
-        nranges = 1
-        ranges_lo[1], ranges_hi[1] = 1, batch_n
+    if batch_n > covered then -- lines batched since the requests were planned
+        nranges = nranges + 1
+        ranges_lo[nranges], ranges_hi[nranges] = covered + 1, batch_n
+        covered = batch_n
     end
     local report
     for _ = 1, budget do
@@ -355,6 +362,10 @@ local function flush(budget)
         if action == "split" and n == 1 then action, rejected = "reject_all", 1 end
         if action ~= "ok" then stats.request_failures = stats.request_failures + 1 end
         if action == "retry" then
+            if nranges == 1 and lo == 1 and hi == covered then -- the whole batch, not splitting:
+                -- forget the plan, so that the retry also takes the lines batched meanwhile
+                nranges, covered = 0, 0
+            end
             stats.retries = stats.retries + 1
             if code == 401 or code == 403 then load_credentials() end -- a rotated Secret
             schedule_retry(gettime(), note_error(msg))
@@ -411,7 +422,8 @@ local function stats_lines(now)
     fields.points_dropped = total
     fields.backlog_points = batch_n
     fields.backoff_seconds = backoff
-    local lines = { (lp.encode("hindsight_output", stat_tags, fields, ts, STAT_KINDS)) }
+    local lines = {}
+    lines[#lines + 1] = lp.encode("hindsight_output", stat_tags, fields, ts, STAT_KINDS)
     local tags = {}
     for k, v in pairs(stat_tags) do tags[k] = v end
     local f = {}
@@ -428,17 +440,31 @@ local function send_stats(now)
     local action, _, msg = classify(code, err, body, 1)
     if action == "retry" then
         schedule_retry(now, note_error("self-monitoring write: " .. msg))
-    elseif action ~= "ok" then
+    elseif action == "ok" then
+        healthy()
+    else
         note_error("self-monitoring write: " .. msg)
     end
 end
 
+-- flush() guarded: an unexpected error must not terminate the plugin (Hindsight would stop
+-- reading the queue); it is treated like a failed write, kept and retried.
+local function safe_flush()
+    local ok, done, report = pcall(flush, MAX_REQUESTS_PER_CALL)
+    if ok then return done, report end
+    stats.retries = stats.retries + 1
+    schedule_retry(gettime(), note_error("internal error while writing: " .. tostring(done)))
+    return false
+end
+
 -- Messages -------------------------------------------------------------------------------------
 
+local decode, encode = hpb.decode, hm.encode
+
 local function encode_current()
-    local ok, err = view:decode(read_message("raw"))
+    local ok, err = decode(view, read_message("raw"))
     if not ok then return nil, "bad_message", err, 0 end
-    return converter:encode(view)
+    return encode(converter, view)
 end
 
 function process_message()
@@ -447,8 +473,8 @@ function process_message()
         if not ok then
             line, reason, detail, skipped = nil, "bad_message", tostring(line), 0
         end
-        if skipped and skipped > 0 then dropped.nan_inf = dropped.nan_inf + skipped end
         if not line then
+            if skipped and skipped > 0 then dropped.nan_inf = dropped.nan_inf + skipped end
             if reason ~= "nan_inf" then
                 dropped.bad_message = dropped.bad_message + 1
                 local msg = note_error("bad message: " .. tostring(detail))
@@ -460,6 +486,7 @@ function process_message()
             end
             return -2
         end
+        if skipped and skipped > 0 then dropped.nan_inf = dropped.nan_inf + skipped end
         batch_n = batch_n + 1
         batch[batch_n] = line
         batch_bytes = batch_bytes + #line + 1
@@ -472,7 +499,7 @@ function process_message()
             pending = true
             return -3, stats.last_error
         end
-        local done, report = flush(MAX_REQUESTS_PER_CALL)
+        local done, report = safe_flush()
         if done then
             if report then
                 update_checkpoint()
@@ -489,9 +516,10 @@ end
 function timer_event(ns, shutdown)
     local now = gettime()
     if batch_n > 0 and (shutdown or now >= next_attempt) then
-        if flush(MAX_REQUESTS_PER_CALL) then update_checkpoint() end
+        if safe_flush() then update_checkpoint() end
     end
     if batch_n == 0 and (shutdown or gettime() >= next_attempt) then
-        send_stats(gettime())
+        local ok, err = pcall(send_stats, gettime())
+        if not ok then note_error("internal error in self-monitoring: " .. tostring(err)) end
     end
 end

@@ -163,7 +163,8 @@ function M.encode_message(msg)
     return table.concat(parts)
 end
 
---- A message exactly as snap-plugin-publisher-heka sends it (reference section 5).
+--- A message exactly as snap-plugin-publisher-heka sends it (reference section 5; Go's
+--- message.NewField sets representation "" on every field, and it is on the wire).
 --- spec: name, value, value_type (2 INTEGER, 3 DOUBLE, 0 STRING, 4 BOOL), dynamic = {{k, v}...},
 --- tags = {{k, v}...} (plugin_running_on is added), timestamp (collection ns), published (ns)
 function M.snap_message(spec)
@@ -188,6 +189,9 @@ function M.snap_message(spec)
         fields[#fields + 1] = { name = "value", value = spec.value, value_type = spec.value_type or 3 }
     end
     fields[#fields + 1] = { name = "timestamp", value = spec.timestamp or "1700000000123456789", value_type = 2 }
+    for _, f in ipairs(fields) do
+        if f.representation == nil and not spec.no_representation then f.representation = "" end
+    end
     return M.encode_message({
         Timestamp = spec.published or "1700000001000000000",
         Type = "snap.heka", Logger = "snap.heka.logger", Severity = 6,
@@ -348,7 +352,7 @@ function M.fake_http(handler, clock)
         end
         local req = {
             url = reqt.url, method = reqt.method, headers = {}, body = table.concat(chunks),
-            timeout = h.TIMEOUT,
+            timeout = h.TIMEOUT, time = clock and clock.now,
         }
         for k, v in pairs(reqt.headers or {}) do req.headers[k:lower()] = v end
         h.requests[#h.requests + 1] = req
@@ -421,8 +425,8 @@ function M.hindsight(opts)
     end
     local clock = { now = opts.start or 1700000100.25 }
     local hs = {
-        clock = clock, cfg = cfg, logs = {}, statuses = {}, messages = {},
-        cur = 0, cp = 0, batching = false, failures = 0, msg = nil,
+        clock = clock, cfg = cfg, logs = {}, statuses = {}, status_messages = {}, messages = {},
+        cur = 0, cp = 0, batching = false, failures = 0, msg = nil, max_requests_per_call = 0,
         ticker_interval = cfg.ticker_interval or 0,
     }
     hs.ticker_expires = clock.now + hs.ticker_interval
@@ -437,6 +441,29 @@ function M.hindsight(opts)
     local env = {}
     for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
     env.require = function(name)
+        if opts.real_http then -- talk to a real InfluxDB (manual end-to-end checks)
+            if name == "socket.http" then
+                local real = require("socket.http")
+                local proxy = { requests = {} }
+                function proxy.request(reqt)
+                    local req = { url = reqt.url, body = "", time = clock.now }
+                    local source = reqt.source
+                    reqt.source = function()
+                        local chunk = source()
+                        if chunk then req.body = req.body .. chunk end
+                        return chunk
+                    end
+                    proxy.requests[#proxy.requests + 1] = req
+                    local r, code, h, status = real.request(reqt)
+                    req.status = code
+                    req.accepted = r ~= nil and code == 204
+                    return r, code, h, status
+                end
+                hs.http = setmetatable(proxy, { __index = real, __newindex = real })
+                return hs.http
+            end
+            if name == "socket" then return require("socket") end
+        end
         if name == "socket.http" then return hs.http end
         if name == "socket" then return fake_socket end
         if name == "os" then return fake_os end
@@ -477,7 +504,9 @@ function M.hindsight(opts)
         local ret = 0
         if raw then
             hs.msg = raw
+            local before = #hs.http.requests
             local pok, r, m = pcall(env.process_message)
+            hs.max_requests_per_call = math.max(hs.max_requests_per_call, #hs.http.requests - before)
             hs.msg = nil
             if not pok then error("process_message raised (the plugin would be terminated): " .. tostring(r)) end
             assert(type(r) == "number", "process_message must return a number")
@@ -486,14 +515,17 @@ function M.hindsight(opts)
             ret = r
             hs.statuses[#hs.statuses + 1] = r
             hs.last_status_message = m
+            hs.status_messages[#hs.statuses] = m
             if r == 0 then hs.batching = false
             elseif r == -4 then hs.batching = true
             elseif r == -1 then hs.failures = hs.failures + 1 end
         end
         if ret <= 0 and not hs.batching then hs.cp = hs.cur end
         if ret <= 0 and hs.ticker_interval > 0 and clock.now >= hs.ticker_expires then
+            local before = #hs.http.requests
             local tok, terr = pcall(env.timer_event, floor(clock.now) * 1e9, false)
             if not tok then error("timer_event raised (the plugin would be terminated): " .. tostring(terr)) end
+            hs.max_requests_per_call = math.max(hs.max_requests_per_call, #hs.http.requests - before)
             hs.ticker_expires = clock.now + hs.ticker_interval
         end
         return ret
@@ -543,7 +575,67 @@ function M.hindsight(opts)
         return out
     end
 
+    --- Requests carrying metrics (not the self-monitoring points).
+    function hs.data_requests()
+        local out = {}
+        for _, req in ipairs(hs.http.requests) do
+            if not req.body:find("^hindsight_output") then out[#out + 1] = req end
+        end
+        return out
+    end
+
+    --- The fields of the last self-monitoring point written (values as line-protocol strings),
+    --- its tags, and the dropped counts by reason.
+    function hs.last_stats()
+        for k = #hs.http.requests, 1, -1 do
+            local req = hs.http.requests[k]
+            if req.body:find("^hindsight_output") then
+                local lines = M.lines(req.body)
+                local tags, fields = M.parse_line(lines[1])
+                local dropped = {}
+                for i = 2, #lines do
+                    local t, f = M.parse_line(lines[i])
+                    dropped[t.reason] = f.points
+                end
+                return fields, tags, dropped, lines
+            end
+        end
+        return nil
+    end
+
     return hs
+end
+
+--- Splits a line-protocol line (no escaped separators inside string values except \") into
+--- its tags and fields.
+function M.parse_line(line)
+    local head, rest = line:match("^(%S+) (.*)$")
+    local tags = {}
+    for k, v in head:gmatch(",([^,=]+)=([^,]+)") do tags[k] = v end
+    local fields = {}
+    local fieldset = rest:match("^(.*) %d+$") or rest
+    local pos = 1
+    while pos <= #fieldset do
+        local k, eq = fieldset:match("^([^=]+)=()", pos)
+        if not k then break end
+        local v, nextpos
+        if fieldset:sub(eq, eq) == '"' then
+            local e = eq + 1
+            while true do
+                local c = fieldset:sub(e, e)
+                if c == "\\" then e = e + 2
+                elseif c == '"' or c == "" then break
+                else e = e + 1 end
+            end
+            v, nextpos = fieldset:sub(eq, e), e + 2
+        else
+            local e = fieldset:find(",", eq, true) or (#fieldset + 1)
+            v, nextpos = fieldset:sub(eq, e - 1), e + 1
+        end
+        fields[k] = v
+        pos = nextpos
+    end
+    return tags, fields
 end
 
 --- A handler answering from a list of responses (then 204), marking accepted requests.

@@ -49,6 +49,7 @@ import {
   type HekaMessage,
 } from './heka.ts';
 
+const __t = (...a: unknown[]) => { if (process.env["STAGE_TRACE"]) process.stderr.write(`TRACE ${Date.now() % 100000} ${a.join(" ")}\n`); };
 export const SNAP_HEKA_TYPE = 'snap.heka';
 export const SNAP_HEKA_LOGGER = 'snap.heka.logger';
 export const SNAP_HEKA_SEVERITY = 6;
@@ -516,7 +517,7 @@ export class SnapPublisher {
           socket = this.persistent;
           connection = this.persistentConnection;
         } else {
-          socket = await this.dial();
+          __t('dial'); socket = await this.dial(); __t('dialed');
           connection = ++this.connections;
         }
       } catch (error) {
@@ -538,7 +539,7 @@ export class SnapPublisher {
           continue;
         }
         try {
-          await writeAsync(socket, record.bytes);
+          __t('write', connection); await writeAsync(socket, record.bytes); __t('written', connection);
         } catch (error) {
           // Go's publisher logs the error and goes on with the next metric (which fails too)
           failed = String(error);
@@ -548,7 +549,7 @@ export class SnapPublisher {
           firstError ??= failed;
         }
       }
-      if (mode !== 'persistent-not-snap-like') await closeAsync(socket).catch(() => undefined);
+      __t('close', connection); if (mode !== 'persistent-not-snap-like') await closeAsync(socket).catch(() => undefined); __t('closed', connection);
     }
     return { ok, records, ...(firstError !== undefined && { error: firstError }) };
   }

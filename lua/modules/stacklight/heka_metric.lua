@@ -45,22 +45,22 @@ local table = require "table"
 local lp = require "stacklight.line_protocol"
 local hpb = require "stacklight.heka_protobuf"
 
-local format, sub, char = string.format, string.sub, string.char
+local format, sub, find = string.format, string.sub, string.find
 local sort = table.sort
 local floor, huge = math.floor, math.huge
 local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, type, setmetatable, tostring
 
 local escape_key, escape_measurement = lp.escape_key, lp.escape_measurement
-local format_float, escape_string = lp.format_float, lp.escape_string
+local format_float, escape_string, integer_string = lp.format_float, lp.escape_string, lp.integer_string
 local parse, udiv_string, int64_string = hpb.parse, hpb.udiv_string, hpb.int64_string
-local first_index, is_named, read_names = hpb.first_index, hpb.is_named, hpb.names
+local first_index, read_names = hpb.first_index, hpb.names
 local VALUE_NAME, TIMESTAMP_NAME = "\10\5value", "\10\9timestamp"
 
 local M = {}
 M.__index = M
 
 M.DIVISORS = { ns = 1, u = 1e3, ms = 1e6, s = 1e9 }
-M.CACHE_MAX = 2048
+M.CACHE_MAX = 1024
 
 local STRING, BYTES, INTEGER, DOUBLE, BOOL = 0, 1, 2, 3, 4
 local TWO31 = 2147483648
@@ -118,7 +118,7 @@ local function field_value(m, i)
         return format_float(v) -- nil, "nan_inf" for NaN/Inf
     elseif vt == INTEGER then
         local hi = m.ihi[i]
-        if hi == 0 then return format("%.0fi", v) end
+        if hi == 0 then return integer_string(v) .. "i" end
         return int64_string(m.ilo[i], hi) .. "i"
     elseif vt == STRING or vt == BYTES then
         return '"' .. escape_string(v) .. '"'
@@ -202,10 +202,15 @@ function M.encode(self, m)
     -- measurement and tags: from the cache when value (and timestamp) are the last fields
     local vi, ti, vf
     local prefix, key
-    if n >= 3 and is_named(m, n, TIMESTAMP_NAME) and is_named(m, n - 1, VALUE_NAME) then
-        vi, ti = n - 1, n
-    elseif n >= 2 and is_named(m, n, VALUE_NAME) then
-        vi = n
+    if n >= 2 then
+        local raw, fbody = m.raw, m.fbody
+        local p = fbody[n]
+        if find(raw, TIMESTAMP_NAME, p, true) == p then
+            p = fbody[n - 1]
+            if n >= 3 and find(raw, VALUE_NAME, p, true) == p then vi, ti = n - 1, n end
+        elseif find(raw, VALUE_NAME, p, true) == p then
+            vi = n
+        end
     end
     if vi then
         key = sub(m.raw, m.estart[1], m.estart[vi] - 1)
@@ -269,7 +274,7 @@ function M.encode(self, m)
     elseif vi then
         local fv, err = field_value(m, vi)
         if fv then
-            fields = "value=" .. fv
+            fields = fv
         elseif err == "nan_inf" then
             skipped = 1
         else
@@ -298,7 +303,7 @@ function M.encode(self, m)
                 if lo and hi < TWO31 and (lo > 0 or hi > 0) then ts = time_string(self, lo, hi) end
             elseif vt == DOUBLE then
                 local v = m.value[ti]
-                if v and v == v and v > 0 and v < huge then ts = format("%.0f", floor(v / self.divisor)) end
+                if v and v == v and v > 0 and v < huge then ts = integer_string(floor(v / self.divisor)) end
             end
             self.tkey, self.tkey_str = ts and tkey, ts
         end
@@ -308,7 +313,8 @@ function M.encode(self, m)
         if not lo or hi >= TWO31 then return nil, "bad_message", "bad Timestamp", skipped end
         ts = time_string(self, lo, hi)
     end
-    return prefix .. " " .. fields .. " " .. ts, nil, nil, skipped
+    if vf then return prefix .. " " .. fields .. " " .. ts, nil, nil, skipped end
+    return prefix .. " value=" .. fields .. " " .. ts, nil, nil, skipped
 end
 
 return M

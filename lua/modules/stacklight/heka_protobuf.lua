@@ -13,8 +13,10 @@ framing) into a reusable view, keeping what the sandbox API loses:
 
 decode() only indexes the message (the headers, the byte range of every field); field names are
 read by names() and a field's values by parse(i), when first asked for, so a caller that needs
-three fields of ten pays for three. Nothing raises on malformed input: decode returns nil and a reason, and a field
-whose values cannot be parsed gets value type -1.
+three fields of ten pays for three. Runs of header entries that repeat from one message to the
+next (Type, Logger, Severity, Pid, Hostname) are recognised with one comparison. Nothing raises
+on malformed input: decode returns nil and a reason, and a field whose values cannot be parsed
+gets value type -1.
 
 Wire format: mozilla-services/heka message/message.proto (Message fields 1-10, Field fields 1-8;
 value_integer/value_double/value_bool accepted packed and unpacked; unknown fields skipped).
@@ -40,10 +42,12 @@ API:
 
 local string = require "string"
 local math = require "math"
+local lp = require "stacklight.line_protocol"
 
 local byte, sub, find, format = string.byte, string.sub, string.find, string.format
 local floor, fmod, ldexp, huge = math.floor, math.fmod, math.ldexp, math.huge
 local setmetatable, type = setmetatable, type
+local integer_string = lp.integer_string
 
 local M = {}
 M.__index = M
@@ -190,11 +194,11 @@ end
 local function udiv_string(lo, hi, d)
     if hi < TWO21 then -- below 2^53: exact as a double, and so are fmod and the division
         local v = hi * TWO32 + lo
-        return format("%.0f", (v - fmod(v, d)) / d)
+        return integer_string((v - fmod(v, d)) / d)
     end
     local q3, q2, q1, q0 = divmod16(floor(hi / TWO16), hi % TWO16, floor(lo / TWO16), lo % TWO16, d)
     if q3 < 32 then -- the quotient is below 2^53
-        return format("%.0f", ((q3 * TWO16 + q2) * TWO16 + q1) * TWO16 + q0)
+        return integer_string(((q3 * TWO16 + q2) * TWO16 + q1) * TWO16 + q0)
     end
     local p3, p2, p1, p0, r = divmod16(q3, q2, q1, q0, 1e9)
     return format("%.0f%09.0f", ((p3 * TWO16 + p2) * TWO16 + p1) * TWO16 + p0, r)
@@ -203,7 +207,7 @@ M.udiv_string = udiv_string
 
 --- Exact decimal of the signed 64-bit value hi:lo (two's complement).
 local function int64_string(lo, hi)
-    if hi == 0 then return format("%.0f", lo) end
+    if hi == 0 then return integer_string(lo) end
     if hi < TWO31 then return udiv_string(lo, hi, 1) end
     if lo == 0 then -- magnitude = 2^64 - value
         return "-" .. udiv_string(0, TWO32 - hi, 1)
@@ -227,6 +231,7 @@ function M.new()
         vtype = {}, count = {}, value = {}, ilo = {}, ihi = {}, sfirst = {},
         strings = {}, nstrings = 0,
         ts_lo = nil, ts_hi = nil,
+        runs = {}, run_hints = {}, run_next = 0,
     }, M)
 end
 
@@ -245,23 +250,60 @@ local function find_name(raw, pos, stop)
     return nil, "field without a name"
 end
 
+-- Header entries that repeat byte for byte from one message of a producer to the next (Type,
+-- Logger, Severity, EnvVersion, Pid, Hostname). decode() remembers the last runs of them and
+-- skips a repeated run with one comparison: Snap's messages differ only in Uuid, Timestamp,
+-- Payload and fields.
+local STABLE = { [26] = true, [34] = true, [40] = true, [58] = true, [64] = true, [74] = true }
+local MAX_RUNS = 4
+
+-- Walks the run of stable headers at pos. Returns the run record and the position after it.
+local function scan_run(raw, pos, len)
+    local start = pos
+    local tag = byte(raw, pos)
+    local trel, tlen, lrel, llen, hrel, hlen
+    while tag and STABLE[tag] do
+        if tag == 40 or tag == 64 then
+            local _, _, p = read_varint64(raw, pos + 1)
+            if not p then return nil end
+            pos = p
+        else
+            local l, p = read_small(raw, pos + 1)
+            if not l then return nil end
+            if tag == 26 then
+                trel, tlen = p - start, l
+            elseif tag == 34 then
+                lrel, llen = p - start, l
+            elseif tag == 74 then
+                hrel, hlen = p - start, l
+            end
+            pos = p + l
+        end
+        if pos > len + 1 then return nil end
+        tag = byte(raw, pos)
+    end
+    return { sub(raw, start, pos - 1), trel, tlen, lrel, llen, hrel, hlen }, pos
+end
+
 --- Indexes raw (headers and the byte range of every field). Returns true, or nil and a reason.
 function M.decode(self, raw)
     self.n = 0
     self.nstrings = 0
     self.gen = self.gen + 1
     self.ts_lo, self.ts_hi = nil, nil
-    self.type_pos, self.logger_pos, self.hostname_pos = nil, nil, nil
     if type(raw) ~= "string" then
         self.raw = nil
+        self.type_pos, self.logger_pos, self.hostname_pos = nil, nil, nil
         return nil, "no message"
     end
     self.raw = raw
 
     local estart, fbody, fstop = self.estart, self.fbody, self.fstop
+    local runs, hints = self.runs, self.run_hints
     local len = #raw
-    local pos, n = 1, 0
+    local pos, n, k = 1, 0, 0
     local ts_lo, ts_hi
+    local type_pos, type_len, logger_pos, logger_len, host_pos, host_len
     while pos <= len do
         local tag, l, l2 = byte(raw, pos, pos + 2)
         if tag == 82 then -- a Field
@@ -280,8 +322,36 @@ function M.decode(self, raw)
             n = n + 1
             estart[n], fbody[n], fstop[n] = pos, p, stop
             pos = stop
-        elseif tag == 10 or tag == 50 or tag == 26 or tag == 34 or tag == 74 or tag == 58 then
-            -- Uuid, Payload, Type, Logger, Hostname, EnvVersion
+        elseif STABLE[tag] then
+            k = k + 1
+            local run
+            local h = hints[k]
+            if h and find(raw, runs[h][1], pos, true) == pos then
+                run = runs[h]
+            else
+                for r = 1, #runs do
+                    if r ~= h and find(raw, runs[r][1], pos, true) == pos then
+                        run = runs[r]
+                        hints[k] = r
+                        break
+                    end
+                end
+            end
+            local start = pos
+            if run then
+                pos = pos + #run[1]
+            else
+                run, pos = scan_run(raw, pos, len)
+                if not run then return nil, "malformed header" end
+                local r = self.run_next % MAX_RUNS + 1
+                self.run_next = r
+                runs[r] = run
+                hints[k] = r
+            end
+            if run[2] then type_pos, type_len = start + run[2], run[3] end
+            if run[4] then logger_pos, logger_len = start + run[4], run[5] end
+            if run[6] then host_pos, host_len = start + run[6], run[7] end
+        elseif tag == 10 or tag == 50 then -- Uuid, Payload
             local p = pos + 2
             if not l then return nil, "truncated header" end
             if l >= 128 then
@@ -292,25 +362,18 @@ function M.decode(self, raw)
                     if not l then return nil, "bad header length" end
                 end
             end
-            if tag == 26 then
-                self.type_pos, self.type_len = p, l
-            elseif tag == 34 then
-                self.logger_pos, self.logger_len = p, l
-            elseif tag == 74 then
-                self.hostname_pos, self.hostname_len = p, l
-            end
             pos = p + l
         elseif tag == 16 then -- Timestamp
             ts_lo, ts_hi, pos = read_varint64(raw, pos + 1)
             if not ts_lo then return nil, "bad Timestamp" end
-        elseif (tag == 40 or tag == 64) and l and (l < 128 or (l2 and l2 < 128)) then
-            -- Severity, Pid of one or two bytes
-            pos = l < 128 and pos + 2 or pos + 3
         else
             pos = skip_entry(raw, pos + 1, tag, len + 1)
             if not pos then return nil, "malformed message" end
         end
     end
+    self.type_pos, self.type_len = type_pos, type_len
+    self.logger_pos, self.logger_len = logger_pos, logger_len
+    self.hostname_pos, self.hostname_len = host_pos, host_len
     if pos ~= len + 1 then return nil, "truncated message" end
     if not ts_lo then return nil, "missing Timestamp" end
     self.n = n
@@ -393,11 +456,17 @@ local function parse(self, i)
     local raw = self.raw
     local pos, stop = self.fbody[i], self.fstop[i]
 
-    -- Fast path: name, value_type, one value (the layout Heka's and lua_sandbox's encoders write)
+    -- Fast path: name, value_type, an optional short representation, one value: the layout
+    -- Heka's Go encoder (message.NewField always sets representation, "" by default) and
+    -- lua_sandbox's encoder write.
     local t0, nl = byte(raw, pos, pos + 1)
     if t0 == 10 and nl and nl < 128 then
         local p = pos + 2 + nl
         local t1, vt, t2, l, c1, c2, c3, c4, c5, c6, c7, c8 = byte(raw, p, p + 11)
+        if t2 == 26 and l and l < 128 then -- representation: skip it
+            p = p + 2 + l
+            t2, l, c1, c2, c3, c4, c5, c6, c7, c8 = byte(raw, p + 2, p + 11)
+        end
         if t1 == 16 and l and l < 128 and p + 4 + l == stop then
             if vt == 3 and t2 == 58 and l == 8 then
                 self.vtype[i], self.count[i], self.value[i] = 3, 1, double_of(c1, c2, c3, c4, c5, c6, c7, c8)

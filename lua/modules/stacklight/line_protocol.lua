@@ -31,6 +31,8 @@ without tags is written `measurement field=...` (no trailing comma).
 API:
     local lp = require "stacklight.line_protocol"
     lp.escape_measurement(s), lp.escape_key(s), lp.escape_string(s)
+    lp.integer_string(v) -> "1700000000123" (an integral number, exact below 2^53)
+    lp.tag_string(v)     -> a tag value as a string (numbers and booleans converted)
     lp.format_float(v)   -> "1.5" | nil, "nan_inf"
     lp.format_integer(v) -> "15i" | nil, reason      (v: number or decimal string)
     lp.format_value(v, kind) -> string | nil, reason (kind: "integer"|"float"|"boolean"|"string"|nil)
@@ -48,10 +50,10 @@ local string = require "string"
 local table = require "table"
 local math = require "math"
 
-local find, gsub, format, sub, byte = string.find, string.gsub, string.format, string.sub, string.byte
+local find, gsub, format, byte, match = string.find, string.gsub, string.format, string.byte, string.match
 local sort = table.sort
 local floor, huge = math.floor, math.huge
-local type, tonumber, tostring, pairs, next = type, tonumber, tostring, pairs, next
+local type, tonumber, tostring, pairs, next, setmetatable = type, tonumber, tostring, pairs, next, setmetatable
 
 local M = {}
 
@@ -62,7 +64,7 @@ local INT64_MIN_ABS = "9223372036854775808"
 -- Escaping -------------------------------------------------------------------------------------
 
 -- Bounded caches of escaped names: metric names and tag values repeat on every collection.
-local CACHE_MAX = 20000
+local CACHE_MAX = 4096
 local key_cache, key_cache_n = {}, 0
 local meas_cache, meas_cache_n = {}, 0
 
@@ -117,10 +119,37 @@ M.escape_string = escape_string
 
 -- Values ---------------------------------------------------------------------------------------
 
+-- Decimal strings of integral numbers in [0, 2^53): the digits above the last three change
+-- rarely (timestamps), so they are cached and the last three come from a table.
+local D3, SMALL = {}, {}
+for i = 0, 999 do
+    D3[i] = format("%03d", i)
+    SMALL[i] = format("%d", i)
+end
+local int_hi, int_hi_s = -1, ""
+
+local function uint_string(v)
+    if v < 1000 then return SMALL[v] end
+    local hi = floor(v / 1000)
+    local lo = v - hi * 1000
+    if lo < 0 then hi, lo = hi - 1, lo + 1000 elseif lo >= 1000 then hi, lo = hi + 1, lo - 1000 end
+    if hi ~= int_hi then int_hi, int_hi_s = hi, format("%.0f", hi) end
+    return int_hi_s .. D3[lo]
+end
+
+--- Decimal string of an integral number (exact below 2^53; larger doubles print exactly as
+--- their value).
+local function integer_string(v)
+    if v >= 0 and v < 9007199254740992 then return uint_string(v) end
+    if v < 0 and v > -9007199254740992 then return "-" .. uint_string(-v) end
+    return format("%.0f", v)
+end
+M.integer_string = integer_string
+
 --- Shortest decimal (up to 17 significant digits) that reads back as the same double.
 local function format_float(v)
     if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
-    if v == floor(v) and v > -1e15 and v < 1e15 then return format("%d", v) end
+    if v == floor(v) and v > -1e15 and v < 1e15 then return integer_string(v) end
     local s = format("%.15g", v)
     if tonumber(s) ~= v then
         s = format("%.16g", v)
@@ -144,12 +173,9 @@ local function format_integer(v)
         if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
         if floor(v) ~= v then return nil, "not an integer" end
         if v >= TWO63 or v < -TWO63 then return nil, "integer out of int64 range" end
-        if v > -1e15 and v < 1e15 then
-            return format("%di", v)
-        end
-        return format("%.0fi", v)
+        return integer_string(v) .. "i"
     elseif t == "string" then
-        local neg, digits = v:match("^(%-?)0*(%d+)$")
+        local neg, digits = match(v, "^(%-?)0*(%d+)$")
         if not digits then return nil, "not an integer" end
         if neg == "-" then
             if digits_greater(digits, INT64_MIN_ABS) then return nil, "integer out of int64 range" end
@@ -203,7 +229,7 @@ local function tag_string(v)
     local t = type(v)
     if t == "string" then return v end
     if t == "number" then
-        if floor(v) == v and v > -1e15 and v < 1e15 then return format("%d", v) end
+        if floor(v) == v and v > -1e15 and v < 1e15 then return integer_string(v) end
         return format_float(v)
     end
     if t == "boolean" then return v and "true" or "false" end
@@ -217,8 +243,11 @@ local scratch_keys = {}
 local scratch_fields = {}
 local last_ts_num, last_ts_str = nil, nil
 
--- ",k=v..." for every non-empty tag, sorted by key.
-local function tag_set(tags)
+-- Tag sets by tags table, checked against a copy of the table on every use (a caller may
+-- reuse and modify its table): a known, unchanged table costs one pass over it.
+local tagset_cache = setmetatable({}, { __mode = "k" })
+
+local function build_tag_set(tags)
     local nk = 0
     for k, v in pairs(tags) do
         if type(v) ~= "string" then v = tag_string(v) end
@@ -237,6 +266,29 @@ local function tag_set(tags)
         if type(v) ~= "string" then v = tag_string(v) end
         s = s .. "," .. escape_key(k) .. "=" .. escape_key(v)
     end
+    return s
+end
+
+local function tag_set(tags)
+    local entry = tagset_cache[tags]
+    if entry then
+        local copy, count = entry.copy, 0
+        for k, v in pairs(tags) do
+            if copy[k] ~= v then
+                count = -1
+                break
+            end
+            count = count + 1
+        end
+        if count == entry.n then return entry.s end
+    end
+    local s = build_tag_set(tags)
+    local copy, count = {}, 0
+    for k, v in pairs(tags) do
+        copy[k] = v
+        count = count + 1
+    end
+    tagset_cache[tags] = { s = s, copy = copy, n = count }
     return s
 end
 
@@ -303,7 +355,7 @@ function M.encode(measurement, tags, fields, timestamp, kinds)
             if timestamp ~= timestamp or floor(timestamp) ~= timestamp or timestamp == huge or timestamp == -huge then
                 return nil, "bad timestamp", skipped
             end
-            ts = format("%.0f", timestamp)
+            ts = integer_string(timestamp)
             last_ts_num, last_ts_str = timestamp, ts
         end
     elseif type(timestamp) == "string" and find(timestamp, "^%-?%d+$") then

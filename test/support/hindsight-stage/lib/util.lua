@@ -243,7 +243,11 @@ function M.mkdir_p(path)
     local cur = ""
     for part in path:gmatch("[^/]+") do
       cur = cur .. "/" .. part
-      if not lfs.attributes(cur) then assert(lfs.mkdir(cur)) end
+      if not lfs.attributes(cur) then
+        local ok, err = lfs.mkdir(cur)
+        -- another stage process may have created it meanwhile
+        if not ok and not lfs.attributes(cur) then error(err) end
+      end
     end
     return
   end
@@ -278,8 +282,10 @@ function M.load_cfg(path)
   local chunk, perr = loadstring(text, "=" .. path)
   if not chunk then return nil, perr end
   local values = {}
+  values._G = values -- cfg and checkpoint files may assign through _G["key"]
   setfenv(chunk, values)
   local ok, rerr = pcall(chunk)
+  values._G = nil
   if not ok then return nil, rerr end
   return values
 end

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# hindsight-build (builder stage only): lua_sandbox, Hindsight and the lua_sandbox_extensions the
+# plugins need (heka, socket, cjson, lpeg, and lfs which heka's modules load), each from its
+# mozilla-services repository at the pinned ref, built with CMake and installed into $STAGE/usr:
+#
+#   $STAGE/usr/bin/hindsight
+#   $STAGE/usr/lib/<multiarch>/libluasandbox*.so*                (lua_sandbox)
+#   $STAGE/usr/lib/luasandbox/io_modules/                        (socket, cjson, lpeg, heka helpers)
+#   $STAGE/usr/share/luasandbox/sandboxes/heka/input/heka_tcp.lua (and the other sandboxes)
+#
+# The extensions fetch third-party sources during their build; those are pinned too: luasocket
+# and luafilesystem by commit (upstream pins), lua-cjson by the commit set here (upstream
+# follows a branch), lpeg 1.0.2 by SHA-256 (upstream checks only an MD5).
+set -euo pipefail
+
+PROG=hindsight-build
+STAGE="${STAGE:-/stage}"
+SRC="${SRC:-/src}"
+JOBS="$(nproc)"
+
+: "${LUA_SANDBOX_REF:?}" "${LUA_SANDBOX_VERSION:?}" "${HINDSIGHT_REF:?}" "${HINDSIGHT_VERSION:?}"
+: "${EXTENSIONS_COMMIT:?}" "${LUA_CJSON_COMMIT:?}" "${LPEG_SHA256:?}"
+readonly LPEG_102_MD5=d342571886f1abcb7afe6a83d024d583
+readonly EXTENSIONS=(heka socket cjson lpeg lfs)
+
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+
+# fetch <dir> <repository URL> <ref>: the ref (a tag or a full commit), recorded in SOURCES.
+fetch() {
+  mkdir -p "$1"
+  git -C "$1" init -q
+  git -C "$1" fetch -q --depth 1 "$2" "$3"
+  git -C "$1" -c advice.detachedHead=false checkout -q --detach FETCH_HEAD
+  if [[ $3 =~ ^[0-9a-f]{40}$ ]]; then
+    [ "$(git -C "$1" rev-parse HEAD)" = "$3" ] || die "$2: fetched something else than $3"
+  fi
+  mkdir -p "$STAGE/usr/share/doc/stacklight-hindsight"
+  printf '%s %s %s\n' "$2" "$3" "$(git -C "$1" rev-parse HEAD)" >>"$STAGE/usr/share/doc/stacklight-hindsight/SOURCES"
+}
+
+# GCC 12 warns about things the 2019-2021 sources were not written against; warnings must not
+# fail the build (the projects' own tests still run).
+no_werror() {
+  grep -rlZ -e '-Werror' --include='*.cmake' --include='CMakeLists.txt*' "$1" | xargs -0 -r sed -i 's/ *-Werror\b//g'
+}
+
+cmake_build() { # <source dir> [cmake args...]
+  local dir=$1
+  shift
+  cmake -S "$dir" -B "$dir/release" -DCMAKE_BUILD_TYPE=release "$@"
+  cmake --build "$dir/release" -j "$JOBS"
+}
+
+# --- lua_sandbox -------------------------------------------------------------------------------
+fetch "$SRC/lua_sandbox" https://github.com/mozilla-services/lua_sandbox "$LUA_SANDBOX_REF"
+grep -Eq "project\(luasandbox VERSION ${LUA_SANDBOX_VERSION//./\\.}" "$SRC/lua_sandbox/CMakeLists.txt" ||
+  die "lua_sandbox at $LUA_SANDBOX_REF is not version $LUA_SANDBOX_VERSION"
+no_werror "$SRC/lua_sandbox"
+cmake_build "$SRC/lua_sandbox" -DCMAKE_INSTALL_PREFIX=/usr
+(cd "$SRC/lua_sandbox/release" && ctest --output-on-failure)
+cmake --install "$SRC/lua_sandbox/release"
+DESTDIR="$STAGE" cmake --install "$SRC/lua_sandbox/release"
+
+# --- hindsight ---------------------------------------------------------------------------------
+fetch "$SRC/hindsight" https://github.com/mozilla-services/hindsight "$HINDSIGHT_REF"
+grep -Eq "project\(hindsight VERSION ${HINDSIGHT_VERSION//./\\.}" "$SRC/hindsight/CMakeLists.txt" ||
+  die "hindsight at $HINDSIGHT_REF is not version $HINDSIGHT_VERSION"
+no_werror "$SRC/hindsight"
+cmake_build "$SRC/hindsight" -DCMAKE_INSTALL_PREFIX=/usr
+(cd "$SRC/hindsight/release" && ctest --output-on-failure)
+DESTDIR="$STAGE" cmake --install "$SRC/hindsight/release"
+
+# --- lua_sandbox_extensions -------------------------------------------------------------------
+ext="$SRC/lua_sandbox_extensions"
+fetch "$ext" https://github.com/mozilla-services/lua_sandbox_extensions "$EXTENSIONS_COMMIT"
+grep -q 'GIT_TAG lua_sandbox$' "$ext/cjson/CMakeLists.txt" || die "cjson/CMakeLists.txt no longer follows the lua_sandbox branch: review the cjson pin"
+sed -i "s/GIT_TAG lua_sandbox\$/GIT_TAG $LUA_CJSON_COMMIT/" "$ext/cjson/CMakeLists.txt"
+grep -q "URL_MD5 $LPEG_102_MD5" "$ext/lpeg/CMakeLists.txt" || die "lpeg/CMakeLists.txt no longer fetches lpeg 1.0.2: review the lpeg pin"
+sed -i "s/URL_MD5 $LPEG_102_MD5/URL_HASH SHA256=$LPEG_SHA256/" "$ext/lpeg/CMakeLists.txt"
+for name in "${EXTENSIONS[@]}"; do
+  while read -r tag; do
+    [[ $tag =~ ^[0-9a-f]{40}$ ]] || die "extension $name fetches '$tag', not a commit"
+  done < <(sed -n 's/^ *GIT_TAG *\([^ ]*\).*/\1/p' "$ext/$name/CMakeLists.txt")
+done
+no_werror "$ext"
+flags=()
+for name in "${EXTENSIONS[@]}"; do flags+=("-DEXT_$name=on"); done
+cmake_build "$ext" "${flags[@]}"
+(cd "$ext/release" && ctest --output-on-failure)
+
+# The extensions install under release/install (lib/luasandbox/{modules,io_modules},
+# share/luasandbox/sandboxes). Input and output sandboxes search only io_modules in this stack's
+# hindsight.cfg (compiler/facts.ts HINDSIGHT.moduleDir), so the plain modules (cjson, lpeg, lfs,
+# heka helpers) are placed there too; modules/ stays for analysis sandboxes.
+mkdir -p "$STAGE/usr/lib/luasandbox" "$STAGE/usr/share/luasandbox"
+cp -a "$ext/release/install/lib/luasandbox/." "$STAGE/usr/lib/luasandbox/"
+cp -a "$ext/release/install/share/luasandbox/." "$STAGE/usr/share/luasandbox/"
+cp -an "$STAGE/usr/lib/luasandbox/modules/." "$STAGE/usr/lib/luasandbox/io_modules/"
+
+# --- trim and check ---------------------------------------------------------------------------
+rm -rf "$STAGE/usr/include" "$STAGE/usr/share/luasandbox/cmake" "$STAGE/usr/share/man"
+find "$STAGE" \( -name '*.a' -o -name 'libluasandboxtest*' \) -delete
+for file in \
+  usr/bin/hindsight \
+  usr/share/luasandbox/sandboxes/heka/input/heka_tcp.lua \
+  usr/lib/luasandbox/io_modules/cjson.so \
+  usr/lib/luasandbox/io_modules/socket.lua \
+  usr/lib/luasandbox/io_modules/socket/core.so \
+  usr/lib/luasandbox/io_modules/heka/util.lua; do
+  [ -e "$STAGE/$file" ] || die "the build did not produce /$file"
+done
+for module in lpeg lfs; do
+  find "$STAGE/usr/lib/luasandbox/io_modules" -maxdepth 1 -name "$module*.so" | grep -q . || die "the $module module is missing"
+done
+printf '%s: staged into %s\n' "$PROG" "$STAGE"
