@@ -39,6 +39,7 @@ export const stack: StackConfig = {
       batchMaxBytes: 1 * MiB,
       flushInterval: '5s',
       timeout: '5s',
+      maxRetryBackoff: '30s',
       precision: 'ms',
       staticTags: {},
       excludedTags: ['plugin_running_on'],

@@ -40,8 +40,10 @@ export interface InfluxdbOutputCfg {
   precision: Precision;
   batch_max_points: number;
   batch_max_bytes: number;
-  /** Seconds one HTTP write may take. */
+  /** Seconds one socket operation of a write may take. */
   timeout: number;
+  /** Longest wait, in seconds, between retries of a failed write. */
+  max_retry_backoff: number;
   static_tags: Readonly<Record<string, string>>;
   excluded_tags: readonly string[];
 }
@@ -64,6 +66,7 @@ export function influxdbOutputCfg(config: StackConfig): InfluxdbOutputCfg {
     batch_max_points: output.batchMaxPoints,
     batch_max_bytes: output.batchMaxBytes,
     timeout: durationSeconds(output.timeout),
+    max_retry_backoff: durationSeconds(output.maxRetryBackoff),
     static_tags: output.staticTags,
     excluded_tags: output.excludedTags,
   };
@@ -119,7 +122,8 @@ export function hindsightFiles(config: StackConfig, lua: ReadonlyMap<string, str
 }
 
 /**
- * The output plugin's self-monitoring points, written at every flush (documented in
+ * The output plugin's self-monitoring points, written in a request of their own at every
+ * timer_event (every ticker_interval) while InfluxDB accepts writes (documented in
  * lua/output/influxdb_out.lua); the "Pipeline health" dashboard reads them. Counters are
  * cumulative since the plugin started. The pipeline test checks these names against what the
  * plugin really writes.

@@ -96,12 +96,14 @@ export interface HindsightConfig {
   output: {
     /** A batch is sent when it holds this many points... */
     batchMaxPoints: number;
-    /** ...or this many bytes of line protocol (keep well under the plugin's memory limit)... */
+    /** ...or this many bytes of line protocol (at most an eighth of the plugin's memory limit)... */
     batchMaxBytes: number;
     /** ...or when it is this old (the output plugin's ticker_interval, whole seconds). */
     flushInterval: Duration;
-    /** HTTP timeout of one write to InfluxDB. */
+    /** HTTP timeout of one socket operation of a write to InfluxDB. */
     timeout: Duration;
+    /** Longest wait between two retries of a failed write (the back-off doubles from 1 s up to it). */
+    maxRetryBackoff: Duration;
     precision: Precision;
     /** Tags added to every point, e.g. { cluster: "prod-1", environment: "prod" }. */
     staticTags: Readonly<Record<string, string>>;

@@ -108,6 +108,7 @@ const hindsight = object<HindsightConfig>({
     batchMaxBytes: integer(1024, 16 * MiB),
     flushInterval: duration(1, 300),
     timeout: duration(1, 120),
+    maxRetryBackoff: duration(1, 3600),
     precision: oneOf(['ns', 'u', 'ms', 's']),
     staticTags: recordOf(text(IDENTIFIER, 'a tag key (letters, digits, "_")'), nonEmptyText),
     excludedTags: arrayOf(text(IDENTIFIER, 'a tag key (letters, digits, "_")')),
@@ -197,10 +198,11 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
   if (c.hekaPort === c.snapApiPort) {
     add('collector.snapApiPort', `${c.snapApiPort} is also collector.hekaPort: both listen on the node, they must differ`);
   }
-  if (h.output.batchMaxBytes * 4 > h.limits.memoryLimit) {
+  // The plugin holds the batch, its encoding and the HTTP request at once: an eighth leaves room.
+  if (h.output.batchMaxBytes * 8 > h.limits.memoryLimit) {
     add(
       'hindsight.output.batchMaxBytes',
-      `${h.output.batchMaxBytes} is more than a quarter of hindsight.limits.memoryLimit (${h.limits.memoryLimit}): a batch must stay well inside the sandbox's memory`,
+      `${h.output.batchMaxBytes} is more than an eighth of hindsight.limits.memoryLimit (${h.limits.memoryLimit}): a batch must stay well inside the sandbox's memory`,
     );
   }
   for (const tag of Object.keys(h.output.staticTags)) {

@@ -2,6 +2,11 @@
 -- (read_config, read_message, decode_message, update_checkpoint, print), a fake socket.http and
 -- a driver that calls process_message/timer_event the way Hindsight 0.16's output loop does
 -- (src/hs_output_plugins.c: checkpoint, batching flag, -3 retry loop, ticker, shutdown).
+--
+-- The plugin is loaded with loadfile + setfenv into its own globals table; its `require` returns
+-- the fakes for socket, socket.http and os (getenv), the real modules otherwise. With
+-- hindsight({ real_http = true, cfg = { influxdb_url = ... } }) it talks to a real InfluxDB
+-- (used by hand against influxd 1.6; not by the specs).
 
 local M = {}
 
