@@ -89,8 +89,10 @@ export const HINDSIGHT = {
   outputDir: '/var/lib/hindsight',
   /** Where lua_sandbox_extensions install their sandboxes (heka_tcp.lua is in input/). */
   installDir: '/usr/share/luasandbox/sandboxes/heka',
-  /** lua_sandbox_extensions' modules (socket, cjson, lpeg, heka helpers). */
+  /** lua_sandbox_extensions' modules for input and output sandboxes (socket, ...). */
   moduleDir: '/usr/lib/luasandbox/io_modules',
+  /** lua_sandbox_extensions' plain modules (cjson, lpeg, lfs, heka helpers), for every sandbox. */
+  plainModuleDir: '/usr/lib/luasandbox/modules',
   /** Our own Lua modules, from the ConfigMap. */
   projectModuleDir: '/etc/hindsight/modules',
   /** Environment variable carrying the write-only InfluxDB user's password. */

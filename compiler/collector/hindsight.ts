@@ -90,10 +90,11 @@ export function hindsightCfg(config: StackConfig) {
     sandbox_run_path: HINDSIGHT.runDir,
     sandbox_install_path: HINDSIGHT.installDir,
     analysis_threads: 1,
-    io_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.moduleDir}/?.lua`,
-    io_lua_cpath: `${HINDSIGHT.moduleDir}/?.so`,
-    analysis_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.moduleDir}/?.lua`,
-    analysis_lua_cpath: `${HINDSIGHT.moduleDir}/?.so`,
+    // Inputs and outputs may use LuaSocket (io_modules); analysis sandboxes get the plain modules only.
+    io_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.moduleDir}/?.lua;${HINDSIGHT.plainModuleDir}/?.lua`,
+    io_lua_cpath: `${HINDSIGHT.moduleDir}/?.so;${HINDSIGHT.plainModuleDir}/?.so`,
+    analysis_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.plainModuleDir}/?.lua`,
+    analysis_lua_cpath: `${HINDSIGHT.plainModuleDir}/?.so`,
   };
 }
 

@@ -97,8 +97,10 @@ export const METRIC_FAMILIES: Readonly<Record<MetricFamily, FamilyDefinition>> =
       ...metrics('gauge', 'percent', 'float', combine(['space_percent', 'inodes_percent'], FREE_RESERVED_USED)),
       ...metrics('gauge', 'none', 'string', ['device_name', 'device_type']),
     ],
+    // The plugin lists the host's mounts from <proc_path>/1/mountinfo but calls statfs on those
+    // paths in its own mount namespace: only mount points that exist in the container (its root,
+    // on the node's root filesystem) report; see README, Known limits.
     hostPaths: PROC,
-    privilege: { level: 'ptrace', why: 'statfs of host mount points goes through /proc/1/root' },
   },
   disk: {
     plugin: 'snap-plugin-collector-disk',

@@ -4,6 +4,7 @@
  * the node's name (from the downward API) before snapd loads it.
  */
 import type { CollectorConfig, SnapLogLevel } from '../config/types.ts';
+import { Scalar } from 'yaml';
 import { SNAP } from '../facts.ts';
 import { METRIC_FAMILIES, snapNamespace } from './metrics.ts';
 
@@ -58,10 +59,14 @@ function collectedMetrics(collector: CollectorConfig): Record<string, Record<str
   return metrics;
 }
 
-/** The tag every metric carries: the node's name, filled in at container start. */
-function nodeTags(collector: CollectorConfig): Record<string, Record<string, string>> {
+/**
+ * The tag every metric carries: the node's name, filled in at container start. Double-quoted, so
+ * a node named `1234` or `true` stays a string once filled in.
+ */
+function nodeTags(collector: CollectorConfig): Record<string, Record<string, Scalar>> {
   const prefixes = new Set(collector.families.map((name) => '/' + METRIC_FAMILIES[name].prefix[0]));
-  return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: SNAP.nodeNamePlaceholder }]));
+  const placeholder = () => Object.assign(new Scalar(SNAP.nodeNamePlaceholder), { type: Scalar.QUOTE_DOUBLE });
+  return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: placeholder() }]));
 }
 
 export function snapTask(collector: CollectorConfig) {

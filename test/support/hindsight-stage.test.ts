@@ -92,13 +92,16 @@ function calls(file: string): string[] {
     .map((l) => l.split(' ').slice(1, 4).join(' '));
 }
 
+/** No single test may take longer than this (a hang fails instead of blocking the suite). */
+const T = { timeout: 30_000 };
+
 async function settle(ms: number): Promise<void> {
   process.stderr.write(`TRACE settle ${ms}\n`);
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('the stage\'s heka_tcp input', () => {
-  it('queues only the records lua_sandbox would accept, per connection', async () => {
+  it('queues only the records lua_sandbox would accept, per connection', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f) => {
       const publisher = new SnapPublisher({ port: stage.hekaPort, config: stack });
       const a = scripted('a', '0');
@@ -128,7 +131,7 @@ describe('the stage\'s heka_tcp input', () => {
 });
 
 describe('the stage\'s output sandbox', () => {
-  it('offers what lua_sandbox offers an output plugin, and nothing it removes', async () => {
+  it('offers what lua_sandbox offers an output plugin, and nothing it removes', T, async () => {
     await withStage('probe_out.lua', { custom: { nested: 'yes' } }, { env: { STAGE_TEST_PASSWORD: 's3cret' } }, async (_stage, f) => {
       const probe = Object.fromEntries(logLines(f.log).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
       assert.deepEqual(
@@ -187,7 +190,7 @@ describe('the stage\'s output sandbox', () => {
     });
   });
 
-  it('gives read_message and decode_message lua_sandbox\'s semantics', async () => {
+  it('gives read_message and decode_message lua_sandbox\'s semantics', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f, send) => {
       const uuid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
       const message = scripted('i', 'inspect', {
@@ -238,7 +241,7 @@ describe('the stage\'s output sandbox', () => {
 });
 
 describe('the stage\'s process_message return codes', () => {
-  it('0 commits, -1 and -2 advance, unmatched messages advance', async () => {
+  it('0 commits, -1 and -2 advance, unmatched messages advance', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f, send) => {
       await send(scripted('a', '0'), scripted('x', '0', { type: 'other.type' }), scripted('b', '-1'), scripted('c', '-2'));
       await stage.waitFor(() => stage.outputStats('scripted')?.read === 4 && stage.checkpoint('scripted')?.offset === stage.queueBytes(), 5000, 'the checkpoint');
@@ -251,7 +254,7 @@ describe('the stage\'s process_message return codes', () => {
     });
   });
 
-  it('-4 holds the checkpoint until a later 0 or update_checkpoint(); -1 while batching keeps holding it', async () => {
+  it('-4 holds the checkpoint until a later 0 or update_checkpoint(); -1 while batching keeps holding it', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f, send) => {
       const start = stage.checkpoint('scripted');
       assert.deepEqual(start, { id: 0, offset: 0 });
@@ -271,7 +274,7 @@ describe('the stage\'s process_message return codes', () => {
     });
   });
 
-  it('-3 offers the same message again after the retry delay, then goes on', async () => {
+  it('-3 offers the same message again after the retry delay, then goes on', T, async () => {
     await withStage('scripted_out.lua', {}, { retryDelayMs: 200 }, async (stage, f, send) => {
       const started = Date.now();
       await send(scripted('a', '-3,-3,0'), scripted('b', '0'));
@@ -282,13 +285,19 @@ describe('the stage\'s process_message return codes', () => {
     });
   });
 
-  it('-5 (async) holds the checkpoint until update_checkpoint(sequence_id); without async_buffer_size it terminates', async () => {
-    await withStage('scripted_out.lua', { async_buffer_size: 10 }, {}, async (stage, f, send) => {
+  it('-5 (async) holds the checkpoint until update_checkpoint(sequence_id); without async_buffer_size it terminates', T, async () => {
+    await withStage('scripted_out.lua', { async_buffer_size: 10, ticker_interval: 30 }, {}, async (stage, f, send) => {
       await send(scripted('a', 'async'), scripted('b', 'async'));
       await stage.waitFor(() => calls(f.log).length === 2, 5000, 'two calls');
+      await settle(300);
       assert.deepEqual(stage.checkpoint('scripted'), { id: 0, offset: 0 });
-      // the fixture acknowledges in its next timer_event (ticker_interval 1 s)
-      await stage.waitFor(() => stage.checkpoint('scripted')?.offset === stage.queueBytes(), 3000, 'the acknowledgement');
+      // c acknowledges a only: the checkpoint moves to the end of a, not further
+      await send(scripted('c', 'ack1'));
+      await stage.waitFor(() => calls(f.log).length === 3, 5000, 'c');
+      const frames = parseFrames(readFileSync(path.join(stage.outputDir, 'input', '0.log')));
+      await stage.waitFor(() => stage.checkpoint('scripted')?.offset === frames[1]!.offset, 3000, 'the acknowledgement of a');
+      await settle(300);
+      assert.deepEqual(stage.checkpoint('scripted'), { id: 0, offset: frames[1]!.offset });
     });
     await withStage('scripted_out.lua', {}, {}, async (stage, _f, send) => {
       await send(scripted('a', 'async'));
@@ -306,7 +315,7 @@ describe('the stage\'s process_message return codes', () => {
     ['hog', { memory_limit: 4 * 1024 * 1024 }, /\tprocess_message\(\) not enough memory\n$/],
   ];
   for (const [action, cfg, expected] of terminations) {
-    it(`terminates the plugin on "${action}", writes <run>/output/<name>.err and keeps the last commit`, async () => {
+    it(`terminates the plugin on "${action}", writes <run>/output/<name>.err and keeps the last commit`, T, async () => {
       await withStage('scripted_out.lua', cfg, {}, async (stage, f, send) => {
         await send(scripted('a', '0'));
         await stage.waitFor(() => stage.checkpoint('scripted')?.offset === stage.queueBytes(), 5000, 'a committed');
@@ -327,7 +336,7 @@ describe('the stage\'s process_message return codes', () => {
     });
   }
 
-  it('a timer_event error while idle terminates the sandbox; the next message detaches it (lua_sandbox\'s message)', async () => {
+  it('a timer_event error while idle terminates the sandbox; the next message detaches it (lua_sandbox\'s message)', T, async () => {
     await withStage('scripted_out.lua', { timer_script: 'error' }, {}, async (stage, f, send) => {
       await stage.waitFor(() => logLines(f.log).some((l) => l.startsWith('te ')), 3000, 'a timer_event');
       await settle(200);
@@ -341,7 +350,7 @@ describe('the stage\'s process_message return codes', () => {
 });
 
 describe('the stage\'s timer events and checkpoints', () => {
-  it('calls timer_event every ticker_interval, and once with shutdown = true on a clean stop', async () => {
+  it('calls timer_event every ticker_interval, and once with shutdown = true on a clean stop', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f) => {
       await stage.waitFor(() => logLines(f.log).filter((l) => l.startsWith('te ')).length >= 2, 4000, 'two timer events');
       await stage.stop();
@@ -355,7 +364,7 @@ describe('the stage\'s timer events and checkpoints', () => {
     });
   });
 
-  it('replays from the last committed position after kill -9 (at-least-once), not after a clean stop', async () => {
+  it('replays from the last committed position after kill -9 (at-least-once), not after a clean stop', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f, send) => {
       // a held batch is replayed
       await send(scripted('a', '-4'), scripted('b', '-4'));
@@ -381,7 +390,7 @@ describe('the stage\'s timer events and checkpoints', () => {
     });
   });
 
-  it('replays what was committed after the last checkpoint write (the ~1 s window)', async () => {
+  it('replays what was committed after the last checkpoint write (the ~1 s window)', T, async () => {
     await withStage('scripted_out.lua', {}, { checkpointIntervalMs: 60_000 }, async (stage, f, send) => {
       await send(scripted('a', '0'));
       await stage.waitFor(() => calls(f.log).length === 1, 5000, 'a');
@@ -394,7 +403,7 @@ describe('the stage\'s timer events and checkpoints', () => {
 });
 
 describe('the stage\'s loading', () => {
-  it('refuses a plugin that does not load, or an invalid matcher (Hindsight: create_output_plugin failed)', async () => {
+  it('refuses a plugin that does not load, or an invalid matcher (Hindsight: create_output_plugin failed)', T, async () => {
     const bad = await fixture('bad_syntax_out.lua');
     try {
       await assert.rejects(startHindsightStage({ configDir: bad.dir }), /output\.scripted: .*bad_syntax_out\.lua:\d+:/);
@@ -416,7 +425,7 @@ describe('the stage\'s loading', () => {
     }
   });
 
-  it('runs the compiler\'s layout: hindsight.cfg, run/input/heka_tcp.cfg, run/output/influxdb.cfg, modules/', async () => {
+  it('runs the compiler\'s layout: hindsight.cfg, run/input/heka_tcp.cfg, run/output/influxdb.cfg, modules/', T, async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'stage-compiled-'));
     const log = path.join(dir, 'probe.log');
     // the compiler's files, with a fixture in place of lua/output/influxdb_out.lua

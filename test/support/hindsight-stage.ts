@@ -127,9 +127,32 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  const cleanup = () => {
     for (const stage of live) stage.killSync();
+  };
+  process.on('exit', cleanup);
+  // killed by a signal (e.g. node:test's timeout): clean up, then die of it as before, unless
+  // someone else handles the signal (like this module's command line, which stops cleanly)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      if (process.listenerCount(signal) > 0) return;
+      cleanup();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise; the timer never holds the process. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
   });
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function assignments(values: CfgOverrides): string {
@@ -315,8 +338,7 @@ export class HindsightStage implements AsyncDisposable {
     for (const p of procs) p.child.stdin?.end();
     await Promise.all(
       procs.map(async (p) => {
-        const done = await Promise.race([p.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
-        if (!done) {
+        if (!(await within(p.exited, graceMs))) {
           p.child.kill('SIGKILL');
           await p.exited;
         }
@@ -331,7 +353,7 @@ export class HindsightStage implements AsyncDisposable {
     this.stopping = true;
     const procs = [...this.processes].reverse();
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all(procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))])));
+    await Promise.all(procs.map((p) => within(p.exited, 5000)));
   }
 
   async restart(): Promise<void> {

@@ -93,9 +93,19 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  const cleanup = () => {
     for (const server of live) server.killSync();
-  });
+  };
+  process.on('exit', cleanup);
+  // killed by a signal (e.g. node:test's timeout): clean up, then die of it as before, unless
+  // someone else handles the signal (like this module's command line, which stops cleanly)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      if (process.listenerCount(signal) > 0) return;
+      cleanup();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -109,6 +119,19 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise; the timer never holds the process. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function password(): string {
@@ -373,8 +396,7 @@ export class InfluxDBServer implements AsyncDisposable {
     const child = this.child;
     if (!child || !this.running) return;
     child.kill('SIGTERM');
-    const done = await Promise.race([this.exited!.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
-    if (!done) await this.kill();
+    if (!(await within(this.exited!, graceMs))) await this.kill();
     live.delete(this);
   }
 
@@ -383,7 +405,7 @@ export class InfluxDBServer implements AsyncDisposable {
     const child = this.child;
     if (!child) return;
     if (this.running) child.kill('SIGKILL');
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 5000))]);
+    await within(this.exited!, 5000);
     live.delete(this);
   }
 

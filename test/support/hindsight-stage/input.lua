@@ -73,11 +73,8 @@ end
 
 local function terminate(err)
   log(3, "terminated: %s", err)
-  local f = io.open(ERR_FILE, "w")
-  if f then
-    f:write(os.date("!%Y-%m-%dT%H:%M:%S"), "\t", err, "\n")
-    f:close()
-  end
+  -- written whole (tmp + rename) so a reader never sees it half-written
+  pcall(util.write_file, ERR_FILE, os.date("!%Y-%m-%dT%H:%M:%S") .. "\t" .. err .. "\n")
   util.event({ event = "terminated", plugin = NAME, error = err })
 end
 

@@ -283,11 +283,8 @@ local function detach(err)
   stats.terminated = true
   stats.error = err
   log(3, "terminated: %s", err)
-  local f = io.open(ERR_FILE, "w")
-  if f then
-    f:write(os.date("!%Y-%m-%dT%H:%M:%S"), "\t", err, "\n")
-    f:close()
-  end
+  -- written whole (tmp + rename) so a reader never sees it half-written
+  pcall(util.write_file, ERR_FILE, os.date("!%Y-%m-%dT%H:%M:%S") .. "\t" .. err .. "\n")
   if cfg and cfg.remove_checkpoints_on_terminate then remove_checkpoint = true end
   S.cp_dirty = true
   write_checkpoint()
