@@ -30,6 +30,7 @@ import type { StackConfig } from '../../compiler/config/types.ts';
 import { hindsightFiles, PLUGINS, type InfluxdbOutputCfg } from '../../compiler/collector/hindsight.ts';
 import { HINDSIGHT } from '../../compiler/facts.ts';
 import { luaValue, type LuaValue } from '../../compiler/render/lua.ts';
+import { onProcessEnd } from './cleanup.ts';
 
 const __t = (...a: unknown[]) => { if (process.env["STAGE_TRACE"]) process.stderr.write(`TRACE ${Date.now() % 100000} ${a.join(" ")}\n`); };
 export const STAGE_DIR = fileURLToPath(new URL('./hindsight-stage/', import.meta.url));
@@ -127,19 +128,9 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  const cleanup = () => {
+  onProcessEnd(() => {
     for (const stage of live) stage.killSync();
-  };
-  process.on('exit', cleanup);
-  // killed by a signal (e.g. node:test's timeout): clean up, then die of it as before, unless
-  // someone else handles the signal (like this module's command line, which stops cleanly)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      if (process.listenerCount(signal) > 0) return;
-      cleanup();
-      process.kill(process.pid, signal);
-    });
-  }
+  });
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise; the timer never holds the process. */

@@ -28,6 +28,7 @@ import type { Precision, StackConfig } from '../../compiler/config/types.ts';
 import { influxdbConf } from '../../compiler/influxdb/index.ts';
 import { toToml, type TomlDocument, type TomlScalar } from '../../compiler/render/toml.ts';
 import { stack } from '../../config/stack.ts';
+import { onProcessEnd } from './cleanup.ts';
 
 export const INFLUXD = process.env['INFLUXD'] ?? '/usr/bin/influxd';
 
@@ -93,19 +94,9 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  const cleanup = () => {
+  onProcessEnd(() => {
     for (const server of live) server.killSync();
-  };
-  process.on('exit', cleanup);
-  // killed by a signal (e.g. node:test's timeout): clean up, then die of it as before, unless
-  // someone else handles the signal (like this module's command line, which stops cleanly)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      if (process.listenerCount(signal) > 0) return;
-      cleanup();
-      process.kill(process.pid, signal);
-    });
-  }
+  });
 }
 
 async function freePort(): Promise<number> {
