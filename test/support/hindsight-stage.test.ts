@@ -5,6 +5,7 @@
  * replay after kill -9, and loading the compiler's layout.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { stack } from '../../config/stack.ts';
 import { boolField, decodeMessage, doubleField, encodeFramed, encodeMessage, integerField, nowNs, parseFrames, stringField, type HekaMessage } from './heka.ts';
 import {
   FIXTURES_DIR,
+  REPO_ROOT,
   startHindsightStage,
   writeHindsightConfig,
   type HindsightStage,
@@ -52,7 +54,6 @@ async function withStage(
   body: (stage: HindsightStage, f: Fixture, send: (...messages: HekaMessage[]) => Promise<void>) => Promise<void>,
 ): Promise<void> {
   const f = await fixture(plugin, cfg);
-  process.stderr.write(`TRACE withStage ${plugin} ${JSON.stringify(cfg)}\n`);
   const stage = await startHindsightStage({ configDir: f.dir, checkpointIntervalMs: 100, retryDelayMs: 150, ...options });
   const publisher = new SnapPublisher({ port: stage.hekaPort, config: stack });
   const send = async (...messages: HekaMessage[]) => {
@@ -96,7 +97,6 @@ function calls(file: string): string[] {
 const T = { timeout: 30_000 };
 
 async function settle(ms: number): Promise<void> {
-  process.stderr.write(`TRACE settle ${ms}\n`);
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -130,7 +130,7 @@ describe('the stage\'s heka_tcp input', () => {
   });
 });
 
-describe('the stage\'s output sandbox', () => {
+describe('the stage\'s output sandbox', { concurrency: 2 }, () => {
   it('offers what lua_sandbox offers an output plugin, and nothing it removes', T, async () => {
     await withStage('probe_out.lua', { custom: { nested: 'yes' } }, { env: { STAGE_TEST_PASSWORD: 's3cret' } }, async (_stage, f) => {
       const probe = Object.fromEntries(logLines(f.log).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -240,7 +240,8 @@ describe('the stage\'s output sandbox', () => {
   });
 });
 
-describe('the stage\'s process_message return codes', () => {
+// independent stages (own ports, directories): run side by side
+describe('the stage\'s process_message return codes', { concurrency: 4 }, () => {
   it('0 commits, -1 and -2 advance, unmatched messages advance', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f, send) => {
       await send(scripted('a', '0'), scripted('x', '0', { type: 'other.type' }), scripted('b', '-1'), scripted('c', '-2'));
@@ -349,7 +350,7 @@ describe('the stage\'s process_message return codes', () => {
   });
 });
 
-describe('the stage\'s timer events and checkpoints', () => {
+describe('the stage\'s timer events and checkpoints', { concurrency: 4 }, () => {
   it('calls timer_event every ticker_interval, and once with shutdown = true on a clean stop', T, async () => {
     await withStage('scripted_out.lua', {}, {}, async (stage, f) => {
       await stage.waitFor(() => logLines(f.log).filter((l) => l.startsWith('te ')).length >= 2, 4000, 'two timer events');
@@ -362,6 +363,34 @@ describe('the stage\'s timer events and checkpoints', () => {
       assert.ok(second! - first! >= 1e9);
       assert.equal(stage.outputStats('scripted')?.shutdown_timer_events, 1);
     });
+  });
+
+  it('stops cleanly on SIGTERM from the command line (timer_event with shutdown = true)', T, async () => {
+    const f = await fixture('scripted_out.lua');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/support/hindsight-stage.ts'), '--config-dir', f.dir], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', () => undefined);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 15_000;
+      while (!/hindsight stage running: heka_tcp on 127\.0\.0\.1:\d+/.test(out)) {
+        if (Date.now() > deadline || child.exitCode !== null) {
+          child.kill('SIGKILL');
+          assert.fail(`the command line did not start: ${out}`);
+        }
+        await settle(50);
+      }
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.match(out, /stopped; checkpoint/);
+      assert.ok(logLines(f.log).filter((l) => l.startsWith('te ')).at(-1)!.endsWith(' true'));
+    } finally {
+      await rm(f.dir, { recursive: true, force: true });
+    }
   });
 
   it('replays from the last committed position after kill -9 (at-least-once), not after a clean stop', T, async () => {
@@ -402,7 +431,7 @@ describe('the stage\'s timer events and checkpoints', () => {
   });
 });
 
-describe('the stage\'s loading', () => {
+describe('the stage\'s loading', { concurrency: 2 }, () => {
   it('refuses a plugin that does not load, or an invalid matcher (Hindsight: create_output_plugin failed)', T, async () => {
     const bad = await fixture('bad_syntax_out.lua');
     try {

@@ -32,7 +32,6 @@ import { HINDSIGHT } from '../../compiler/facts.ts';
 import { luaValue, type LuaValue } from '../../compiler/render/lua.ts';
 import { onProcessEnd } from './cleanup.ts';
 
-const __t = (...a: unknown[]) => { if (process.env["STAGE_TRACE"]) process.stderr.write(`TRACE ${Date.now() % 100000} ${a.join(" ")}\n`); };
 export const STAGE_DIR = fileURLToPath(new URL('./hindsight-stage/', import.meta.url));
 export const FIXTURES_DIR = path.join(STAGE_DIR, 'fixtures');
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -259,7 +258,6 @@ export class HindsightStage implements AsyncDisposable {
 
   /** Starts the input and every output plugin; resolves once all are ready. */
   async start(): Promise<void> {
-    __t('start begin');
     if (this.disposed) throw new Error('this stage was disposed');
     if (this.running) return;
     live.add(this);
@@ -316,14 +314,12 @@ export class HindsightStage implements AsyncDisposable {
       await this.kill();
       throw error;
     }
-    __t('start end');
     const ready = this.events.filter((e) => e.at >= since && e.event === 'ready' && e.port !== undefined).at(-1);
     if (ready?.port !== undefined) this.hekaPort = ready.port;
   }
 
   /** A clean stop (Hindsight on SIGTERM): shutdown timer_event, checkpoints written. SIGKILL after graceMs. */
   async stop(graceMs = 5000): Promise<void> {
-    __t('stop begin');
     this.stopping = true;
     const procs = this.processes.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     for (const p of procs) p.child.stdin?.end();
@@ -333,10 +329,8 @@ export class HindsightStage implements AsyncDisposable {
           p.child.kill('SIGKILL');
           await p.exited;
         }
-        __t('stopped', p.name);
       }),
     );
-    __t('stop end');
   }
 
   /** kill -9 of the whole stage (outputs first, then the input). */
@@ -395,13 +389,11 @@ export class HindsightStage implements AsyncDisposable {
 
   /** Stops the stage (cleanly, then forcibly) and removes its directory. */
   async dispose(): Promise<void> {
-    __t('dispose begin');
     if (this.disposed) return;
     await this.stop(3000);
     this.disposed = true;
     live.delete(this);
     await rm(this.dir, { recursive: true, force: true });
-    __t('dispose end');
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -49,7 +49,6 @@ import {
   type HekaMessage,
 } from './heka.ts';
 
-const __t = (...a: unknown[]) => { if (process.env["STAGE_TRACE"]) process.stderr.write(`TRACE ${Date.now() % 100000} ${a.join(" ")}\n`); };
 export const SNAP_HEKA_TYPE = 'snap.heka';
 export const SNAP_HEKA_LOGGER = 'snap.heka.logger';
 export const SNAP_HEKA_SEVERITY = 6;
@@ -517,7 +516,7 @@ export class SnapPublisher {
           socket = this.persistent;
           connection = this.persistentConnection;
         } else {
-          __t('dial'); socket = await this.dial(); __t('dialed');
+          socket = await this.dial();
           connection = ++this.connections;
         }
       } catch (error) {
@@ -539,7 +538,7 @@ export class SnapPublisher {
           continue;
         }
         try {
-          __t('write', connection); await writeAsync(socket, record.bytes); __t('written', connection);
+          await writeAsync(socket, record.bytes);
         } catch (error) {
           // Go's publisher logs the error and goes on with the next metric (which fails too)
           failed = String(error);
@@ -549,7 +548,7 @@ export class SnapPublisher {
           firstError ??= failed;
         }
       }
-      __t('close', connection); if (mode !== 'persistent-not-snap-like') await closeAsync(socket).catch(() => undefined); __t('closed', connection);
+      if (mode !== 'persistent-not-snap-like') await closeAsync(socket).catch(() => undefined);
     }
     return { ok, records, ...(firstError !== undefined && { error: firstError }) };
   }

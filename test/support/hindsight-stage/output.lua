@@ -253,6 +253,9 @@ function Queue:next()
     local want = self.reader:need()
     if want < 4096 then want = 4096 end
     if want > 65536 then want = 65536 end
+    local room = self.reader.maxsize - self.reader:buffered()
+    if want > room then want = room end
+    if want < 1 then want = 1 end
     local data = self.fh:read(want)
     if data and #data > 0 then
       self.offset = self.offset + #data
@@ -534,6 +537,7 @@ write_checkpoint()
 
 local pending = nil -- a message being retried (-3)
 local last_cp_write = util.now()
+local last_control = 0
 
 local function fatal()
   detach(S.error)
@@ -583,7 +587,12 @@ while not S.stop do
     last_cp_write = util.now()
   end
   if S.stop then break end
-  S.stop = util.control_wait(wait)
+  -- while messages flow, look at the control channel every 20 ms rather than per message
+  local now = util.now()
+  if wait > 0 or now - last_control >= 0.02 then
+    S.stop = util.control_wait(wait)
+    last_control = now
+  end
 end
 
 -- shutdown_timer_event, then keep the checkpoint
