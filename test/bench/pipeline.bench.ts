@@ -1,0 +1,95 @@
+/**
+ * Pipeline figures, measured in one run on this machine (part of `npm run bench`):
+ * - the Lua 5.1 benchmarks of test/bench/plugin.bench.lua (encoder points/s, process_message
+ *   messages/s, the plugin's memory with a full default batch);
+ * - end-to-end points/s: the mock Snap publisher → the Hindsight stage with the plugins of lua/
+ *   → a real influxd, from the first publish until the plugin reports every point written;
+ * - InfluxDB's own ingest of the same points posted directly in 5,000-point batches (the
+ *   ceiling of any pipeline into it here), and the ratio of the two.
+ * Targets (issue #3): encoder ≥ 300k points/s, process_message ≥ 150k messages/s, end-to-end
+ * ≥ 0.5 of the ceiling, the batch well under the sandbox's 8 MiB.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { stack } from '../../config/stack.ts';
+import { REPO_ROOT } from '../../compiler/tools.ts';
+import { startPipeline, expectedPoint } from '../support/pipeline.ts';
+import { startInfluxDB } from '../support/influxdb.ts';
+import type { SnapMetric } from '../support/snap-publisher.ts';
+
+const run = promisify(execFile);
+const NODES = 20;
+const ROUNDS = 10;
+
+interface LuaFigure {
+  bench: string;
+  per_second?: number;
+  batch_kib?: number;
+  [key: string]: unknown;
+}
+
+async function luaBenchmarks(): Promise<LuaFigure[]> {
+  const { stdout } = await run('lua5.1', [join(REPO_ROOT, 'test/bench/plugin.bench.lua'), '300000', '100000'], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
+  return stdout.trim().split('\n').map((line) => JSON.parse(line) as LuaFigure);
+}
+
+const escapeKey = (text: string) => text.replace(/([,= ])/g, '\\$1');
+
+/** The same points as line protocol (plain values and tags: the bench's data needs no more). */
+function lineOf(metric: SnapMetric): string {
+  const point = expectedPoint(metric, stack);
+  const tags = Object.keys(point.tags).sort().map((key) => `,${escapeKey(key)}=${escapeKey(point.tags[key]!)}`).join('');
+  const value = point.type === 'integer' ? `${point.value}i` : point.type === 'string' ? JSON.stringify(point.value) : String(point.value);
+  return `${point.measurement}${tags} value=${value} ${point.timeMs}`;
+}
+
+async function endToEnd(): Promise<{ points: number; seconds: number; metrics: SnapMetric[] }> {
+  const pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 } });
+  try {
+    const publisher = pipeline.publisher({ nodes: NODES, seed: 5 });
+    const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
+    const started = performance.now();
+    for (let round = 0; round < ROUNDS; round++) await publisher.tick(base + BigInt(round) * 10_000_000_000n);
+    const metrics = publisher.sent.flatMap((record) => (record.metric ? [record.metric] : []));
+    for (;;) {
+      const rows = await pipeline.influx.rows('SELECT last("points_written") FROM "hindsight_output"', 'reader');
+      if (Number(rows[0]?.last ?? 0) >= metrics.length) break;
+      if (performance.now() - started > 300_000) throw new Error('the pipeline did not write every point within 5 minutes');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { points: metrics.length, seconds: (performance.now() - started) / 1000, metrics };
+  } finally {
+    await pipeline.dispose();
+  }
+}
+
+async function directIngest(metrics: readonly SnapMetric[]): Promise<number> {
+  const influx = await startInfluxDB({ config: stack });
+  try {
+    const lines = metrics.map(lineOf);
+    const started = performance.now();
+    for (let index = 0; index < lines.length; index += 5000) {
+      await influx.writeLines(lines.slice(index, index + 5000), 'writer', { precision: 'ms' });
+    }
+    return lines.length / ((performance.now() - started) / 1000);
+  } finally {
+    await influx.dispose();
+  }
+}
+
+const thousands = (value: number) => `${(value / 1000).toFixed(1)}k`;
+
+const lua = await luaBenchmarks();
+const figure = (name: string) => lua.find((entry) => entry.bench === name)!;
+console.log(`encoder (Lua 5.1, steady state): ${thousands(figure('encoder').per_second!)} points/s   target ≥ 300k`);
+console.log(`encoder (a new tag set every point): ${thousands(figure('encoder_uncached_tags').per_second!)} points/s`);
+console.log(`plugin process_message: ${thousands(figure('process_message').per_second!)} messages/s   target ≥ 150k`);
+console.log(`plugin memory with a full default batch (5,000 points): ${figure('memory').batch_kib} KiB of the sandbox's 8192 KiB`);
+
+const e2e = await endToEnd();
+const endToEndRate = e2e.points / e2e.seconds;
+const ceiling = await directIngest(e2e.metrics);
+console.log(`end to end (${NODES} nodes × ${ROUNDS} rounds, ${e2e.points} points): ${thousands(endToEndRate)} points/s`);
+console.log(`InfluxDB direct ingest of the same points in 5,000-point batches: ${thousands(ceiling)} points/s`);
+console.log(`end to end / direct ingest: ${(endToEndRate / ceiling).toFixed(3)}   target ≥ 0.5`);

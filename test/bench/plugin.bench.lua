@@ -1,0 +1,91 @@
+-- Benchmarks of the output plugin in Lua 5.1, run by test/bench/pipeline.bench.ts:
+--   encoder: stacklight.line_protocol.encode on Snap-like points (4 tags, a float, a ms timestamp);
+--   plugin:  process_message on Snap messages exactly as the publisher frames them, through the
+--            fake Hindsight driver of test/lua (InfluxDB answers 204 instantly), default cfg;
+--   memory:  the Lua heap's peak while a default-size batch (5000 points) fills.
+-- Prints one JSON object per line. Usage: lua5.1 test/bench/plugin.bench.lua [points] [messages]
+local here = debug.getinfo(1, "S").source:match("^@(.*)plugin%.bench%.lua$") or "./"
+package.path = here .. "../lua/?.lua;" .. here .. "../../lua/modules/?.lua;" .. package.path
+local socket = require "socket"
+local lp = require "stacklight.line_protocol"
+local fh = require "fake_hindsight"
+
+local points = tonumber(arg[1]) or 300000
+local messages = tonumber(arg[2]) or 100000
+
+local function best_of(runs, fn)
+    local best = math.huge
+    for _ = 1, runs do
+        collectgarbage("collect")
+        local started = socket.gettime()
+        fn()
+        best = math.min(best, socket.gettime() - started)
+    end
+    return best
+end
+
+-- Encoder --------------------------------------------------------------------------------------
+local hosts, cpus = {}, {}
+for i = 1, 50 do hosts[i] = "node-" .. i end
+for i = 1, 16 do cpus[i] = tostring(i - 1) end
+local encode = lp.encode
+-- Steady state: 800 series (50 nodes x 16 CPUs), each a tags table of its own, as a caller that
+-- keeps its series' tables (the plugin caches its series the same way).
+local series = {}
+for i = 1, 800 do
+    series[i] = { cpuID = cpus[i % 16 + 1], hostname = hosts[math.floor((i - 1) / 16) + 1], cluster = "prod", environment = "prod" }
+end
+local function encode_points(tags_of)
+    local fields = { value = 0 }
+    local ts = 1700000000000
+    for i = 1, points do
+        fields.value = (i % 1000) * 0.137
+        local line = encode("intel.procfs.cpu.user_percentage", tags_of(i), fields, ts + i)
+        if not line then error("encode failed") end
+    end
+end
+local encoder_seconds = best_of(3, function()
+    encode_points(function(i) return series[i % 800 + 1] end)
+end)
+print(string.format('{"bench":"encoder","points":%d,"seconds":%.4f,"per_second":%.0f}', points, encoder_seconds, points / encoder_seconds))
+-- Worst case: one table rewritten for every point, so every tag set is built and sorted anew.
+local scratch = { cpuID = "0", hostname = "node-1", cluster = "prod", environment = "prod" }
+local uncached_seconds = best_of(3, function()
+    encode_points(function(i)
+        scratch.cpuID = cpus[i % 16 + 1]
+        scratch.hostname = hosts[i % 50 + 1]
+        return scratch
+    end)
+end)
+print(string.format('{"bench":"encoder_uncached_tags","points":%d,"seconds":%.4f,"per_second":%.0f}', points, uncached_seconds, points / uncached_seconds))
+
+-- process_message ------------------------------------------------------------------------------
+local raws = {}
+local distinct = 5000
+for i = 1, distinct do
+    raws[i] = fh.snap_message({
+        name = "intel.procfs.cpu.user_percentage",
+        value = (i % 997) * 0.173,
+        value_type = 3,
+        dynamic = { { "cpuID", cpus[i % 16 + 1] } },
+        tags = { { "hostname", hosts[i % 50 + 1] } },
+        timestamp = string.format("%d", 1700000000000000000 + i * 10000000000),
+    })
+end
+local plugin_seconds = best_of(3, function()
+    local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
+    for i = 1, messages do hs.output_message(raws[(i - 1) % distinct + 1]) end
+end)
+print(string.format('{"bench":"process_message","messages":%d,"seconds":%.4f,"per_second":%.0f}', messages, plugin_seconds, messages / plugin_seconds))
+
+-- The plugin's memory with a full default batch: the heap with the plugin loaded and 4,999
+-- points batched (one short of the flush), minus the heap with the plugin loaded and idle.
+local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
+collectgarbage("collect")
+local idle_kib = collectgarbage("count")
+for i = 1, 4999 do hs.output_message(raws[i]) end
+collectgarbage("collect")
+local full_kib = collectgarbage("count")
+-- The driver keeps a reference per offered message (its queue): 16 bytes each, not the plugin's.
+local driver_kib = #hs.messages * 16 / 1024
+print(string.format('{"bench":"memory","batch_points":4999,"batch_kib":%.0f,"sandbox_limit_kib":8192}', full_kib - idle_kib - driver_kib))
