@@ -65,7 +65,8 @@ local distinct = 5000
 for i = 1, distinct do
     raws[i] = fh.snap_message({
         name = "intel.procfs.cpu.user_percentage",
-        value = (i % 997) * 0.173,
+        -- distinct values, as gauges mostly are: no cache can serve them
+        value = (i * 7919 % 100003) / 7.3,
         value_type = 3,
         dynamic = { { "cpuID", cpus[i % 16 + 1] } },
         tags = { { "hostname", hosts[i % 50 + 1] } },

@@ -56,7 +56,7 @@ export interface HindsightStageOptions {
   env?: Record<string, string>;
   /** Delay before a -3 message is offered again (Hindsight: 1000 ms). */
   retryDelayMs?: number;
-  /** How often an idle output looks at the queue (Hindsight sleeps 1 s; default 100 ms). */
+  /** How often an idle output looks at the queue (Hindsight sleeps 1 s; default 20 ms). */
   pollIntervalMs?: number;
   /** How often checkpoints are written while running (default 1000 ms, as Hindsight). */
   checkpointIntervalMs?: number;
@@ -283,7 +283,7 @@ export class HindsightStage implements AsyncDisposable {
       this.spawnProcess(`output.${name}`, 'output.lua', [
         '--plugin', name,
         '--retry-delay', String((this.options.retryDelayMs ?? 1000) / 1000),
-        '--poll-interval', String((this.options.pollIntervalMs ?? 100) / 1000),
+        '--poll-interval', String((this.options.pollIntervalMs ?? 20) / 1000),
         '--checkpoint-interval', String((this.options.checkpointIntervalMs ?? 1000) / 1000),
         ...(this.options.stagger ? ['--stagger'] : []),
         ...common,

@@ -45,7 +45,7 @@ local table = require "table"
 local lp = require "stacklight.line_protocol"
 local hpb = require "stacklight.heka_protobuf"
 
-local format, sub, find = string.format, string.sub, string.find
+local format, sub, find, byte = string.format, string.sub, string.find, string.byte
 local sort = table.sort
 local floor, huge = math.floor, math.huge
 local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, type, setmetatable, tostring
@@ -53,7 +53,7 @@ local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, t
 local escape_key, escape_measurement = lp.escape_key, lp.escape_measurement
 local format_float, escape_string, integer_string = lp.format_float, lp.escape_string, lp.integer_string
 local parse, udiv_string, int64_string = hpb.parse, hpb.udiv_string, hpb.int64_string
-local first_index, read_names = hpb.first_index, hpb.names
+local first_index, read_names, read_varint64 = hpb.first_index, hpb.names, hpb.read_varint64
 local VALUE_NAME, TIMESTAMP_NAME = "\10\5value", "\10\9timestamp"
 
 local M = {}
@@ -272,7 +272,14 @@ function M.encode(self, m)
             end
         end
     elseif vi then
-        local fv, err = field_value(m, vi)
+        local fv, err
+        parse(m, vi)
+        local v = m.value[vi]
+        if v ~= nil and m.vtype[vi] == DOUBLE then
+            fv, err = format_float(v) -- field_value's DOUBLE case, without the call
+        else
+            fv, err = field_value(m, vi)
+        end
         if fv then
             fields = fv
         elseif err == "nan_inf" then
@@ -290,6 +297,28 @@ function M.encode(self, m)
 
     -- time
     local ts
+    if ti then
+        -- Fast path, the layout of Heka's encoders (as in heka_protobuf's parse): name,
+        -- value_type INTEGER, an optional short representation, one packed value_integer.
+        -- The varint is read in place: no substring, no parse() bookkeeping.
+        local raw, p, stop = m.raw, m.fbody[ti], m.fstop[ti]
+        local t0, nl = byte(raw, p, p + 1)
+        if t0 == 10 and nl and nl < 128 then
+            p = p + 2 + nl
+            local t1, vt, t2, l = byte(raw, p, p + 3)
+            if t2 == 26 and l and l < 128 then -- representation: skip it
+                p = p + 2 + l
+                t2, l = byte(raw, p + 2, p + 3)
+            end
+            if t1 == 16 and vt == INTEGER and t2 == 50 and l and l < 128 and p + 4 + l == stop then
+                local lo, hi, e = read_varint64(raw, p + 4)
+                if lo and e == stop then
+                    if hi < TWO31 and (lo > 0 or hi > 0) then ts = time_string(self, lo, hi) end
+                    ti = nil -- done: not ts means the header Timestamp, as below
+                end
+            end
+        end
+    end
     if ti then
         -- consecutive metrics of one collection share their timestamp field, byte for byte
         local tkey = sub(m.raw, m.fbody[ti], m.fstop[ti] - 1)

@@ -96,15 +96,28 @@ local function open_queue()
   stats.queue_id, stats.queue_offset = queue_id, queue_size
 end
 
+-- The records of one read from a socket are written together (flush_queue, called by
+-- handle_client before the input waits again) rather than flushed one by one: one write and one
+-- flush per read. The output sees them once flushed, as it saw each record before.
+local pending, npending = {}, 0
+
+local function flush_queue()
+  if npending == 0 then return end
+  queue_fh:write(npending == 1 and pending[1] or table.concat(pending, "", 1, npending))
+  queue_fh:flush()
+  pending, npending = {}, 0
+end
+
 local function write_message(raw)
   local record = heka.frame(raw)
-  queue_fh:write(record)
-  queue_fh:flush()
+  npending = npending + 1
+  pending[npending] = record
   queue_size = queue_size + #record
   stats.messages = stats.messages + 1
   stats.queue_offset = queue_size
   stats_dirty = true
   if queue_size >= output_size then
+    flush_queue()
     queue_fh:close()
     queue_id = queue_id + 1
     open_queue()
@@ -172,6 +185,7 @@ local function handle_client(s)
     if not m then break end
     write_message(m.raw)
   end
+  flush_queue()
   local need = c.reader:need()
   c.need = need > 0 and need or 1
   if err == "closed" then close_client(s, "closed") end

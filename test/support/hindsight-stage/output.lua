@@ -11,7 +11,7 @@
 -- Events for the TypeScript wrapper go to stdout ("@@stage {json}"), logs to stderr.
 --
 -- Options: --retry-delay S (1: Hindsight re-offers a -3 message every second),
--- --poll-interval S (0.1; Hindsight sleeps 1 s when the queue is idle), --checkpoint-interval S
+-- --poll-interval S (0.02; Hindsight sleeps 1 s when the queue is idle), --checkpoint-interval S
 -- (1), --stagger (random first timer_event like Hindsight; default: one ticker_interval after
 -- start), --install-dir DIR (second place to look for the .lua), --log-level N (7).
 
@@ -26,7 +26,7 @@ local sandbox = require "sandbox"
 local floor, ceil = math.floor, math.ceil
 
 local ok_args, opts = pcall(util.parse_args, arg, {
-  config_dir = "", output_dir = "", plugin = "", retry_delay = 1, poll_interval = 0.1,
+  config_dir = "", output_dir = "", plugin = "", retry_delay = 1, poll_interval = 0.02,
   checkpoint_interval = 1, stagger = false, install_dir = "", log_level = 7, hostname = "",
 })
 if not ok_args then

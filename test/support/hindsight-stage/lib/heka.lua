@@ -28,24 +28,29 @@ M.READ_NAMES = {
 -- exact in a double, so conversions round once, like C's (double)(long long).
 
 -- lsb_pb_read_varint: returns the position after the varint, lo, hi; nil on failure.
+-- (Unrolled: the one-byte case first, then the multipliers kept in a variable instead of 2 ^ n.)
 local function read_varint(s, p, e)
-  if not p then return nil end
-  local lo, hi, i = 0, 0, 0
-  while p < e and i < 10 do
-    local b = byte(s, p)
-    local v = b % 128
+  if not p or p >= e then return nil end
+  local b = byte(s, p)
+  if b < 128 then return p + 1, b, 0 end
+  local lo, hi, mul = b - 128, 0, 128
+  for i = 1, 9 do
+    p = p + 1
+    if p >= e then return nil end -- the buffer ended first
+    b = byte(s, p)
+    local v = b < 128 and b or b - 128
     if i < 4 then
-      lo = lo + v * 2 ^ (7 * i)
+      lo = lo + v * mul
+      mul = i == 3 and 1 or mul * 128
     elseif i < 9 then
-      hi = hi + v * 2 ^ (7 * (i - 4))
+      hi = hi + v * mul
+      mul = mul * 128
     else
-      hi = hi + (v % 2) * 2 ^ 35 -- only bit 63 fits; C shifts the rest out
+      hi = hi + (v % 2) * 34359738368 -- only bit 63 fits (2 ^ 35); C shifts the rest out
     end
     if b < 128 then return p + 1, lo, hi end
-    p = p + 1
-    i = i + 1
   end
-  return nil -- 10 bytes without an end, or the buffer ended first
+  return nil -- 10 bytes without an end
 end
 M.read_varint = read_varint
 
@@ -71,9 +76,11 @@ local function varint_length(lo, hi)
 end
 
 -- lsb_pb_read_key: one byte, no bounds check (callers only call it with p < e)
+local KEY_TAG, KEY_WIRETYPE = {}, {}
+for b = 0, 255 do KEY_TAG[b], KEY_WIRETYPE[b] = floor(b / 8), b % 8 end
 local function read_key(s, p)
   local b = byte(s, p) or 0
-  return floor(b / 8), b % 8, p + 1
+  return KEY_TAG[b], KEY_WIRETYPE[b], p + 1
 end
 
 -- 8 bytes, little endian IEEE 754
@@ -111,30 +118,60 @@ local function process_varint(wiretype, s, p, e)
   return read_varint(s, p, e)
 end
 
--- process_fields: f gets name, value_type, representation, and the [vs, ve) value region
+-- process_fields: f gets name, value_type, representation, and the [vs, ve) value region.
+-- (read_key, read_string and the one-byte varints are inlined here and in M.decode: this is the
+-- hot path of both stage processes; the slow cases go through the functions above.)
 local function process_fields(f, s, p, e)
-  local np, lo, hi = read_varint(s, p, e)
-  if not np then return nil end
-  local len = varint_length(lo, hi)
+  local np, len
+  local c = p < e and byte(s, p)
+  if c and c < 128 then
+    np, len = p + 1, c
+  else
+    local lo, hi
+    np, lo, hi = read_varint(s, p, e)
+    if not np then return nil end
+    len = varint_length(lo, hi)
+  end
   if not len or np + len > e then return nil end
   p = np
   e = p + len
   if len == 0 then return nil end -- no name can be read from an empty record
   repeat
-    local tag, wiretype
-    tag, wiretype, p = read_key(s, p)
-    if tag == 1 then
-      local start, n
-      p, start, n = read_string(wiretype, s, p, e)
-      if p then f.name = sub(s, start, start + n - 1) end
+    local b = byte(s, p) or 0
+    local tag, wiretype = KEY_TAG[b], KEY_WIRETYPE[b]
+    p = p + 1
+    if tag == 1 or tag == 3 then
+      -- read_string
+      local sp, n
+      if wiretype == 2 then
+        c = p < e and byte(s, p)
+        if c and c < 128 then
+          sp, n = p + 1, c
+        else
+          local lo, hi
+          sp, lo, hi = read_varint(s, p, e)
+          if sp then
+            n = varint_length(lo, hi)
+            if not n then sp = nil end
+          end
+        end
+        if sp and sp + n > e then sp = nil end
+      end
+      if sp then
+        if tag == 1 then f.name = sub(s, sp, sp + n - 1) else f.representation = sub(s, sp, sp + n - 1) end
+        p = sp + n
+      else
+        p = nil
+      end
     elseif tag == 2 then
-      local vlo, vhi
-      p, vlo, vhi = process_varint(wiretype, s, p, e)
-      if p then f.value_type = varint_int32(vlo, vhi) end
-    elseif tag == 3 then
-      local start, n
-      p, start, n = read_string(wiretype, s, p, e)
-      if p then f.representation = sub(s, start, start + n - 1) end
+      if wiretype ~= 0 then
+        p = nil
+      else
+        local lo, hi
+        c = p < e and byte(s, p)
+        if c and c < 128 then p, lo, hi = p + 1, c, 0 else p, lo, hi = read_varint(s, p, e) end
+        if p then f.value_type = varint_int32(lo, hi) end
+      end
     elseif tag == 4 or tag == 5 then
       -- values are expected last: keep the region from this key to the end of the record
       if wiretype ~= 2 then
@@ -168,6 +205,8 @@ local function process_fields(f, s, p, e)
   return nil
 end
 
+local HEADER_STRING = { [3] = "type", [4] = "logger", [6] = "payload", [7] = "env_version", [9] = "hostname" }
+
 -- Decodes a protobuf Heka message. Returns the message table, or nil and the reason. The table
 -- holds what lsb_heka_message holds: raw, uuid, timestamp (a double), type, logger, severity (7
 -- when absent), payload, env_version, pid (0 when absent), hostname, fields (array of
@@ -175,44 +214,75 @@ end
 function M.decode(s)
   local len = #s
   if len == 0 then return nil, "invalid buffer" end
-  local m = { raw = s, timestamp = 0, severity = 7, pid = 0, fields = {} }
+  local fields = {}
+  local m = { raw = s, timestamp = 0, severity = 7, pid = 0, fields = fields }
+  local nfields = 0
   local p, e = 1, len + 1
   local lp = p
   local has_timestamp = false
   local tag, wiretype
   repeat
-    tag, wiretype, p = read_key(s, p)
-    if tag == 1 then
-      local start, n
-      p, start, n = read_string(wiretype, s, p, e)
-      if p and n == M.UUID_SIZE then m.uuid = sub(s, start, start + n - 1) else p = nil end
-    elseif tag == 2 then
-      local lo, hi
-      p, lo, hi = process_varint(wiretype, s, p, e)
-      if p then
-        m.timestamp = varint_number(lo, hi)
-        m.timestamp_lo, m.timestamp_hi = lo, hi
-        has_timestamp = true
-      end
-    elseif tag == 3 or tag == 4 or tag == 6 or tag == 7 or tag == 9 then
-      local start, n
-      p, start, n = read_string(wiretype, s, p, e)
-      if p then
-        local key = (tag == 3 and "type") or (tag == 4 and "logger") or (tag == 6 and "payload")
-            or (tag == 7 and "env_version") or "hostname"
-        m[key] = sub(s, start, start + n - 1)
-      end
-    elseif tag == 5 or tag == 8 then
-      local lo, hi
-      p, lo, hi = process_varint(wiretype, s, p, e)
-      if p then m[tag == 5 and "severity" or "pid"] = varint_int32(lo, hi) end
-    elseif tag == 10 then
+    local b = byte(s, p) or 0
+    tag, wiretype = KEY_TAG[b], KEY_WIRETYPE[b]
+    p = p + 1
+    if tag == 10 then
       if wiretype ~= 2 then
         p = nil
       else
-        local f = { value_type = 0 }
+        -- (the nil entries size the table at once: no rehash as the keys arrive)
+        local f = { value_type = 0, name = nil, representation = nil, vs = nil, ve = nil }
         p = process_fields(f, s, p, e)
-        m.fields[#m.fields + 1] = f
+        nfields = nfields + 1
+        fields[nfields] = f
+      end
+    elseif tag == 1 or HEADER_STRING[tag] then
+      -- read_string
+      local sp, n
+      if wiretype == 2 then
+        local c = p < e and byte(s, p)
+        if c and c < 128 then
+          sp, n = p + 1, c
+        else
+          local lo, hi
+          sp, lo, hi = read_varint(s, p, e)
+          if sp then
+            n = varint_length(lo, hi)
+            if not n then sp = nil end
+          end
+        end
+        if sp and sp + n > e then sp = nil end
+      end
+      if not sp then
+        p = nil
+      elseif tag == 1 then
+        if n == M.UUID_SIZE then
+          m.uuid = sub(s, sp, sp + n - 1)
+          p = sp + n
+        else
+          p = nil
+        end
+      else
+        m[HEADER_STRING[tag]] = sub(s, sp, sp + n - 1)
+        p = sp + n
+      end
+    elseif tag == 2 or tag == 5 or tag == 8 then
+      if wiretype ~= 0 then
+        p = nil
+      else
+        local lo, hi
+        local c = p < e and byte(s, p)
+        if c and c < 128 then p, lo, hi = p + 1, c, 0 else p, lo, hi = read_varint(s, p, e) end
+        if p then
+          if tag == 2 then
+            m.timestamp = varint_number(lo, hi)
+            m.timestamp_lo, m.timestamp_hi = lo, hi
+            has_timestamp = true
+          elseif tag == 5 then
+            m.severity = varint_int32(lo, hi)
+          else
+            m.pid = varint_int32(lo, hi)
+          end
+        end
       end
     else
       p = nil -- unknown tags are not allowed
