@@ -30,7 +30,6 @@ import {
   rule,
   tagged,
   text,
-  type Check,
   type Issue,
 } from './checks.ts';
 import { METRIC_FAMILIES } from '../collector/metrics.ts';
@@ -232,4 +231,3 @@ export function validateStack(value: unknown, at: string): Issue[] {
   return crossChecks(value as StackConfig, at);
 }
 
-export type { Check };
