@@ -371,18 +371,10 @@ function M.decode(self, raw)
             if run[2] then type_pos, type_len = start + run[2], run[3] end
             if run[4] then logger_pos, logger_len = start + run[4], run[5] end
             if run[6] then host_pos, host_len = start + run[6], run[7] end
-        elseif tag == 10 or tag == 50 then -- Uuid, Payload
-            local p = pos + 2
-            if not l then return nil, "truncated header" end
-            if l >= 128 then
-                if l2 and l2 < 128 then
-                    l, p = l - 128 + l2 * 128, pos + 3
-                else
-                    l, p = read_small(raw, pos + 1)
-                    if not l then return nil, "bad header length" end
-                end
-            end
-            pos = p + l
+        elseif tag == 10 or tag == 50 then -- Uuid, Payload: once a message, so no inlined varint
+            local n_bytes, p = read_small(raw, pos + 1)
+            if not n_bytes then return nil, l and "bad header length" or "truncated header" end
+            pos = p + n_bytes
         elseif tag == 16 then -- Timestamp
             ts_lo, ts_hi, pos = read_varint64(raw, pos + 1)
             if not ts_lo then return nil, "bad Timestamp" end
