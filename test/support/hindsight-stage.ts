@@ -121,17 +121,6 @@ interface StageProcess {
   ready: boolean;
 }
 
-const live = new Set<HindsightStage>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  onProcessEnd(() => {
-    for (const stage of live) stage.killSync();
-  });
-}
-
 /** Resolves true when `promise` settles within `ms`, false otherwise; the timer never holds the process. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -164,6 +153,8 @@ export class HindsightStage implements AsyncDisposable {
   private logLines: string[] = [];
   private stopping = false;
   private disposed = false;
+  /** Unregisters the last-resort cleanup at process end (cleanup.ts). */
+  private forget?: () => void;
   private originals = new Map<string, string>();
 
   constructor(
@@ -260,8 +251,7 @@ export class HindsightStage implements AsyncDisposable {
   async start(): Promise<void> {
     if (this.disposed) throw new Error('this stage was disposed');
     if (this.running) return;
-    live.add(this);
-    installExitHook();
+    this.forget ??= onProcessEnd(() => this.killSync());
     await this.prepare();
     this.processes.length = 0;
     this.stopping = false;
@@ -392,7 +382,7 @@ export class HindsightStage implements AsyncDisposable {
     if (this.disposed) return;
     await this.stop(3000);
     this.disposed = true;
-    live.delete(this);
+    this.forget?.();
     await rm(this.dir, { recursive: true, force: true });
   }
 

@@ -88,17 +88,6 @@ export interface InfluxWriteOptions {
   precision?: Precision;
 }
 
-const live = new Set<InfluxDBServer>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  onProcessEnd(() => {
-    for (const server of live) server.killSync();
-  });
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -189,6 +178,8 @@ export class InfluxDBServer implements AsyncDisposable {
   private logLines: string[] = [];
   private bootstrapped = false;
   private disposed = false;
+  /** Unregisters the last-resort cleanup at process end (cleanup.ts). */
+  private forget?: () => void;
 
   constructor(
     readonly dir: string,
@@ -239,8 +230,7 @@ export class InfluxDBServer implements AsyncDisposable {
   async start(): Promise<void> {
     if (this.disposed) throw new Error('this InfluxDB was disposed');
     if (this.running) return;
-    live.add(this);
-    installExitHook();
+    this.forget ??= onProcessEnd(() => this.killSync());
     const firstStart = this.port === 0;
     for (let attempt = 1; ; attempt++) {
       if (firstStart) {
@@ -388,7 +378,6 @@ export class InfluxDBServer implements AsyncDisposable {
     if (!child || !this.running) return;
     child.kill('SIGTERM');
     if (!(await within(this.exited!, graceMs))) await this.kill();
-    live.delete(this);
   }
 
   /** SIGKILL: an outage, or a crash. start() brings it back. */
@@ -397,7 +386,6 @@ export class InfluxDBServer implements AsyncDisposable {
     if (!child) return;
     if (this.running) child.kill('SIGKILL');
     await within(this.exited!, 5000);
-    live.delete(this);
   }
 
   async restart(): Promise<void> {
@@ -410,7 +398,7 @@ export class InfluxDBServer implements AsyncDisposable {
     if (this.disposed) return;
     await this.stop();
     this.disposed = true;
-    live.delete(this);
+    this.forget?.();
     await rm(this.dir, { recursive: true, force: true });
   }
 
