@@ -91,15 +91,24 @@ test('InfluxDB stopped for 10 s mid-stream and restarted: no point is lost', asy
 test('the Hindsight stage killed mid-batch and restarted: no point is lost', async () => {
   const publisher = pipeline.publisher({ nodes: 2, seed: 13 });
   // Kill while the plugin holds a batch it has not written (its checkpoint not yet advanced).
+  // The stage writes its stats about once a second, so each round waits until the stats have
+  // seen the round's messages before judging: a stale file would say nothing about this round.
+  // Waiting for a stats write would lock each round to the same phase of the stage's one-second
+  // rhythm (ticker and stats), so each round first waits a different part of a second.
   let killedMidBatch = false;
-  for (let index = 20; index < 26 && !killedMidBatch; index++) {
+  for (let index = 20; index < 32 && !killedMidBatch; index++) {
+    await new Promise((resolve) => setTimeout(resolve, ((index - 20) * 370) % 1000));
+    const readBefore = pipeline.stage.outputStats()?.read ?? 0;
+    const sentBefore = publisher.sent.length;
     await publisher.tick(round(index));
+    const expectedRead = readBefore + publisher.sent.length - sentBefore;
+    await pipeline.stage.waitFor(() => (pipeline.stage.outputStats()?.read ?? 0) >= expectedRead, 10_000, `round ${index} read by the output`);
     if (pipeline.stage.outputStats()?.batching) {
       await pipeline.stage.kill();
       killedMidBatch = true;
     }
   }
-  assert.ok(killedMidBatch, 'never caught the plugin holding a batch');
+  assert.ok(killedMidBatch, 'never caught the plugin holding a batch in 12 rounds');
   await pipeline.stage.start();
   const again = pipeline.publisher({ nodes: 2, seed: 17 });
   await again.tick(round(23));
