@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hindsight-build (builder stage only): lua_sandbox, Hindsight and the lua_sandbox_extensions the
 # plugins need (heka, socket, cjson, lpeg, and lfs which heka's modules load), each from its
-# mozilla-services repository at the pinned ref, built with CMake and installed into $STAGE/usr:
+# mozilla-services repository at its pinned commit, built with CMake and installed into $STAGE/usr:
 #
 #   $STAGE/usr/bin/hindsight
 #   $STAGE/usr/lib/<multiarch>/libluasandbox*.so*                (lua_sandbox)
@@ -18,7 +18,7 @@ STAGE="${STAGE:-/stage}"
 SRC="${SRC:-/src}"
 JOBS="$(nproc)"
 
-: "${LUA_SANDBOX_REF:?}" "${LUA_SANDBOX_VERSION:?}" "${HINDSIGHT_REF:?}" "${HINDSIGHT_VERSION:?}"
+: "${LUA_SANDBOX_COMMIT:?}" "${LUA_SANDBOX_VERSION:?}" "${HINDSIGHT_COMMIT:?}" "${HINDSIGHT_VERSION:?}"
 : "${EXTENSIONS_COMMIT:?}" "${LUA_CJSON_COMMIT:?}" "${LPEG_SHA256:?}"
 readonly LPEG_102_MD5=d342571886f1abcb7afe6a83d024d583
 readonly EXTENSIONS=(heka socket cjson lpeg lfs)
@@ -28,17 +28,16 @@ die() {
   exit 1
 }
 
-# fetch <dir> <repository URL> <ref>: the ref (a tag or a full commit), recorded in SOURCES.
+# fetch <dir> <repository URL> <full commit>: that commit and nothing else, recorded in SOURCES.
 fetch() {
+  [[ $3 =~ ^[0-9a-f]{40}$ ]] || die "$2: '$3' is not a full commit"
   mkdir -p "$1"
   git -C "$1" init -q
   git -C "$1" fetch -q --depth 1 "$2" "$3"
   git -C "$1" -c advice.detachedHead=false checkout -q --detach FETCH_HEAD
-  if [[ $3 =~ ^[0-9a-f]{40}$ ]]; then
-    [ "$(git -C "$1" rev-parse HEAD)" = "$3" ] || die "$2: fetched something else than $3"
-  fi
+  [ "$(git -C "$1" rev-parse HEAD)" = "$3" ] || die "$2: fetched something else than $3"
   mkdir -p "$STAGE/usr/share/doc/stacklight-hindsight"
-  printf '%s %s %s\n' "$2" "$3" "$(git -C "$1" rev-parse HEAD)" >>"$STAGE/usr/share/doc/stacklight-hindsight/SOURCES"
+  printf '%s %s\n' "$2" "$3" >>"$STAGE/usr/share/doc/stacklight-hindsight/SOURCES"
 }
 
 # GCC 12 warns about things the 2019-2021 sources were not written against; warnings must not
@@ -55,9 +54,9 @@ cmake_build() { # <source dir> [cmake args...]
 }
 
 # --- lua_sandbox -------------------------------------------------------------------------------
-fetch "$SRC/lua_sandbox" https://github.com/mozilla-services/lua_sandbox "$LUA_SANDBOX_REF"
+fetch "$SRC/lua_sandbox" https://github.com/mozilla-services/lua_sandbox "$LUA_SANDBOX_COMMIT"
 grep -Eq "project\(luasandbox VERSION ${LUA_SANDBOX_VERSION//./\\.}" "$SRC/lua_sandbox/CMakeLists.txt" ||
-  die "lua_sandbox at $LUA_SANDBOX_REF is not version $LUA_SANDBOX_VERSION"
+  die "lua_sandbox at $LUA_SANDBOX_COMMIT is not version $LUA_SANDBOX_VERSION"
 no_werror "$SRC/lua_sandbox"
 cmake_build "$SRC/lua_sandbox" -DCMAKE_INSTALL_PREFIX=/usr
 (cd "$SRC/lua_sandbox/release" && ctest --output-on-failure)
@@ -65,9 +64,9 @@ cmake --install "$SRC/lua_sandbox/release"
 DESTDIR="$STAGE" cmake --install "$SRC/lua_sandbox/release"
 
 # --- hindsight ---------------------------------------------------------------------------------
-fetch "$SRC/hindsight" https://github.com/mozilla-services/hindsight "$HINDSIGHT_REF"
+fetch "$SRC/hindsight" https://github.com/mozilla-services/hindsight "$HINDSIGHT_COMMIT"
 grep -Eq "project\(hindsight VERSION ${HINDSIGHT_VERSION//./\\.}" "$SRC/hindsight/CMakeLists.txt" ||
-  die "hindsight at $HINDSIGHT_REF is not version $HINDSIGHT_VERSION"
+  die "hindsight at $HINDSIGHT_COMMIT is not version $HINDSIGHT_VERSION"
 no_werror "$SRC/hindsight"
 cmake_build "$SRC/hindsight" -DCMAKE_INSTALL_PREFIX=/usr
 (cd "$SRC/hindsight/release" && ctest --output-on-failure)

@@ -74,6 +74,23 @@ function toolchainProblems(parsed: ParsedDockerfile): string[] {
   return problems;
 }
 
+/**
+ * Problems with the build arguments that name upstream sources: a source is fetched by a full
+ * commit (`*_COMMIT`) or checked against a SHA-256 (`*_SHA256`); a tag or branch can move.
+ */
+function sourcePinProblems(parsed: ParsedDockerfile): string[] {
+  const problems: string[] = [];
+  for (const instruction of parsed.dockerfile.getInstructions()) {
+    if (instruction.getKeyword() !== Keyword.ARG) continue;
+    const [declaration = ''] = argumentsOf(instruction);
+    const [name = '', value = ''] = declaration.split('=', 2);
+    if (/_(REF|TAG|BRANCH)$/.test(name)) problems.push(`${name} fetches a movable ref (${value || 'no default'})`);
+    if (name.endsWith('_COMMIT') && !/^[0-9a-f]{40}$/.test(value)) problems.push(`${name}=${value} is not a full commit`);
+    if (name.endsWith('_SHA256') && !/^[0-9a-f]{64}$/.test(value)) problems.push(`${name}=${value} is not a SHA-256`);
+  }
+  return problems;
+}
+
 function userProblems(parsed: ParsedDockerfile): string[] {
   const user = finalUser(parsed);
   if (!user) return ['the final stage sets no USER (runs as root)'];
@@ -94,6 +111,10 @@ describe('Dockerfiles', () => {
 
       it('pins every base image by digest (no latest, no untagged)', () => {
         assert.deepEqual(baseImageProblems(parsed), []);
+      });
+
+      it('fetches every upstream source by full commit or SHA-256, never by tag or branch', () => {
+        assert.deepEqual(sourcePinProblems(parsed), []);
       });
 
       it('runs as a non-root user in the final stage', () => {
@@ -133,6 +154,11 @@ describe('Dockerfiles', () => {
     assert.deepEqual(parseProblems(broken), ['line 7: ENTRYPOINT is not valid exec-form JSON', 'line 8: unknown instruction FRM']);
     assert.deepEqual(baseImageProblems(broken), ['golang:latest uses the tag latest', 'debian:bookworm-slim is not pinned by digest']);
     assert.deepEqual(userProblems(broken), ['the final stage sets no USER (runs as root)']);
+    assert.deepEqual(sourcePinProblems(parseDockerfile('FROM x\nARG LIB_REF=v1.4.0\nARG LIB_COMMIT=33af22b\nARG TAR_SHA256=abc\nARG OK_COMMIT=' + 'a'.repeat(40) + '\n')), [
+      'LIB_REF fetches a movable ref (v1.4.0)',
+      'LIB_COMMIT=33af22b is not a full commit',
+      'TAR_SHA256=abc is not a SHA-256',
+    ]);
     assert.deepEqual(toolchainProblems(broken).length, 2);
     assert.deepEqual(toolchainProblems(parseDockerfile('FROM debian@sha256:' + 'a'.repeat(64) + '\nRUN make\n')), [
       'single stage: the build toolchain ships in the image',
