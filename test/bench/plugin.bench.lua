@@ -1,7 +1,8 @@
 -- Benchmarks of the output plugin in Lua 5.1, run by test/bench/pipeline.bench.ts:
 --   encoder: stacklight.line_protocol.encode on Snap-like points (4 tags, a float, a ms timestamp);
 --   plugin:  process_message on Snap messages exactly as the publisher frames them, through the
---            fake Hindsight driver of test/lua (InfluxDB answers 204 instantly), default cfg;
+--            fake Hindsight driver's replay loop (return codes handled as Hindsight's C loop
+--            does, nothing recorded; InfluxDB answers 204 instantly), default cfg;
 --   memory:  the Lua heap's peak while a default-size batch (5000 points) fills.
 -- Prints one JSON object per line. Usage: lua5.1 test/bench/plugin.bench.lua [points] [messages]
 local here = debug.getinfo(1, "S").source:match("^@(.*)plugin%.bench%.lua$") or "./"
@@ -75,7 +76,8 @@ for i = 1, distinct do
 end
 local plugin_seconds = best_of(3, function()
     local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
-    for i = 1, messages do hs.output_message(raws[(i - 1) % distinct + 1]) end
+    if hs.replay(raws, messages) ~= 0 then error("the plugin asked for a retry") end
+    if hs.env.process_message == nil or hs.cp < messages - 5000 then error("the plugin did not commit") end
 end)
 print(string.format('{"bench":"process_message","messages":%d,"seconds":%.4f,"per_second":%.0f}', messages, plugin_seconds, messages / plugin_seconds))
 

@@ -360,7 +360,7 @@ function M.fake_http(handler, clock)
             timeout = h.TIMEOUT, time = clock and clock.now,
         }
         for k, v in pairs(reqt.headers or {}) do req.headers[k:lower()] = v end
-        h.requests[#h.requests + 1] = req
+        if not h.forget then h.requests[#h.requests + 1] = req end
         local status, body = handler(req)
         if clock then clock.now = clock.now + (req.latency or 0.004) end
         if status == nil then return nil, body end
@@ -534,6 +534,33 @@ function M.hindsight(opts)
             hs.ticker_expires = clock.now + hs.ticker_interval
         end
         return ret
+    end
+
+    --- The benchmark's driver: offers raws[1..#raws] cyclically, count messages in all, with
+    --- output_message's handling of the return codes (batching flag, checkpoint, -3 re-offer,
+    --- ticker) but none of the records the specs read (statuses, request bodies), so that what
+    --- it measures is the plugin plus what Hindsight's C loop does. Returns the -3 count.
+    function hs.replay(raws, count)
+        local pm, n_raws, retries = env.process_message, #raws, 0
+        hs.http.forget = true
+        for i = 1, count do
+            hs.msg = raws[(i - 1) % n_raws + 1]
+            local r = pm()
+            while r == -3 do
+                retries = retries + 1
+                clock.now = clock.now + 1
+                r = pm()
+            end
+            if r == 0 then hs.batching = false elseif r == -4 then hs.batching = true end
+            if r <= 0 and not hs.batching then hs.cp = i end
+            if hs.ticker_interval > 0 and clock.now >= hs.ticker_expires then
+                env.timer_event(floor(clock.now) * 1e9, false)
+                hs.ticker_expires = clock.now + hs.ticker_interval
+            end
+        end
+        hs.msg = nil
+        hs.http.forget = false
+        return retries
     end
 
     --- Offers the next queued message, retrying every second while the plugin returns -3.

@@ -70,6 +70,7 @@ describe("line_protocol values", function()
         assert.are.equal("0.1", lp.format_float(0.1))
         assert.are.equal("775.459", lp.format_float(775.459))
         assert.are.equal("0.30000000000000004", lp.format_float(0.1 + 0.2))
+        assert.are.equal("0.7999999999999999", lp.format_float(0.1 + 0.7)) -- 16 digits, not 17
         assert.are.equal("5", lp.format_float(5.0))
         assert.are.equal("-2.5", lp.format_float(-2.5))
         assert.are.equal("1e+20", lp.format_float(1e20))

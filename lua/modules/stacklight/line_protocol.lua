@@ -158,11 +158,13 @@ M.integer_string = integer_string
 local function format_float(v)
     if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
     if v == floor(v) and v > -1e15 and v < 1e15 then return integer_string(v) end
-    local s = format("%.15g", v)
-    if tonumber(s) ~= v then
-        s = format("%.16g", v)
-        if tonumber(s) ~= v then s = format("%.17g", v) end
-    end
+    -- Measured values mostly need 16 or 17 digits, so 16 is tried first: when 16 digits do not
+    -- read back, 15 cannot either (the 15-digit rounding is no nearer), so 17 it is; when they
+    -- do, 15 may too (775.459 rather than 775.4589999999999).
+    local s = format("%.16g", v)
+    if tonumber(s) ~= v then return format("%.17g", v) end
+    local s15 = format("%.15g", v)
+    if tonumber(s15) == v then return s15 end
     return s
 end
 M.format_float = format_float
