@@ -180,5 +180,30 @@ describe("heka_metric series cache", function()
             assert.is_truthy(conv:encode(m))
         end
         assert.is_true(conv.cache_n <= hm.CACHE_MAX)
+        local old = 0
+        for _ in pairs(conv.old) do old = old + 1 end
+        assert.is_true(old <= hm.CACHE_MAX)
+    end)
+
+    it("keeps serving a working set larger than one generation from the two", function()
+        local conv = hm.new({})
+        local m = hpb.new()
+        local series = hm.CACHE_MAX + 10
+        local function pass(value)
+            for i = 1, series do
+                assert(m:decode(F.snap_message({ value = value, dynamic = { { "cpuID", tostring(i) } } })))
+                assert.are.equal(string.format("intel.procfs.cpu.user_percentage,cpuID=%d,hostname=node-1 value=%d 1700000000123", i, value), conv:encode(m))
+            end
+        end
+        pass(1)
+        pass(2)
+        -- every series of the set is in one generation or the other after the second pass
+        local found = 0
+        for i = 1, series do
+            assert(m:decode(F.snap_message({ value = 3, dynamic = { { "cpuID", tostring(i) } } })))
+            local key = m.raw:sub(m.estart[1], m.estart[m.n - 1] - 1)
+            if conv.cache[key] or conv.old[key] then found = found + 1 end
+        end
+        assert.are.equal(series, found)
     end)
 end)

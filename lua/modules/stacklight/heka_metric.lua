@@ -28,7 +28,11 @@ Rules:
 
 Speed: "measurement,tags" depends only on the message bytes before the `value` field when
 `value` (and `timestamp`) are the last fields, as Snap sends them; it is cached by those bytes
-(bounded), so a known series costs one table lookup instead of decoding its tags.
+(bounded), so a known series costs one table lookup instead of decoding its tags. The cache has
+two generations of CACHE_MAX entries: when the young one is full it becomes the old one, and a
+series found only in the old one moves back, so a working set of up to CACHE_MAX series
+(tag orders count apart: Snap's come in Go's random map order) is always served, and up to twice
+that mostly; flushing a single table instead would miss every time once the set outgrew it.
 
 API:
     local hm = require "stacklight.heka_metric"
@@ -60,7 +64,7 @@ local M = {}
 M.__index = M
 
 M.DIVISORS = { ns = 1, u = 1e3, ms = 1e6, s = 1e9 }
-M.CACHE_MAX = 1024
+M.CACHE_MAX = 1024 -- per generation: one node sends ~180 keys (89 series, tags in random order)
 
 local STRING, BYTES, INTEGER, DOUBLE, BOOL = 0, 1, 2, 3, 4
 local TWO31 = 2147483648
@@ -90,7 +94,7 @@ function M.new(opts)
         static_vals = static_vals,
         keys = {},   -- scratch: tag keys of the current point
         vals = {},   -- scratch: tag key -> value
-        cache = {}, cache_n = 0,
+        cache = {}, cache_n = 0, old = {}, -- the series cache: young and old generations
         t_lo = -1, t_hi = -1, t_str = nil, -- the last converted time
     }, M)
 end
@@ -188,6 +192,12 @@ local function build_prefix(self, m, ni, di, tfi)
     return prefix, maxi
 end
 
+local function cache_put(self, key, prefix)
+    if self.cache_n >= M.CACHE_MAX then self.old, self.cache, self.cache_n = self.cache, {}, 0 end
+    self.cache[key] = prefix
+    self.cache_n = self.cache_n + 1
+end
+
 -- floor(ns / divisor) for the unsigned 64-bit lo/hi, remembering the last result.
 local function time_string(self, lo, hi)
     if lo == self.t_lo and hi == self.t_hi then return self.t_str end
@@ -215,6 +225,10 @@ function M.encode(self, m)
     if vi then
         key = sub(m.raw, m.estart[1], m.estart[vi] - 1)
         prefix = self.cache[key]
+        if not prefix then
+            prefix = self.old[key]
+            if prefix then cache_put(self, key, prefix) end
+        end
     end
     if not prefix then
         local ok, err = read_names(m)
@@ -237,9 +251,7 @@ function M.encode(self, m)
         if not prefix then return nil, "bad_message", maxi, 0 end
         -- a hit must mean the same tags: cacheable when no tag came from the value or after it
         if key and not vf and vi and maxi < vi and m.estart[vi] - m.estart[1] == #key then
-            if self.cache_n >= M.CACHE_MAX then self.cache, self.cache_n = {}, 0 end
-            self.cache[key] = prefix
-            self.cache_n = self.cache_n + 1
+            cache_put(self, key, prefix)
         end
     end
 
