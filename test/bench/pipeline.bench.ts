@@ -16,7 +16,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { stack } from '../../config/stack.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
-import { startPipeline, expectedPoint } from '../support/pipeline.ts';
+import { influxdbOutputCfg } from '../../compiler/collector/hindsight.ts';
+import { startPipeline, expectedPoint, storedPoints } from '../support/pipeline.ts';
 import { startInfluxDB } from '../support/influxdb.ts';
 import { SnapPublisher, type SnapMetric } from '../support/snap-publisher.ts';
 import { encodeFramed, encodeMessage } from '../support/heka.ts';
@@ -34,35 +35,71 @@ interface LuaFigure {
 
 /**
  * What one collector pod's Hindsight receives: the mock publisher's messages for the shipped
- * config (every collected family of one node, tags in Go's random map order), 50 collections,
- * as "<length>\n<bytes>" records for plugin.bench.lua.
+ * config (every collected family of one node, tags in Go's random map order), `rounds`
+ * collections 10 s apart, as "<length>\n<bytes>" records for the Lua benchmarks.
  */
-async function writeSnapMessages(dir: string): Promise<string> {
+async function writeSnapMessages(dir: string, rounds: number): Promise<{ file: string; metrics: SnapMetric[] }> {
   const publisher = new SnapPublisher({ port: 0, config: stack, nodes: 1, seed: 3 });
-  const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
+  const base = (BigInt(Date.now()) - 2n * 3_600_000n) * 1_000_000n;
   const records: Buffer[] = [];
-  for (let round = 0; round < 50; round++) {
-    for (const node of publisher.nodes) {
-      for (const metric of publisher.collect(node, base + BigInt(round) * 10_000_000_000n)) {
-        const bytes = encodeMessage(publisher.message(metric));
-        records.push(Buffer.from(`${bytes.length}\n`), Buffer.from(bytes));
-      }
+  const metrics: SnapMetric[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const metric of publisher.collect(publisher.nodes[0]!, base + BigInt(round) * 10_000_000_000n)) {
+      const bytes = encodeMessage(publisher.message(metric));
+      records.push(Buffer.from(`${bytes.length}\n`), Buffer.from(bytes));
+      metrics.push(metric);
     }
   }
-  const file = join(dir, 'snap-messages.bin');
+  const file = join(dir, `snap-messages-${rounds}.bin`);
   await writeFile(file, Buffer.concat(records));
-  return file;
+  return { file, metrics };
 }
 
-async function luaBenchmarks(): Promise<LuaFigure[]> {
+async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'stacklight-bench-'));
   try {
-    const messages = await writeSnapMessages(dir);
-    const { stdout } = await run('lua5.1', [join(REPO_ROOT, 'test/bench/plugin.bench.lua'), '300000', '100000', messages], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
-    return stdout.trim().split('\n').map((line) => JSON.parse(line) as LuaFigure);
+    return await use(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function luaBenchmarks(): Promise<LuaFigure[]> {
+  return withTempDir(async (dir) => {
+    const { file: messages } = await writeSnapMessages(dir, 50);
+    const { stdout } = await run('lua5.1', [join(REPO_ROOT, 'test/bench/plugin.bench.lua'), '300000', '100000', messages], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
+    return stdout.trim().split('\n').map((line) => JSON.parse(line) as LuaFigure);
+  });
+}
+
+/**
+ * The plugin alone into a real influxd: one node's messages (500 collections) offered by the
+ * replay driver, real HTTP; the count InfluxDB then holds is checked, so the rate is of points
+ * stored. Returns points/s and the metrics, for the ceiling of the same points.
+ */
+async function pluginIntoInfluxDB(): Promise<{ rate: number; metrics: SnapMetric[] }> {
+  return withTempDir(async (dir) => {
+    const { file, metrics } = await writeSnapMessages(dir, 500);
+    const influx = await startInfluxDB({ config: stack });
+    try {
+      // The compiler's cfg, pointed at the test InfluxDB; batches written by size, the rest at the stop.
+      const cfg = { ...influxdbOutputCfg(stack), influxdb_url: influx.url, ticker_interval: 0 };
+      const { stdout } = await run(
+        'lua5.1',
+        [join(REPO_ROOT, 'test/bench/plugin-influxdb.bench.lua'), file, JSON.stringify(cfg)],
+        { cwd: REPO_ROOT, env: { ...process.env, INFLUXDB_PASSWORD: influx.writer.password }, maxBuffer: 1 << 20 },
+      );
+      const result = JSON.parse(stdout) as { points: number; written: number; per_second: number };
+      const stored = await storedPoints(influx);
+      const missing = metrics.filter((metric) => !stored.has(expectedPoint(metric, stack).key)).length;
+      if (result.written !== metrics.length || missing > 0) {
+        throw new Error(`the plugin wrote ${result.written} of ${metrics.length} points and ${missing} are not in InfluxDB`);
+      }
+      return { rate: result.per_second, metrics };
+    } finally {
+      await influx.dispose();
+    }
+  });
 }
 
 const escapeKey = (text: string) => text.replace(/([,= ])/g, '\\$1');
@@ -144,3 +181,9 @@ const ceiling = await directIngest(e2e.metrics);
 console.log(`end to end (${NODES} nodes × ${ROUNDS} rounds, ${e2e.points} points): ${thousands(endToEndRate)} points/s`);
 console.log(`InfluxDB direct ingest of the same points in 5,000-point batches: ${thousands(ceiling)} points/s`);
 console.log(`end to end / direct ingest: ${(endToEndRate / ceiling).toFixed(3)}   target ≥ 0.5`);
+
+const plugin = await pluginIntoInfluxDB();
+const pluginCeiling = await directIngest(plugin.metrics);
+console.log(`the plugin alone into InfluxDB (one node, ${plugin.metrics.length} points, no Hindsight stage): ${thousands(plugin.rate)} points/s`);
+console.log(`InfluxDB direct ingest of the same points in 5,000-point batches: ${thousands(pluginCeiling)} points/s`);
+console.log(`plugin into InfluxDB / direct ingest: ${(plugin.rate / pluginCeiling).toFixed(3)}`);
