@@ -66,6 +66,24 @@ describe("line_protocol values", function()
         assert.are.equal("-9223372036854775808i", lp.format_integer(-2 ^ 63))
     end)
 
+    it("prints integral numbers exactly, with and without the integer suffix", function()
+        assert.are.equal("%d", lp.INT_FORMAT) -- a 64-bit C long here, as where Hindsight runs
+        local cases = {
+            { 0, "0" }, { -1, "-1" }, { 999, "999" }, { 1000000, "1000000" }, { 1700000000123, "1700000000123" },
+            { 2 ^ 53 - 1, "9007199254740991" }, { -(2 ^ 53 - 1), "-9007199254740991" },
+            { 2 ^ 53, "9007199254740992" }, { 1e20, "100000000000000000000" }, { -2 ^ 63, "-9223372036854775808" },
+        }
+        for _, case in ipairs(cases) do
+            assert.are.equal(case[2], lp.integer_string(case[1]))
+            assert.are.equal(case[2] .. "i", lp.integer_field(case[1]))
+        end
+        math.randomseed(7)
+        for _ = 1, 2000 do
+            local v = math.floor((math.random() - 0.5) * 2 ^ math.random(1, 60))
+            assert.are.equal(string.format("%.0f", v), lp.integer_string(v))
+        end
+    end)
+
     it("formats floats with the shortest round-tripping representation", function()
         assert.are.equal("0.1", lp.format_float(0.1))
         assert.are.equal("775.459", lp.format_float(775.459))

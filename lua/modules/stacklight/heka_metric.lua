@@ -56,8 +56,10 @@ local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, t
 
 local escape_key, escape_measurement = lp.escape_key, lp.escape_measurement
 local format_float, escape_string, integer_string = lp.format_float, lp.escape_string, lp.integer_string
+local integer_field = lp.integer_field
 local parse, udiv_string, int64_string = hpb.parse, hpb.udiv_string, hpb.int64_string
 local first_index, read_names, read_varint64 = hpb.first_index, hpb.names, hpb.read_varint64
+local header_timestamp = hpb.header_timestamp
 local VALUE_NAME, TIMESTAMP_NAME = "\10\5value", "\10\9timestamp"
 
 local M = {}
@@ -122,7 +124,7 @@ local function field_value(m, i)
         return format_float(v) -- nil, "nan_inf" for NaN/Inf
     elseif vt == INTEGER then
         local hi = m.ihi[i]
-        if hi == 0 then return integer_string(v) .. "i" end
+        if hi == 0 then return integer_field(v) end
         return int64_string(m.ilo[i], hi) .. "i"
     elseif vt == STRING or vt == BYTES then
         return '"' .. escape_string(v) .. '"'
@@ -350,7 +352,7 @@ function M.encode(self, m)
         end
     end
     if not ts then
-        local lo, hi = m.ts_lo, m.ts_hi
+        local lo, hi = header_timestamp(m)
         if not lo or hi >= TWO31 then return nil, "bad_message", "bad Timestamp", skipped end
         ts = time_string(self, lo, hi)
     end

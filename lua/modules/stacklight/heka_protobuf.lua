@@ -37,6 +37,7 @@ API:
     m:integer_string(i)             -- exact int64 decimal of the first value of INTEGER field i
     m:field_time(i, divisor)        -- floor(value / divisor) of INTEGER field i, exact string
     m:header_time(divisor)          -- floor(Timestamp / divisor), exact string
+    m:header_timestamp()            -- the Timestamp header as unsigned 64-bit halves lo, hi
     m:get_type(), m:get_logger(), m:get_hostname()  -- headers (nil when absent)
 --]]
 
@@ -250,7 +251,7 @@ function M.new()
         name = {}, estart = {}, fbody = {}, fstop = {}, parsed = {},
         vtype = {}, count = {}, value = {}, ilo = {}, ihi = {}, sfirst = {},
         strings = {}, nstrings = 0,
-        ts_lo = nil, ts_hi = nil,
+        ts_pos = nil, ts_gen = 0, ts_lo = nil, ts_hi = nil,
         runs = {}, run_hints = {}, run_next = 0,
     }, M)
 end
@@ -310,7 +311,7 @@ function M.decode(self, raw)
     self.n = 0
     self.nstrings = 0
     self.gen = self.gen + 1
-    self.ts_lo, self.ts_hi = nil, nil
+    self.ts_pos = nil
     if type(raw) ~= "string" then
         self.raw = nil
         self.type_pos, self.logger_pos, self.hostname_pos = nil, nil, nil
@@ -322,7 +323,7 @@ function M.decode(self, raw)
     local runs, hints = self.runs, self.run_hints
     local len = #raw
     local pos, n, k = 1, 0, 0
-    local ts_lo, ts_hi
+    local ts_pos
     local type_pos, type_len, logger_pos, logger_len, host_pos, host_len
     while pos <= len do
         local tag, l, l2 = byte(raw, pos, pos + 2)
@@ -375,9 +376,11 @@ function M.decode(self, raw)
             local n_bytes, p = read_small(raw, pos + 1)
             if not n_bytes then return nil, l and "bad header length" or "truncated header" end
             pos = p + n_bytes
-        elseif tag == 16 then -- Timestamp
-            ts_lo, ts_hi, pos = read_varint64(raw, pos + 1)
-            if not ts_lo then return nil, "bad Timestamp" end
+        elseif tag == 16 then -- Timestamp: only where it ends (its last byte is below 128) for now;
+            -- header_timestamp() reads it if asked: Snap's messages carry their time in a field
+            local last = find(raw, "[%z\1-\127]", pos + 1)
+            if not last or last > pos + 10 then return nil, "bad Timestamp" end
+            ts_pos, pos = pos + 1, last + 1
         else
             pos = skip_entry(raw, pos + 1, tag, len + 1)
             if not pos then return nil, "malformed message" end
@@ -387,9 +390,9 @@ function M.decode(self, raw)
     self.logger_pos, self.logger_len = logger_pos, logger_len
     self.hostname_pos, self.hostname_len = host_pos, host_len
     if pos ~= len + 1 then return nil, "truncated message" end
-    if not ts_lo then return nil, "missing Timestamp" end
+    if not ts_pos then return nil, "missing Timestamp" end
     self.n = n
-    self.ts_lo, self.ts_hi = ts_lo, ts_hi
+    self.ts_pos = ts_pos
     return true
 end
 
@@ -634,17 +637,30 @@ function M.field_time(self, i, divisor)
     return udiv_string(lo, hi, divisor)
 end
 
+--- The Timestamp header as its unsigned 64-bit halves lo, hi (read once per decode); nil
+--- when no message is decoded.
+local function header_timestamp(self)
+    if not self.ts_pos then return nil end
+    if self.ts_gen ~= self.gen then
+        self.ts_gen = self.gen
+        self.ts_lo, self.ts_hi = read_varint64(self.raw, self.ts_pos)
+    end
+    return self.ts_lo, self.ts_hi
+end
+M.header_timestamp = header_timestamp
+
 --- floor(Timestamp / divisor) as an exact decimal string; nil for a negative Timestamp.
 function M.header_time(self, divisor)
-    local lo, hi = self.ts_lo, self.ts_hi
+    local lo, hi = header_timestamp(self)
     if not lo or hi >= TWO31 then return nil end
     return udiv_string(lo, hi, divisor)
 end
 
 --- The Timestamp header as a (possibly rounded) number of nanoseconds.
 function M.timestamp(self)
-    if not self.ts_lo then return nil end
-    return int64_number(self.ts_lo, self.ts_hi)
+    local lo, hi = header_timestamp(self)
+    if not lo then return nil end
+    return int64_number(lo, hi)
 end
 
 return M

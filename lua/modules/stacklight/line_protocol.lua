@@ -32,6 +32,7 @@ API:
     local lp = require "stacklight.line_protocol"
     lp.escape_measurement(s), lp.escape_key(s), lp.escape_string(s)
     lp.integer_string(v) -> "1700000000123" (an integral number, exact below 2^53)
+    lp.integer_field(v)  -> "15i" (the same with the integer suffix)
     lp.tag_string(v)     -> a tag value as a string (numbers and booleans converted)
     lp.format_float(v)   -> "1.5" | nil, "nan_inf"
     lp.format_integer(v) -> "15i" | nil, reason      (v: number or decimal string)
@@ -119,40 +120,27 @@ M.escape_string = escape_string
 
 -- Values ---------------------------------------------------------------------------------------
 
--- Decimal strings of integral numbers in [0, 2^53): the digits above the last six change
--- rarely (a millisecond timestamp's change every ~17 minutes), so they are cached and the last
--- six come from a table of three-digit groups: string.format is the costly part, and a cache of
--- only the digits above the last three missed on nearly every point of a busy collector.
-local D3, SMALL = {}, {}
-for i = 0, 999 do
-    D3[i] = format("%03d", i)
-    SMALL[i] = format("%d", i)
-end
-local int_hi, int_hi_s = -1, ""
-
-local function uint_string(v)
-    if v < 1000 then return SMALL[v] end
-    if v < 1000000 then -- exact: no rounding below 2^53
-        local hi = floor(v / 1000)
-        return SMALL[hi] .. D3[v - hi * 1000]
-    end
-    local hi = floor(v / 1000000)
-    local lo = v - hi * 1000000
-    -- v / 1e6 is rounded: floor may be one off near a multiple of 1e6
-    if lo < 0 then hi, lo = hi - 1, lo + 1000000 elseif lo >= 1000000 then hi, lo = hi + 1, lo - 1000000 end
-    if hi ~= int_hi then int_hi, int_hi_s = hi, format("%.0f", hi) end
-    local mid = floor(lo / 1000)
-    return int_hi_s .. D3[mid] .. D3[lo - mid * 1000]
-end
+-- string.format("%d") converts through a C long, so where long has 64 bits (the platforms
+-- Hindsight runs on) it prints every integral double below 2^53 exactly, and several times faster
+-- than "%.0f" (which goes through the exact floating-point printer). Checked once, here.
+local INT_FORMAT = format("%d", 9007199254740991) == "9007199254740991" and "%d" or "%.0f"
+M.INT_FORMAT = INT_FORMAT
+local INT_I_FORMAT = INT_FORMAT .. "i"
 
 --- Decimal string of an integral number (exact below 2^53; larger doubles print exactly as
 --- their value).
 local function integer_string(v)
-    if v >= 0 and v < 9007199254740992 then return uint_string(v) end
-    if v < 0 and v > -9007199254740992 then return "-" .. uint_string(-v) end
+    if v > -9007199254740992 and v < 9007199254740992 then return format(INT_FORMAT, v) end
     return format("%.0f", v)
 end
 M.integer_string = integer_string
+
+--- The same with the integer field suffix: "15i".
+local function integer_field(v)
+    if v > -9007199254740992 and v < 9007199254740992 then return format(INT_I_FORMAT, v) end
+    return format("%.0fi", v)
+end
+M.integer_field = integer_field
 
 --- Shortest decimal (up to 17 significant digits) that reads back as the same double.
 local function format_float(v)
@@ -183,7 +171,7 @@ local function format_integer(v)
         if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
         if floor(v) ~= v then return nil, "not an integer" end
         if v >= TWO63 or v < -TWO63 then return nil, "integer out of int64 range" end
-        return integer_string(v) .. "i"
+        return integer_field(v)
     elseif t == "string" then
         local neg, digits = match(v, "^(%-?)0*(%d+)$")
         if not digits then return nil, "not an integer" end
