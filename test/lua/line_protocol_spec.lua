@@ -97,6 +97,28 @@ describe("line_protocol values", function()
         assert.are.equal(tiny, tonumber(lp.format_float(tiny)))
     end)
 
+    it("writes what the plain search (15, else 16, else 17 digits) writes, short decimals included", function()
+        local format = string.format
+        local function plain(v)
+            for _, digits in ipairs({ "%.15g", "%.16g" }) do
+                local s = format(digits, v)
+                if tonumber(s) == v then return s end
+            end
+            return format("%.17g", v)
+        end
+        math.randomseed(11)
+        for _ = 1, 20000 do
+            local decimals = math.random(0, 9)
+            local short = math.floor((math.random() - 0.5) * 10 ^ math.random(1, 12)) / 10 ^ decimals
+            local long = (math.random() - 0.5) * 10 ^ math.random(-12, 12)
+            for _, v in ipairs({ short, long, short * 3.3 }) do
+                if v ~= math.floor(v) then assert.are.equal(plain(v), lp.format_float(v)) end
+            end
+        end
+        assert.are.equal("775.4590000001", lp.format_float(775.4590000001))
+        assert.are.equal("-999999999.999999", lp.format_float(-999999999.999999))
+    end)
+
     it("round-trips every float it writes", function()
         math.randomseed(42)
         for _ = 1, 5000 do

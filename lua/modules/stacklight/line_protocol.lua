@@ -146,9 +146,17 @@ M.integer_field = integer_field
 local function format_float(v)
     if v ~= v or v == huge or v == -huge then return nil, "nan_inf" end
     if v == floor(v) and v > -1e15 and v < 1e15 then return integer_string(v) end
+    -- A value with at most 6 decimals below 1e9 (0.52, 775.459) is the decimal x / 1e6: the
+    -- division of two exact doubles rounds like strtod does, so that decimal reads back as v,
+    -- and it has at most 15 digits, so %.15g prints it (and nothing shorter reads back: two such
+    -- decimals are 1e-6 apart, more than a double's spacing here).
+    if v > -1e9 and v < 1e9 then
+        local x = floor(v * 1e6 + 0.5)
+        if x / 1e6 == v then return format("%.15g", v) end
+    end
     -- Measured values mostly need 16 or 17 digits, so 16 is tried first: when 16 digits do not
     -- read back, 15 cannot either (the 15-digit rounding is no nearer), so 17 it is; when they
-    -- do, 15 may too (775.459 rather than 775.4589999999999).
+    -- do, 15 may too (775.4590000001 rather than 775.4590000000999).
     local s = format("%.16g", v)
     if tonumber(s) ~= v then return format("%.17g", v) end
     local s15 = format("%.15g", v)
