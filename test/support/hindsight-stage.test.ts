@@ -271,7 +271,8 @@ describe('the stage\'s process_message return codes', { concurrency: 4 }, () => 
       // update_checkpoint() in e's process_message commits e itself; e's own -4 starts a new batch
       await stage.waitFor(() => stage.checkpoint('scripted')?.offset === stage.queueBytes(), 5000, 'update_checkpoint');
       assert.ok(stage.queueBytes() > afterC);
-      assert.equal(stage.outputStats('scripted')!.batching, true);
+      // the stats file is written just after the checkpoint file: wait for it rather than race it
+      await stage.waitFor(() => stage.outputStats('scripted')?.batching === true, 3000, 'the batching flag after e');
     });
   });
 
