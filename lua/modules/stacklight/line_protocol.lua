@@ -304,11 +304,30 @@ function M.tag_set(tags)
     return tag_set(tags)
 end
 
+-- The timestamp as line-protocol digits: nil without one; nil, "bad timestamp" if unusable.
+local function timestamp_string(timestamp)
+    if timestamp == nil then return nil end
+    if type(timestamp) == "number" then
+        if timestamp == last_ts_num then return last_ts_str end
+        if timestamp ~= timestamp or floor(timestamp) ~= timestamp or timestamp == huge or timestamp == -huge then
+            return nil, "bad timestamp"
+        end
+        local ts = integer_string(timestamp)
+        last_ts_num, last_ts_str = timestamp, ts
+        return ts
+    elseif type(timestamp) == "string" and find(timestamp, "^%-?%d+$") then
+        return timestamp
+    end
+    return nil, "bad timestamp"
+end
+
 --- One point in line protocol (no trailing newline).
 function M.encode(measurement, tags, fields, timestamp, kinds)
     if type(measurement) ~= "string" or measurement == "" then return nil, "empty measurement", 0 end
-    local line = escape_measurement(measurement)
-    if tags then line = line .. tag_set(tags) end
+    -- the pieces are joined once, at the end: every intermediate string would be hashed and
+    -- collected for nothing
+    local m = escape_measurement(measurement)
+    local ts_set = tags and tag_set(tags) or ""
 
     local skipped = 0
     local fs
@@ -317,7 +336,11 @@ function M.encode(measurement, tags, fields, timestamp, kinds)
         if type(k1) ~= "string" or k1 == "" then return nil, "bad field key", 0 end
         local fv, err = format_value(fields[k1], kinds and kinds[k1])
         if fv then
-            fs = escape_key(k1) .. "=" .. fv
+            -- one field, the common case: the whole line in one concatenation
+            local ts, terr = timestamp_string(timestamp)
+            if terr then return nil, terr, 0 end
+            if ts then return m .. ts_set .. " " .. escape_key(k1) .. "=" .. fv .. " " .. ts, nil, 0 end
+            return m .. ts_set .. " " .. escape_key(k1) .. "=" .. fv, nil, 0
         elseif err == "nan_inf" then
             skipped = 1
         else
@@ -352,24 +375,10 @@ function M.encode(measurement, tags, fields, timestamp, kinds)
         return nil, skipped > 0 and "nan_inf" or "no fields", skipped
     end
 
-    if timestamp == nil then return line .. " " .. fs, nil, skipped end
-    local ts
-    if type(timestamp) == "number" then
-        if timestamp == last_ts_num then
-            ts = last_ts_str
-        else
-            if timestamp ~= timestamp or floor(timestamp) ~= timestamp or timestamp == huge or timestamp == -huge then
-                return nil, "bad timestamp", skipped
-            end
-            ts = integer_string(timestamp)
-            last_ts_num, last_ts_str = timestamp, ts
-        end
-    elseif type(timestamp) == "string" and find(timestamp, "^%-?%d+$") then
-        ts = timestamp
-    else
-        return nil, "bad timestamp", skipped
-    end
-    return line .. " " .. fs .. " " .. ts, nil, skipped
+    local ts, terr = timestamp_string(timestamp)
+    if terr then return nil, terr, skipped end
+    if ts then return m .. ts_set .. " " .. fs .. " " .. ts, nil, skipped end
+    return m .. ts_set .. " " .. fs, nil, skipped
 end
 
 return M
