@@ -36,7 +36,7 @@ export const stack: StackConfig = {
   hindsight: {
     output: {
       batchMaxPoints: 5000,
-      batchMaxBytes: 1 * MiB,
+      batchMaxBytes: MiB / 2, // at most memoryLimit / 16: the sandbox counts garbage too
       flushInterval: '5s',
       timeout: '5s',
       maxRetryBackoff: '30s',

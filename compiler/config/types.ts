@@ -96,7 +96,7 @@ export interface HindsightConfig {
   output: {
     /** A batch is sent when it holds this many points... */
     batchMaxPoints: number;
-    /** ...or this many bytes of line protocol (at most an eighth of the plugin's memory limit)... */
+    /** ...or this many bytes of line protocol (at most a sixteenth of the plugin's memory limit: the sandbox counts garbage too)... */
     batchMaxBytes: number;
     /** ...or when it is this old (the output plugin's ticker_interval, whole seconds). */
     flushInterval: Duration;

@@ -21,7 +21,7 @@ Suggested matcher (emitted by the compiler): `Type == 'snap.heka' || Type == 'st
     password_file     = nil                     -- or a file holding it (a mounted Secret); wins
                                                 -- over password_env. A `password` key is refused.
     batch_max_points  = 5000                    -- flush when this many points are batched...
-    batch_max_bytes   = 1048576                 -- ...or this many bytes (capped at memory_limit/8)
+    batch_max_bytes   = 524288                  -- ...or this many bytes (capped at memory_limit/16)
     ticker_interval   = 5                       -- ...or every ticker_interval seconds (timer_event)
     timeout           = 5                       -- seconds per socket operation (LuaSocket's is 60)
     static_tags       = { cluster = "prod" }    -- added to every point (win over message tags)
@@ -131,14 +131,19 @@ local retention_policy = cfg_string("retention_policy", "")
 local precision = cfg_string("precision", "ms")
 if not hm.DIVISORS[precision] then error("precision must be one of ns, u, ms, s; got " .. precision) end
 local batch_max_points = floor(cfg_number("batch_max_points", 5000, 1))
-local batch_max_bytes = floor(cfg_number("batch_max_bytes", 1048576, 1))
+local batch_max_bytes = floor(cfg_number("batch_max_bytes", 524288, 1))
 local memory_limit = cfg_number("memory_limit", 8388608, 0)
-if memory_limit > 0 and batch_max_bytes > memory_limit / 8 then
-    -- The lines, the request body built from them, the garbage Lua 5.1's collector lets grow
-    -- to about the live size, the caches and LuaSocket's buffers must all fit in memory_limit
-    -- (an allocation beyond it terminates the plugin).
-    batch_max_bytes = floor(memory_limit / 8)
+-- lua_sandbox refuses any allocation past memory_limit, garbage included (Lua 5.1 has no
+-- emergency collection), and the plugin is terminated. The heap peaks at about three times what
+-- is live (Lua 5.1's collector lets garbage grow to the live size before a cycle, and more is
+-- allocated during it), and what is live at a flush is the batch's lines, the request body built
+-- from them and the series cache: hence a sixteenth for the batch and a thirty-second for each of
+-- the cache's two generations (compiler/config/validate.ts refuses configs beyond the first;
+-- test/lua/influxdb_out_spec.lua measures the peak).
+if memory_limit > 0 and batch_max_bytes > memory_limit / 16 then
+    batch_max_bytes = floor(memory_limit / 16)
 end
+local cache_bytes = memory_limit > 0 and floor(memory_limit / 64) or nil
 local timeout = cfg_number("timeout", 5, 0.001)
 local max_retry_backoff = cfg_number("max_retry_backoff", 30, 1)
 local static_tags = cfg("static_tags", {})
@@ -221,7 +226,9 @@ local BAD_MESSAGE_LOG_INTERVAL = 60
 -- State ----------------------------------------------------------------------------------------
 
 local view = hpb.new()
-local converter = hm.new({ precision = precision, excluded_tags = excluded_tags, static_tags = static_tags })
+local converter = hm.new({
+    precision = precision, excluded_tags = excluded_tags, static_tags = static_tags, cache_bytes = cache_bytes,
+})
 local stats_divisor = hm.DIVISORS[precision]
 
 local batch = {}                  -- line-protocol lines
@@ -252,22 +259,46 @@ end
 
 local request_headers = { ["content-type"] = "text/plain; charset=utf-8" }
 
--- POSTs body to /write. Returns status (nil when there is no answer), error, response text, ms.
-local function post(body)
+-- Lines per chunk of a request body.
+local BODY_CHUNK_LINES = 256
+
+-- The body of lines[lo..hi] joined by "\n", handed to LuaSocket a few hundred lines at a time:
+-- built as one string, table.concat would make it through ever longer partial strings, garbage
+-- of several times the body's size inside the sandbox's memory_limit.
+local function body_source(lines, lo, hi)
+    local next_line, separator = lo, false
+    return function()
+        if separator then
+            separator = false
+            return "\n"
+        end
+        if next_line > hi then return nil end
+        local last = min(next_line + BODY_CHUNK_LINES - 1, hi)
+        local chunk = concat(lines, "\n", next_line, last)
+        next_line = last + 1
+        separator = next_line <= hi
+        return chunk
+    end
+end
+
+local function body_length(lines, lo, hi)
+    local n = hi - lo
+    for k = lo, hi do n = n + #lines[k] end
+    return n
+end
+
+-- POSTs lines[lo..hi] to /write. Returns status (nil when there is no answer), error, response
+-- text, ms.
+local function post(lines, lo, hi)
     local resp, resp_bytes, resp_n = {}, 0, 0
-    local sent = false
-    request_headers["content-length"] = tostring(#body)
+    request_headers["content-length"] = tostring(body_length(lines, lo, hi))
     request_headers["authorization"] = auth_header
     local t0 = gettime()
     local ok, r, code = pcall(http.request, {
         url = write_url,
         method = "POST",
         headers = request_headers,
-        source = function()
-            if sent then return nil end
-            sent = true
-            return body
-        end,
+        source = body_source(lines, lo, hi),
         sink = function(chunk)
             if chunk and resp_bytes < MAX_RESPONSE_BYTES then
                 resp_n = resp_n + 1
@@ -355,7 +386,7 @@ local function flush(budget)
         if nranges == 0 then break end
         local lo, hi = ranges_lo[nranges], ranges_hi[nranges]
         local n = hi - lo + 1
-        local code, err, body, elapsed = post(concat(batch, "\n", lo, hi))
+        local code, err, body, elapsed = post(batch, lo, hi)
         stats.requests = stats.requests + 1
         stats.last_status = code or 0
         local action, rejected, msg = classify(code, err, body, n)
@@ -432,11 +463,12 @@ local function stats_lines(now)
         f.points = dropped[reason]
         lines[#lines + 1] = lp.encode("hindsight_output_dropped", tags, f, ts, STAT_KINDS)
     end
-    return concat(lines, "\n")
+    return lines
 end
 
 local function send_stats(now)
-    local code, err, body = post(stats_lines(now))
+    local lines = stats_lines(now)
+    local code, err, body = post(lines, 1, #lines)
     local action, _, msg = classify(code, err, body, 1)
     if action == "retry" then
         schedule_retry(now, note_error("self-monitoring write: " .. msg))

@@ -1,7 +1,7 @@
 /**
  * Pipeline figures, measured in one run on this machine (part of `npm run bench`):
  * - the Lua 5.1 benchmarks of test/bench/plugin.bench.lua (encoder points/s, process_message
- *   messages/s, the plugin's memory with a full default batch);
+ *   messages/s) and the plugin's heap peak, garbage included (test/lua/memory_probe.lua);
  * - end-to-end points/s: the mock Snap publisher → the Hindsight stage with the plugins of lua/
  *   → a real influxd, from the first publish until the plugin reports every point written;
  * - InfluxDB's own ingest of the same points posted directly in 5,000-point batches (the
@@ -70,6 +70,12 @@ async function luaBenchmarks(): Promise<LuaFigure[]> {
     const { stdout } = await run('lua5.1', [join(REPO_ROOT, 'test/bench/plugin.bench.lua'), '300000', '100000', messages], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
     return stdout.trim().split('\n').map((line) => JSON.parse(line) as LuaFigure);
   });
+}
+
+/** test/lua/memory_probe.lua: the plugin's heap peak, garbage included, in a process of its own. */
+async function memoryPeak(series: number): Promise<{ peak_kib: number; limit_kib: number }> {
+  const { stdout } = await run('lua5.1', [join(REPO_ROOT, 'test/lua/memory_probe.lua'), String(series), '40000'], { cwd: REPO_ROOT });
+  return JSON.parse(stdout) as { peak_kib: number; limit_kib: number };
 }
 
 /**
@@ -171,9 +177,10 @@ console.log(`encoder (a new tag set every point): ${thousands(figure('encoder_un
 console.log(`plugin process_message, one DOUBLE metric with distinct values (worst case): ${thousands(figure('process_message').per_second!)} messages/s   target ≥ 150k`);
 const snap = figure('process_message_snap');
 console.log(`plugin process_message, one node's Snap messages for the shipped config (${snap.distinct} distinct): ${thousands(snap.per_second!)} messages/s   target ≥ 150k`);
-console.log(`plugin memory with a full default batch (5,000 points): ${figure('memory').batch_kib} KiB of the sandbox's 8192 KiB`);
-const cache = figure('memory_series_cache');
-console.log(`plugin memory of a full series cache (${cache.series} series): ${cache.cache_kib} KiB of the sandbox's 8192 KiB`);
+for (const series of [100, 1000]) {
+  const peak = await memoryPeak(series);
+  console.log(`plugin heap peak, garbage included (what lua_sandbox limits), ${series} long-tag series, default batch: ${peak.peak_kib} KiB of the sandbox's ${peak.limit_kib} KiB`);
+}
 
 const e2e = await endToEnd();
 const endToEndRate = e2e.points / e2e.seconds;

@@ -3,7 +3,6 @@
 --   plugin:  process_message on Snap messages exactly as the publisher frames them, through the
 --            fake Hindsight driver's replay loop (return codes handled as Hindsight's C loop
 --            does, nothing recorded; InfluxDB answers 204 instantly), default cfg;
---   memory:  the Lua heap's peak while a default-size batch (5000 points) fills.
 --   plugin, Snap mix: the same on the mock publisher's messages for the shipped config (a file).
 -- Prints one JSON object per line.
 -- Usage: lua5.1 test/bench/plugin.bench.lua [points] [messages] [file of Snap messages]
@@ -11,8 +10,6 @@ local here = debug.getinfo(1, "S").source:match("^@(.*)plugin%.bench%.lua$") or 
 package.path = here .. "../lua/?.lua;" .. here .. "../../lua/modules/?.lua;" .. package.path
 local socket = require "socket"
 local lp = require "stacklight.line_protocol"
-local hm = require "stacklight.heka_metric"
-local hpb = require "stacklight.heka_protobuf"
 local fh = require "fake_hindsight"
 
 local points = tonumber(arg[1]) or 300000
@@ -81,7 +78,7 @@ end
 local plugin_seconds = best_of(3, function()
     local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
     if hs.replay(raws, messages) ~= 0 then error("the plugin asked for a retry") end
-    if hs.env.process_message == nil or hs.cp < messages - 5000 then error("the plugin did not commit") end
+    if hs.cp < messages - 5000 then error("the plugin did not commit") end
 end)
 print(string.format('{"bench":"process_message","messages":%d,"seconds":%.4f,"per_second":%.0f}', messages, plugin_seconds, messages / plugin_seconds))
 
@@ -101,43 +98,7 @@ if arg[3] then
     local mix_seconds = best_of(3, function()
         local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
         if hs.replay(snap, messages) ~= 0 then error("the plugin asked for a retry") end
-        local dropped = hs.env.process_message and hs.cp < messages - 5000
-        if dropped then error("the plugin did not commit") end
+        if hs.cp < messages - 5000 then error("the plugin did not commit") end
     end)
     print(string.format('{"bench":"process_message_snap","messages":%d,"distinct":%d,"seconds":%.4f,"per_second":%.0f}', messages, #snap, mix_seconds, messages / mix_seconds))
 end
-
--- The plugin's memory with a full default batch: the heap with the plugin loaded and 4,999
--- points batched (one short of the flush), minus the heap with the plugin loaded and idle.
-local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
-collectgarbage("collect")
-local idle_kib = collectgarbage("count")
-for i = 1, 4999 do hs.output_message(raws[i]) end
-collectgarbage("collect")
-local full_kib = collectgarbage("count")
--- The driver keeps a reference per offered message (its queue): 16 bytes each, not the plugin's.
-local driver_kib = #hs.messages * 16 / 1024
-print(string.format('{"bench":"memory","batch_points":4999,"batch_kib":%.0f,"sandbox_limit_kib":8192}', full_kib - idle_kib - driver_kib))
-
--- The series cache at its largest: both generations full (2 x CACHE_MAX distinct series, tags and
--- names as long as the catalogue's df ones), the heap of the converter minus its empty size.
-local conv, view = hm.new({ static_tags = { cluster = "production-cluster", environment = "prod" } }), hpb.new()
-local cache_raws = {}
-for i = 1, 2 * hm.CACHE_MAX do
-    cache_raws[i] = fh.snap_message({
-        name = "intel.procfs.filesystem.space_percent_free",
-        value = 1.5, value_type = 3,
-        dynamic = { { "filesystem", "/var/lib/kubelet/pods/" .. i } },
-        tags = { { "hostname", "node-" .. (i % 50) } },
-        timestamp = "1700000000000000000",
-    })
-end
-collectgarbage("collect")
-local before_kib = collectgarbage("count")
-for i = 1, #cache_raws do
-    assert(view:decode(cache_raws[i]))
-    assert(conv:encode(view))
-end
-view:decode(cache_raws[1]) -- the view holds the last message: let it hold a small one again
-collectgarbage("collect")
-print(string.format('{"bench":"memory_series_cache","series":%d,"cache_kib":%.0f,"sandbox_limit_kib":8192}', #cache_raws, collectgarbage("count") - before_kib))

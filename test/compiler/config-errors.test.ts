@@ -76,8 +76,8 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
   ],
   [
     'a batch too large for the sandbox',
-    (c) => (c.dev.hindsight.output.batchMaxBytes = 2 * 1024 * 1024),
-    "dev.hindsight.output.batchMaxBytes: 2097152 is more than an eighth of hindsight.limits.memoryLimit (8388608): a batch must stay well inside the sandbox's memory",
+    (c) => (c.dev.hindsight.output.batchMaxBytes = 1024 * 1024),
+    "dev.hindsight.output.batchMaxBytes: 1048576 is more than a sixteenth of hindsight.limits.memoryLimit (8388608): the sandbox counts garbage too, so a batch must stay well inside its memory",
   ],
   [
     'a remote InfluxDB with a non-HTTP URL',

@@ -123,8 +123,8 @@ describe("influxdb_out batching", function()
         assert.are.same({ -4, 0, -4, 0 }, hs.statuses)
     end)
 
-    it("caps the batch at an eighth of the sandbox memory_limit", function()
-        local hs = F.hindsight({ cfg = { batch_max_bytes = 1e9, memory_limit = 8000 } })
+    it("caps the batch at a sixteenth of the sandbox memory_limit", function()
+        local hs = F.hindsight({ cfg = { batch_max_bytes = 1e9, memory_limit = 16000 } })
         deliver_all(hs, 1, 30)
         assert.is_true(#hs.http.requests >= 2)
         assert.is_true(#hs.http.requests[1].body <= 1000 + 100)
@@ -148,6 +148,29 @@ describe("influxdb_out batching", function()
         assert.are.equal(3, hs.stop())
         assert.are.same({ [1] = 1, [2] = 1, [3] = 1 }, written_values(hs))
     end)
+end)
+
+describe("influxdb_out memory", function()
+    -- lua_sandbox refuses any allocation past memory_limit, garbage included, and terminates the
+    -- plugin: the peak of the heap as it runs counts, not what a full collection leaves. It is
+    -- measured by memory_probe.lua in a process of its own (busted's own data would raise the
+    -- collector's threshold here), with long tag values so batches and the cache fill by bytes.
+    local here = debug.getinfo(1, "S").source:match("^@(.*)influxdb_out_spec%.lua$") or "./"
+    local function probe(series)
+        local pipe = assert(io.popen("lua5.1 " .. here .. "memory_probe.lua " .. series .. " 40000"))
+        local out = pipe:read("*a")
+        pipe:close()
+        local peak, limit = out:match('"peak_kib":(%d+),"limit_kib":(%d+)')
+        assert(peak, "the probe printed: " .. out)
+        return tonumber(peak), tonumber(limit)
+    end
+
+    for _, series in ipairs({ 100, 1000, 3000 }) do
+        it("keeps the heap under three quarters of memory_limit with " .. series .. " long-tag series", function()
+            local peak, limit = probe(series)
+            assert.is_true(peak < 0.75 * limit, string.format("the heap reached %d KiB of %d KiB", peak, limit))
+        end)
+    end
 end)
 
 describe("influxdb_out retries", function()

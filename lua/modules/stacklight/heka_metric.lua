@@ -37,7 +37,8 @@ that mostly; flushing a single table instead would miss every time once the set 
 API:
     local hm = require "stacklight.heka_metric"
     local conv = hm.new{ precision = "ms", excluded_tags = {"plugin_running_on"},
-                         static_tags = { cluster = "prod" } }
+                         static_tags = { cluster = "prod" },
+                         cache_bytes = 262144 } -- optional: bytes of keys and prefixes per generation
     local line, reason, detail, skipped = conv:encode(view)
       -- line: the point, or nil with reason "bad_message" | "nan_inf" and a detail string;
       -- skipped: number of NaN/Inf values left out
@@ -67,6 +68,7 @@ M.__index = M
 
 M.DIVISORS = { ns = 1, u = 1e3, ms = 1e6, s = 1e9 }
 M.CACHE_MAX = 1024 -- per generation: one node sends ~180 keys (89 series, tags in random order)
+M.CACHE_BYTES = 256 * 1024 -- per generation, keys and prefixes: long tag values fill it first
 
 local STRING, BYTES, INTEGER, DOUBLE, BOOL = 0, 1, 2, 3, 4
 local TWO31 = 2147483648
@@ -96,7 +98,8 @@ function M.new(opts)
         static_vals = static_vals,
         keys = {},   -- scratch: tag keys of the current point
         vals = {},   -- scratch: tag key -> value
-        cache = {}, cache_n = 0, old = {}, -- the series cache: young and old generations
+        cache = {}, cache_n = 0, cache_bytes = 0, old = {}, -- the series cache: young and old generations
+        cache_max_bytes = opts.cache_bytes or M.CACHE_BYTES,
         t_lo = -1, t_hi = -1, t_str = nil, -- the last converted time
     }, M)
 end
@@ -195,9 +198,12 @@ local function build_prefix(self, m, ni, di, tfi)
 end
 
 local function cache_put(self, key, prefix)
-    if self.cache_n >= M.CACHE_MAX then self.old, self.cache, self.cache_n = self.cache, {}, 0 end
+    if self.cache_n >= M.CACHE_MAX or self.cache_bytes >= self.cache_max_bytes then
+        self.old, self.cache, self.cache_n, self.cache_bytes = self.cache, {}, 0, 0
+    end
     self.cache[key] = prefix
     self.cache_n = self.cache_n + 1
+    self.cache_bytes = self.cache_bytes + #key + #prefix
 end
 
 -- floor(ns / divisor) for the unsigned 64-bit lo/hi, remembering the last result.
