@@ -29,10 +29,11 @@ Rules:
 Speed: "measurement,tags" depends only on the message bytes before the `value` field when
 `value` (and `timestamp`) are the last fields, as Snap sends them; it is cached by those bytes
 (bounded), so a known series costs one table lookup instead of decoding its tags. The cache has
-two generations of CACHE_MAX entries: when the young one is full it becomes the old one, and a
-series found only in the old one moves back, so a working set of up to CACHE_MAX series
-(tag orders count apart: Snap's come in Go's random map order) is always served, and up to twice
-that mostly; flushing a single table instead would miss every time once the set outgrew it.
+two generations of at most CACHE_MAX entries and cache_bytes of keys and prefixes (the sandbox's
+memory counts): when the young one is full it becomes the old one, and a series found only in
+the old one moves back, so a working set that fits in one generation (tag orders count apart:
+Snap's come in Go's random map order) is always served, and up to twice that mostly; flushing a
+single table instead would miss every time once the set outgrew it.
 
 API:
     local hm = require "stacklight.heka_metric"
