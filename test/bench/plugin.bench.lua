@@ -46,13 +46,13 @@ local function encode_points(tags_of)
         if not line then error("encode failed") end
     end
 end
-local encoder_seconds = best_of(3, function()
+local encoder_seconds = best_of(5, function()
     encode_points(function(i) return series[i % 800 + 1] end)
 end)
 print(string.format('{"bench":"encoder","points":%d,"seconds":%.4f,"per_second":%.0f}', points, encoder_seconds, points / encoder_seconds))
 -- Worst case: one table rewritten for every point, so every tag set is built and sorted anew.
 local scratch = { cpuID = "0", hostname = "node-1", cluster = "prod", environment = "prod" }
-local uncached_seconds = best_of(3, function()
+local uncached_seconds = best_of(5, function()
     encode_points(function(i)
         scratch.cpuID = cpus[i % 16 + 1]
         scratch.hostname = hosts[i % 50 + 1]
@@ -75,7 +75,7 @@ for i = 1, distinct do
         timestamp = string.format("%d", 1700000000000000000 + i * 10000000000),
     })
 end
-local plugin_seconds = best_of(3, function()
+local plugin_seconds = best_of(5, function()
     local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
     if hs.replay(raws, messages) ~= 0 then error("the plugin asked for a retry") end
     if hs.cp < messages - 5000 then error("the plugin did not commit") end
@@ -95,7 +95,7 @@ if arg[3] then
         snap[#snap + 1] = data:sub(body, body + tonumber(length) - 1)
         pos = body + tonumber(length)
     end
-    local mix_seconds = best_of(3, function()
+    local mix_seconds = best_of(5, function()
         local hs = fh.hindsight({ cfg = { ticker_interval = 0 } })
         if hs.replay(snap, messages) ~= 0 then error("the plugin asked for a retry") end
         if hs.cp < messages - 5000 then error("the plugin did not commit") end
