@@ -491,12 +491,10 @@ end
 
 -- Messages -------------------------------------------------------------------------------------
 
-local decode, encode = hpb.decode, hm.encode
+local encode_raw = hm.encode_raw
 
 local function encode_current()
-    local ok, err = decode(view, read_message("raw"))
-    if not ok then return nil, "bad_message", err, 0 end
-    return encode(converter, view)
+    return encode_raw(converter, view, read_message("raw"))
 end
 
 function process_message()

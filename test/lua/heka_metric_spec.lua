@@ -207,3 +207,77 @@ describe("heka_metric series cache", function()
         assert.are.equal(series, found)
     end)
 end)
+
+describe("heka_metric encode_raw (the plugin's path)", function()
+    -- Each message twice through one converter (the second time its series is cached), against
+    -- the full path (decode, then encode with a converter of its own).
+    local opts = { static_tags = { cluster = "c" } }
+    local function full(raw)
+        local m = hpb.new()
+        local ok, err = m:decode(raw)
+        if not ok then return nil, "bad_message", err, 0 end
+        return hm.new(opts):encode(m)
+    end
+    local function same_as_full(conv, m, raw, label)
+        local want = { full(raw) }
+        for round = 1, 2 do
+            local got = { conv:encode_raw(m, raw) }
+            assert.are.same(want, got, label .. " (round " .. round .. ")")
+        end
+    end
+
+    local INJECTED = "\82\23\10\5value\16\3\26\0\58\8" .. string.rep("\0", 8)
+
+    local messages = {
+        { "a double", F.snap_message({ value = 12.5, dynamic = { { "cpuID", "3" } } }) },
+        { "an integer", F.snap_message({ value = "123456789012", value_type = 2 }) },
+        { "a negative integer", F.snap_message({ value = "-5", value_type = 2 }) },
+        { "a string", F.snap_message({ value = "up", value_type = 0 }) },
+        { "a boolean", F.snap_message({ value = true, value_type = 4 }) },
+        { "NaN", F.snap_message({ value = 0 / 0 }) },
+        { "a long string value (no fast path)", F.snap_message({ value = string.rep("x", 200), value_type = 0 }) },
+        { "tags in another order", F.snap_message({ value = 1, tags = { { "rack", "r1" }, { "hostname", "n1" } } }) },
+        { "no representation", F.snap_message({ value = 2.5, no_representation = true }) },
+        { "a tag value holding a value field's bytes", F.snap_message({ value = 7.25, tags = { { "hostname", INJECTED } } }) },
+        { "a tag value holding a timestamp name", F.snap_message({ value = 7.5, tags = { { "hostname", "\10\9timestamp" } } }) },
+        { "a header after the fields", F.snap_message({ value = 3.5 }) .. "\74\4late" },
+        { "an extra field after the timestamp", F.snap_message({ value = 3.5 }) .. "\82\5\10\1x\16\0" },
+        { "a truncated timestamp", F.snap_message({ value = 3.5 }):sub(1, -2) },
+        { "value_fields", F.encode_message({ Timestamp = 1, Fields = {
+            { name = "name", value = "m" }, { name = "a", value = 1, value_type = 3 },
+            { name = "value_fields", value = { "a" } }, { name = "timestamp", value = "1700000000000000000", value_type = 2 } } }) },
+    }
+
+    it("writes what decode and encode write, for every message, cached or not", function()
+        local conv, m = hm.new(opts), hpb.new()
+        for _, case in ipairs(messages) do same_as_full(conv, m, case[2], case[1]) end
+    end)
+
+    it("takes a cached Snap series without indexing its fields", function()
+        local conv, m = hm.new(opts), hpb.new()
+        local raw = F.snap_message({ value = 12.5, dynamic = { { "cpuID", "3" } } })
+        conv:encode_raw(m, raw)
+        assert.are.equal(0, conv.tail_hits)
+        local again = F.snap_message({ value = 99.5, dynamic = { { "cpuID", "3" } }, timestamp = "1700000005000000000" })
+        assert.are.equal("intel.procfs.cpu.user_percentage,cluster=c,cpuID=3,hostname=node-1 value=99.5 1700000005000",
+            conv:encode_raw(m, again))
+        assert.are.equal(1, conv.tail_hits)
+    end)
+
+    it("matches the full path on randomised Snap series, values and times", function()
+        math.randomseed(5)
+        local conv, m = hm.new(opts), hpb.new()
+        local kinds = { { 3, function() return (math.random() - 0.5) * 10 ^ math.random(-5, 12) end },
+            { 2, function() return tostring(math.random(0, 2 ^ 40)) end }, { 0, function() return "s" .. math.random(9) end } }
+        for i = 1, 3000 do
+            local kind = kinds[math.random(#kinds)]
+            local raw = F.snap_message({
+                name = "m." .. (i % 5), value = kind[2](), value_type = kind[1],
+                dynamic = { { "cpuID", tostring(i % 7) } }, tags = { { "hostname", "n" .. (i % 3) } },
+                timestamp = string.format("%d", 1700000000000000000 + math.random(0, 2 ^ 40)),
+            })
+            same_as_full(conv, m, raw, "random message " .. i)
+        end
+        assert.is_true(conv.tail_hits > 2500)
+    end)
+end)

@@ -102,6 +102,7 @@ function M.new(opts)
         cache = {}, cache_n = 0, cache_bytes = 0, old = {}, -- the series cache: young and old generations
         cache_max_bytes = opts.cache_bytes or M.CACHE_BYTES,
         t_lo = -1, t_hi = -1, t_str = nil, -- the last converted time
+        tail_hits = 0, -- messages encode_raw took from the cache without indexing their fields
     }, M)
 end
 
@@ -207,6 +208,15 @@ local function cache_put(self, key, prefix)
     self.cache_bytes = self.cache_bytes + #key + #prefix
 end
 
+local function cache_get(self, key)
+    local prefix = self.cache[key]
+    if not prefix then
+        prefix = self.old[key]
+        if prefix then cache_put(self, key, prefix) end
+    end
+    return prefix
+end
+
 -- floor(ns / divisor) for the unsigned 64-bit lo/hi, remembering the last result.
 local function time_string(self, lo, hi)
     if lo == self.t_lo and hi == self.t_hi then return self.t_str end
@@ -215,55 +225,9 @@ local function time_string(self, lo, hi)
     return s
 end
 
-function M.encode(self, m)
-    local n = m.n
-
-    -- measurement and tags: from the cache when value (and timestamp) are the last fields
-    local vi, ti, vf
-    local prefix, key
-    if n >= 2 then
-        local raw, fbody = m.raw, m.fbody
-        local p = fbody[n]
-        if find(raw, TIMESTAMP_NAME, p, true) == p then
-            p = fbody[n - 1]
-            if n >= 3 and find(raw, VALUE_NAME, p, true) == p then vi, ti = n - 1, n end
-        elseif find(raw, VALUE_NAME, p, true) == p then
-            vi = n
-        end
-    end
-    if vi then
-        key = sub(m.raw, m.estart[1], m.estart[vi] - 1)
-        prefix = self.cache[key]
-        if not prefix then
-            prefix = self.old[key]
-            if prefix then cache_put(self, key, prefix) end
-        end
-    end
-    if not prefix then
-        local ok, err = read_names(m)
-        if not ok then return nil, "bad_message", err, 0 end
-        local names = m.name
-        local ni, di, tfi
-        vi, ti = nil, nil
-        for i = n, 1, -1 do
-            local nm = names[i]
-            if nm == "value" then vi = vi or i
-            elseif nm == "timestamp" then ti = ti or i
-            elseif nm == "name" then ni = ni or i
-            elseif nm == "dimensions" then di = di or i
-            elseif nm == "tag_fields" then tfi = tfi or i
-            elseif nm == "value_fields" then vf = vf or i
-            end
-        end
-        local maxi
-        prefix, maxi = build_prefix(self, m, ni, di, tfi)
-        if not prefix then return nil, "bad_message", maxi, 0 end
-        -- a hit must mean the same tags: cacheable when no tag came from the value or after it
-        if key and not vf and vi and maxi < vi and m.estart[vi] - m.estart[1] == #key then
-            cache_put(self, key, prefix)
-        end
-    end
-
+-- The point after its measurement and tags (prefix): the value field vi (or the fields named by
+-- the value_fields field vf) and the time, from the timestamp field ti or the Timestamp header.
+local function finish(self, m, prefix, vi, ti, vf)
     -- fields
     local fields
     local skipped = 0
@@ -365,6 +329,98 @@ function M.encode(self, m)
     end
     if vf then return prefix .. " " .. fields .. " " .. ts, nil, nil, skipped end
     return prefix .. " value=" .. fields .. " " .. ts, nil, nil, skipped
+end
+
+function M.encode(self, m)
+    local n = m.n
+
+    -- measurement and tags: from the cache when value (and timestamp) are the last fields
+    local vi, ti, vf
+    local prefix, key
+    if n >= 2 then
+        local raw, fbody = m.raw, m.fbody
+        local p = fbody[n]
+        if find(raw, TIMESTAMP_NAME, p, true) == p then
+            p = fbody[n - 1]
+            if n >= 3 and find(raw, VALUE_NAME, p, true) == p then vi, ti = n - 1, n end
+        elseif find(raw, VALUE_NAME, p, true) == p then
+            vi = n
+        end
+    end
+    if vi then
+        key = sub(m.raw, m.estart[1], m.estart[vi] - 1)
+        prefix = cache_get(self, key)
+    end
+    if not prefix then
+        local ok, err = read_names(m)
+        if not ok then return nil, "bad_message", err, 0 end
+        local names = m.name
+        local ni, di, tfi
+        vi, ti = nil, nil
+        for i = n, 1, -1 do
+            local nm = names[i]
+            if nm == "value" then vi = vi or i
+            elseif nm == "timestamp" then ti = ti or i
+            elseif nm == "name" then ni = ni or i
+            elseif nm == "dimensions" then di = di or i
+            elseif nm == "tag_fields" then tfi = tfi or i
+            elseif nm == "value_fields" then vf = vf or i
+            end
+        end
+        local maxi
+        prefix, maxi = build_prefix(self, m, ni, di, tfi)
+        if not prefix then return nil, "bad_message", maxi, 0 end
+        -- a hit must mean the same tags: cacheable when no tag came from the value or after it
+        if key and not vf and vi and maxi < vi and m.estart[vi] - m.estart[1] == #key then
+            cache_put(self, key, prefix)
+        end
+    end
+
+    return finish(self, m, prefix, vi, ti, vf)
+end
+
+-- The last field entry of raw before stop (exclusive) if it is called name (name_entry: its
+-- protobuf bytes) and is at most 60 bytes long: its position, or nil. Found by the name, searched
+-- from 60 bytes before stop; an earlier look-alike inside a value is skipped by the length check.
+local function last_entry(raw, name_entry, stop)
+    local from = stop - 60
+    while true do
+        local q = find(raw, name_entry, from, true)
+        if not q or q >= stop then return nil end
+        local e = q - 2
+        local l = byte(raw, e + 1)
+        if e >= 1 and byte(raw, e) == 82 and l < 128 and e + 2 + l == stop then return e end
+        from = q + 1
+    end
+end
+
+--- m:decode(raw) then encode(m), the plugin's path. A message laid out as Snap's (headers, then
+--- fields with `value` and `timestamp` last) whose fields before the value are byte for byte
+--- those of a cached series is not indexed field by field: its headers are read and checked,
+--- then only its last two fields. Its leading fields are the bytes the cached series was parsed
+--- from, so they are complete fields again; anything else takes the full path.
+function M.encode_raw(self, m, raw)
+    local ok, first = m:decode(raw, true)
+    if ok and first then
+        local stop = #raw + 1
+        local t = last_entry(raw, TIMESTAMP_NAME, stop)
+        local v = t and last_entry(raw, VALUE_NAME, t)
+        if v and v > first then
+            local prefix = cache_get(self, sub(raw, first, v - 1))
+            if prefix then
+                self.tail_hits = self.tail_hits + 1
+                local estart, fbody, fstop = m.estart, m.fbody, m.fstop
+                m.n = 2
+                estart[1], fbody[1], fstop[1] = v, v + 2, t
+                estart[2], fbody[2], fstop[2] = t, t + 2, stop
+                return finish(self, m, prefix, 1, 2, nil)
+            end
+        end
+    end
+    local err
+    ok, err = m:decode(raw)
+    if not ok then return nil, "bad_message", err, 0 end
+    return M.encode(self, m)
 end
 
 return M

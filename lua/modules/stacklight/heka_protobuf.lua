@@ -25,6 +25,7 @@ API:
     local hpb = require "stacklight.heka_protobuf"
     local m = hpb.new()             -- one view, reused for every message
     local ok, err = m:decode(raw)
+    local ok, first = m:decode(raw, true) -- the headers only: true and where the fields start
     m.n                             -- number of fields
     m:names(); m.name[i]            -- reads the names; name of field i (1-based, in order)
     m:first_index(name), m:last_index(name) -- index of the first/last field with that name
@@ -307,7 +308,10 @@ local function scan_run(raw, pos, len)
 end
 
 --- Indexes raw (headers and the byte range of every field). Returns true, or nil and a reason.
-function M.decode(self, raw)
+--- With head_only, stops at the first field and returns true and its position: the headers
+--- before it are read and checked, no field is (n stays 0); true and nothing else when there is
+--- no field; nil and a reason as without it, or for a Timestamp that does not come first.
+function M.decode(self, raw, head_only)
     self.n = 0
     self.nstrings = 0
     self.gen = self.gen + 1
@@ -327,7 +331,14 @@ function M.decode(self, raw)
     local type_pos, type_len, logger_pos, logger_len, host_pos, host_len
     while pos <= len do
         local tag, l, l2 = byte(raw, pos, pos + 2)
-        if tag == 82 then -- a Field
+        if tag == 82 and head_only then
+            self.type_pos, self.type_len = type_pos, type_len
+            self.logger_pos, self.logger_len = logger_pos, logger_len
+            self.hostname_pos, self.hostname_len = host_pos, host_len
+            if not ts_pos then return nil, "no Timestamp before the fields" end
+            self.ts_pos = ts_pos
+            return true, pos
+        elseif tag == 82 then -- a Field
             local p = pos + 2
             if not l then return nil, "truncated field" end
             if l >= 128 then
