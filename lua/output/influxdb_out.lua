@@ -134,12 +134,12 @@ local batch_max_points = floor(cfg_number("batch_max_points", 5000, 1))
 local batch_max_bytes = floor(cfg_number("batch_max_bytes", 524288, 1))
 local memory_limit = cfg_number("memory_limit", 8388608, 0)
 -- lua_sandbox refuses any allocation past memory_limit, garbage included (Lua 5.1 has no
--- emergency collection), and the plugin is terminated. The heap peaks at about three times what
--- is live (Lua 5.1's collector lets garbage grow to the live size before a cycle, and more is
--- allocated during it), and what is live at a flush is the batch's lines, the request body built
--- from them and the series cache: hence a sixteenth for the batch and a thirty-second for each of
--- the cache's two generations (compiler/config/validate.ts refuses configs beyond the first;
--- test/lua/influxdb_out_spec.lua measures the peak).
+-- emergency collection), and the plugin is terminated. The heap peaks at three to four times
+-- what is live (Lua 5.1's collector lets garbage grow to the live size before a cycle, and more
+-- is allocated during it), and what is live at a flush is the batch's lines, the chunk of the
+-- request body being sent and the series cache: hence a sixteenth for the batch and a
+-- sixty-fourth for each of the cache's two generations (compiler/config/validate.ts refuses
+-- configs beyond the first; test/lua/memory_probe.lua measures the peak).
 if memory_limit > 0 and batch_max_bytes > memory_limit / 16 then
     batch_max_bytes = floor(memory_limit / 16)
 end
