@@ -226,6 +226,13 @@ describe("heka_metric encode_raw (the plugin's path)", function()
         end
     end
 
+    -- the Timestamp header (after the 18 bytes of the Uuid) moved behind the fields
+    local function timestamp_last(raw)
+        assert(raw:byte(19) == 16, "Uuid, then Timestamp expected")
+        local stop = raw:find("[%z\1-\127]", 20)
+        return raw:sub(1, 18) .. raw:sub(stop + 1) .. raw:sub(19, stop)
+    end
+
     local INJECTED = "\82\23\10\5value\16\3\26\0\58\8" .. string.rep("\0", 8)
 
     local messages = {
@@ -243,6 +250,7 @@ describe("heka_metric encode_raw (the plugin's path)", function()
         { "a header after the fields", F.snap_message({ value = 3.5 }) .. "\74\4late" },
         { "an extra field after the timestamp", F.snap_message({ value = 3.5 }) .. "\82\5\10\1x\16\0" },
         { "a truncated timestamp", F.snap_message({ value = 3.5 }):sub(1, -2) },
+        { "the Timestamp header after the fields", timestamp_last(F.snap_message({ value = 4.5 })) },
         { "value_fields", F.encode_message({ Timestamp = 1, Fields = {
             { name = "name", value = "m" }, { name = "a", value = 1, value_type = 3 },
             { name = "value_fields", value = { "a" } }, { name = "timestamp", value = "1700000000000000000", value_type = 2 } } }) },

@@ -401,7 +401,13 @@ end
 --- from, so they are complete fields again; anything else takes the full path.
 function M.encode_raw(self, m, raw)
     local ok, first = m:decode(raw, true)
-    if ok and first then
+    if not ok then -- perhaps a Timestamp after the fields: the full path decides
+        local err
+        ok, err = m:decode(raw)
+        if not ok then return nil, "bad_message", err, 0 end
+        return M.encode(self, m)
+    end
+    if first then
         local stop = #raw + 1
         local t = last_entry(raw, TIMESTAMP_NAME, stop)
         local v = t and last_entry(raw, VALUE_NAME, t)
@@ -417,9 +423,11 @@ function M.encode_raw(self, m, raw)
             end
         end
     end
-    local err
-    ok, err = m:decode(raw)
-    if not ok then return nil, "bad_message", err, 0 end
+    if first then -- index the fields too, from where the headers ended
+        local err
+        ok, err = m:decode(nil, false, first)
+        if not ok then return nil, "bad_message", err, 0 end
+    end
     return M.encode(self, m)
 end
 

@@ -26,6 +26,7 @@ API:
     local m = hpb.new()             -- one view, reused for every message
     local ok, err = m:decode(raw)
     local ok, first = m:decode(raw, true) -- the headers only: true and where the fields start
+    m:decode(nil, false, first)     -- then the rest: as m:decode(raw)
     m.n                             -- number of fields
     m:names(); m.name[i]            -- reads the names; name of field i (1-based, in order)
     m:first_index(name), m:last_index(name) -- index of the first/last field with that name
@@ -311,24 +312,32 @@ end
 --- With head_only, stops at the first field and returns true and its position: the headers
 --- before it are read and checked, no field is (n stays 0); true and nothing else when there is
 --- no field; nil and a reason as without it, or for a Timestamp that does not come first.
-function M.decode(self, raw, head_only)
-    self.n = 0
-    self.nstrings = 0
-    self.gen = self.gen + 1
-    self.ts_pos = nil
-    if type(raw) ~= "string" then
-        self.raw = nil
-        self.type_pos, self.logger_pos, self.hostname_pos = nil, nil, nil
-        return nil, "no message"
+--- m:decode(nil, false, first) then finishes that decode: the same as m:decode(raw).
+function M.decode(self, raw, head_only, resume_at)
+    local pos, k, ts_pos
+    local type_pos, type_len, logger_pos, logger_len, host_pos, host_len
+    if resume_at then -- the rest of a head_only decode (self.raw, fields not yet indexed)
+        raw, pos, k, ts_pos = self.raw, resume_at, self.head_runs, self.ts_pos
+        type_pos, type_len, logger_pos, logger_len = self.type_pos, self.type_len, self.logger_pos, self.logger_len
+        host_pos, host_len = self.hostname_pos, self.hostname_len
+    else
+        self.n = 0
+        self.nstrings = 0
+        self.gen = self.gen + 1
+        self.ts_pos = nil
+        if type(raw) ~= "string" then
+            self.raw = nil
+            self.type_pos, self.logger_pos, self.hostname_pos = nil, nil, nil
+            return nil, "no message"
+        end
+        self.raw = raw
+        pos, k = 1, 0
     end
-    self.raw = raw
 
     local estart, fbody, fstop = self.estart, self.fbody, self.fstop
     local runs, hints = self.runs, self.run_hints
     local len = #raw
-    local pos, n, k = 1, 0, 0
-    local ts_pos
-    local type_pos, type_len, logger_pos, logger_len, host_pos, host_len
+    local n = 0
     while pos <= len do
         local tag, l, l2 = byte(raw, pos, pos + 2)
         if tag == 82 and head_only then
@@ -337,6 +346,7 @@ function M.decode(self, raw, head_only)
             self.hostname_pos, self.hostname_len = host_pos, host_len
             if not ts_pos then return nil, "no Timestamp before the fields" end
             self.ts_pos = ts_pos
+            self.head_runs = k
             return true, pos
         elseif tag == 82 then -- a Field
             local p = pos + 2
