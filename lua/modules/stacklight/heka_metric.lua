@@ -401,33 +401,24 @@ end
 --- from, so they are complete fields again; anything else takes the full path.
 function M.encode_raw(self, m, raw)
     local ok, first = m:decode(raw, true)
-    if not ok then -- perhaps a Timestamp after the fields: the full path decides
-        local err
-        ok, err = m:decode(raw)
-        if not ok then return nil, "bad_message", err, 0 end
-        return M.encode(self, m)
-    end
-    if first then
+    if ok and first then
         local stop = #raw + 1
         local t = last_entry(raw, TIMESTAMP_NAME, stop)
         local v = t and last_entry(raw, VALUE_NAME, t)
-        if v and v > first then
-            local prefix = cache_get(self, sub(raw, first, v - 1))
-            if prefix then
-                self.tail_hits = self.tail_hits + 1
-                local estart, fbody, fstop = m.estart, m.fbody, m.fstop
-                m.n = 2
-                estart[1], fbody[1], fstop[1] = v, v + 2, t
-                estart[2], fbody[2], fstop[2] = t, t + 2, stop
-                return finish(self, m, prefix, 1, 2, nil)
-            end
+        local prefix = v and v > first and cache_get(self, sub(raw, first, v - 1))
+        if prefix then
+            self.tail_hits = self.tail_hits + 1
+            local estart, fbody, fstop = m.estart, m.fbody, m.fstop
+            m.n = 2
+            estart[1], fbody[1], fstop[1] = v, v + 2, t
+            estart[2], fbody[2], fstop[2] = t, t + 2, stop
+            return finish(self, m, prefix, 1, 2, nil)
         end
+        ok, first = m:decode(nil, false, first) -- index the fields too, from where the headers ended
+    elseif not ok then
+        ok, first = m:decode(raw) -- perhaps a Timestamp after the fields: the full decode decides
     end
-    if first then -- index the fields too, from where the headers ended
-        local err
-        ok, err = m:decode(nil, false, first)
-        if not ok then return nil, "bad_message", err, 0 end
-    end
+    if not ok then return nil, "bad_message", first, 0 end
     return M.encode(self, m)
 end
 

@@ -337,17 +337,12 @@ function M.decode(self, raw, head_only, resume_at)
     local estart, fbody, fstop = self.estart, self.fbody, self.fstop
     local runs, hints = self.runs, self.run_hints
     local len = #raw
-    local n = 0
+    local n, first_field = 0, nil
     while pos <= len do
         local tag, l, l2 = byte(raw, pos, pos + 2)
         if tag == 82 and head_only then
-            self.type_pos, self.type_len = type_pos, type_len
-            self.logger_pos, self.logger_len = logger_pos, logger_len
-            self.hostname_pos, self.hostname_len = host_pos, host_len
-            if not ts_pos then return nil, "no Timestamp before the fields" end
-            self.ts_pos = ts_pos
-            self.head_runs = k
-            return true, pos
+            first_field = pos
+            break
         elseif tag == 82 then -- a Field
             local p = pos + 2
             if not l then return nil, "truncated field" end
@@ -410,6 +405,11 @@ function M.decode(self, raw, head_only, resume_at)
     self.type_pos, self.type_len = type_pos, type_len
     self.logger_pos, self.logger_len = logger_pos, logger_len
     self.hostname_pos, self.hostname_len = host_pos, host_len
+    if first_field then
+        if not ts_pos then return nil, "no Timestamp before the fields" end
+        self.ts_pos, self.head_runs = ts_pos, k
+        return true, first_field
+    end
     if pos ~= len + 1 then return nil, "truncated message" end
     if not ts_pos then return nil, "missing Timestamp" end
     self.n = n
@@ -485,6 +485,19 @@ local function invalid(self, i)
     self.vtype[i], self.count[i], self.value[i] = -1, 0, nil
 end
 
+-- The payload of the length-delimited entry whose tag byte is at pos (l: the byte after the tag,
+-- as read): its first position and the position after it; nil when it does not fit before stop.
+local function payload(raw, pos, l, stop)
+    if not l then return nil end
+    local p = pos + 2
+    if l >= 128 then
+        l, p = read_small(raw, pos + 1)
+        if not l then return nil end
+    end
+    if p + l > stop then return nil end
+    return p, p + l
+end
+
 --- Parses the values of field i (once per decode).
 local function parse(self, i)
     if self.parsed[i] == self.gen then return end
@@ -541,15 +554,10 @@ local function parse(self, i)
             if dcount == 1 then d1 = double_of(x1, x2, x3, x4, x5, x6, x7, x8) end
             pos = pos + 10
         elseif tag == 34 or tag == 42 then -- value_string, value_bytes
-            local p = pos + 2
-            if not l then return invalid(self, i) end
-            if l >= 128 then
-                l, p = read_small(raw, pos + 1)
-                if not l then return invalid(self, i) end
-            end
-            if p + l > stop then return invalid(self, i) end
-            local s = sub(raw, p, p + l - 1)
-            pos = p + l
+            local p, e = payload(raw, pos, l, stop)
+            if not p then return invalid(self, i) end
+            local s = sub(raw, p, e - 1)
+            pos = e
             scount = scount + 1
             if scount == 1 then s1 = s end
             ns = ns + 1
@@ -563,14 +571,8 @@ local function parse(self, i)
                 if not vtype then return invalid(self, i) end
             end
         elseif tag == 50 then -- value_integer, packed
-            local p = pos + 2
-            if not l then return invalid(self, i) end
-            if l >= 128 then
-                l, p = read_small(raw, pos + 1)
-                if not l then return invalid(self, i) end
-            end
-            local e = p + l
-            if e > stop then return invalid(self, i) end
+            local p, e = payload(raw, pos, l, stop)
+            if not p then return invalid(self, i) end
             while p < e do
                 local lo, hi
                 lo, hi, p = read_varint64(raw, p)
@@ -586,32 +588,22 @@ local function parse(self, i)
             icount = icount + 1
             if icount == 1 then ilo, ihi = lo, hi end
         elseif tag == 58 then -- value_double, packed
-            local p = pos + 2
-            if not l then return invalid(self, i) end
-            if l >= 128 then
-                l, p = read_small(raw, pos + 1)
-                if not l then return invalid(self, i) end
-            end
-            if p + l > stop or l % 8 ~= 0 then return invalid(self, i) end
-            if l > 0 and dcount == 0 then d1 = M.read_double(raw, p) end
-            dcount = dcount + l / 8
-            pos = p + l
+            local p, e = payload(raw, pos, l, stop)
+            if not p or (e - p) % 8 ~= 0 then return invalid(self, i) end
+            if e > p and dcount == 0 then d1 = M.read_double(raw, p) end
+            dcount = dcount + (e - p) / 8
+            pos = e
         elseif tag == 57 then -- value_double, unpacked
             if not x7 then return invalid(self, i) end
             dcount = dcount + 1
             if dcount == 1 then d1 = double_of(l, x1, x2, x3, x4, x5, x6, x7) end
             pos = pos + 9
         elseif tag == 66 then -- value_bool, packed
-            local p = pos + 2
-            if not l then return invalid(self, i) end
-            if l >= 128 then
-                l, p = read_small(raw, pos + 1)
-                if not l then return invalid(self, i) end
-            end
-            if p + l > stop then return invalid(self, i) end
-            if l > 0 and bcount == 0 then b1 = byte(raw, p) ~= 0 end
-            bcount = bcount + l
-            pos = p + l
+            local p, e = payload(raw, pos, l, stop)
+            if not p then return invalid(self, i) end
+            if e > p and bcount == 0 then b1 = byte(raw, p) ~= 0 end
+            bcount = bcount + (e - p)
+            pos = e
         elseif tag == 64 then -- value_bool, unpacked
             local v
             v, pos = read_small(raw, pos + 1)

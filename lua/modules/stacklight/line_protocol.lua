@@ -64,10 +64,21 @@ local INT64_MIN_ABS = "9223372036854775808"
 
 -- Escaping -------------------------------------------------------------------------------------
 
--- Bounded caches of escaped names: metric names and tag values repeat on every collection.
+-- Escaped names are cached, bounded: metric names and tag values repeat on every collection.
 local CACHE_MAX = 4096
-local key_cache, key_cache_n = {}, 0
-local meas_cache, meas_cache_n = {}, 0
+
+local function cached(escape)
+    local cache, n = {}, 0
+    return function(s)
+        local e = cache[s]
+        if e then return e end
+        e = escape(s)
+        if n >= CACHE_MAX then cache, n = {}, 0 end
+        cache[s] = e
+        n = n + 1
+        return e
+    end
+end
 
 local function escape_generic(s, special_class)
     s = gsub(s, "[\r\n]", " ")
@@ -77,36 +88,19 @@ local function escape_generic(s, special_class)
 end
 
 --- Escapes a tag key, tag value or field key: `,` `=` and space.
-local function escape_key(s)
-    local e = key_cache[s]
-    if e then return e end
-    if find(s, "[,= \\\r\n]") then
-        e = escape_generic(s, "[,= ]")
-    else
-        e = s
-    end
-    if key_cache_n >= CACHE_MAX then key_cache, key_cache_n = {}, 0 end
-    key_cache[s] = e
-    key_cache_n = key_cache_n + 1
-    return e
-end
+local escape_key = cached(function(s)
+    if find(s, "[,= \\\r\n]") then return escape_generic(s, "[,= ]") end
+    return s
+end)
 M.escape_key = escape_key
 
 --- Escapes a measurement name: `,` and space, and a leading `#`.
-local function escape_measurement(s)
-    local e = meas_cache[s]
-    if e then return e end
-    if find(s, "[, \\\r\n]") then
-        e = escape_generic(s, "[, ]")
-    else
-        e = s
-    end
+local escape_measurement = cached(function(s)
+    local e = s
+    if find(s, "[, \\\r\n]") then e = escape_generic(s, "[, ]") end
     if byte(e, 1) == 35 then e = "\\" .. e end -- '#': a comment line for InfluxDB
-    if meas_cache_n >= CACHE_MAX then meas_cache, meas_cache_n = {}, 0 end
-    meas_cache[s] = e
-    meas_cache_n = meas_cache_n + 1
     return e
-end
+end)
 M.escape_measurement = escape_measurement
 
 --- Escapes the content of a string field value (without the surrounding quotes).
@@ -326,8 +320,8 @@ function M.encode(measurement, tags, fields, timestamp, kinds)
     if type(measurement) ~= "string" or measurement == "" then return nil, "empty measurement", 0 end
     -- the pieces are joined once, at the end: every intermediate string would be hashed and
     -- collected for nothing
-    local m = escape_measurement(measurement)
-    local ts_set = tags and tag_set(tags) or ""
+    local name = escape_measurement(measurement)
+    local tagset = tags and tag_set(tags) or ""
 
     local skipped = 0
     local fs
@@ -339,8 +333,8 @@ function M.encode(measurement, tags, fields, timestamp, kinds)
             -- one field, the common case: the whole line in one concatenation
             local ts, terr = timestamp_string(timestamp)
             if terr then return nil, terr, 0 end
-            if ts then return m .. ts_set .. " " .. escape_key(k1) .. "=" .. fv .. " " .. ts, nil, 0 end
-            return m .. ts_set .. " " .. escape_key(k1) .. "=" .. fv, nil, 0
+            if ts then return name .. tagset .. " " .. escape_key(k1) .. "=" .. fv .. " " .. ts, nil, 0 end
+            return name .. tagset .. " " .. escape_key(k1) .. "=" .. fv, nil, 0
         elseif err == "nan_inf" then
             skipped = 1
         else
@@ -377,8 +371,8 @@ function M.encode(measurement, tags, fields, timestamp, kinds)
 
     local ts, terr = timestamp_string(timestamp)
     if terr then return nil, terr, skipped end
-    if ts then return m .. ts_set .. " " .. fs .. " " .. ts, nil, skipped end
-    return m .. ts_set .. " " .. fs, nil, skipped
+    if ts then return name .. tagset .. " " .. fs .. " " .. ts, nil, skipped end
+    return name .. tagset .. " " .. fs, nil, skipped
 end
 
 return M
