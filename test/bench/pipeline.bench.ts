@@ -29,7 +29,6 @@ const ROUNDS = 25;
 interface LuaFigure {
   bench: string;
   per_second?: number;
-  batch_kib?: number;
   [key: string]: unknown;
 }
 
@@ -80,7 +79,7 @@ async function memoryPeak(series: number): Promise<{ peak_kib: number; limit_kib
 
 /**
  * The plugin alone into a real influxd: one node's messages (500 collections) offered by the
- * replay driver, real HTTP; the count InfluxDB then holds is checked, so the rate is of points
+ * replay driver, real HTTP; every point is then looked up in InfluxDB, so the rate is of points
  * stored. Returns points/s and the metrics, for the ceiling of the same points.
  */
 async function pluginIntoInfluxDB(): Promise<{ rate: number; metrics: SnapMetric[] }> {

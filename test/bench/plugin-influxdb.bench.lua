@@ -14,15 +14,7 @@ local fh = require "fake_hindsight"
 
 local file_name, cfg_json = arg[1], arg[2]
 assert(cfg_json, "usage: plugin-influxdb.bench.lua FILE CFG_JSON")
-local file = assert(io.open(file_name, "rb"))
-local data = file:read("*a")
-file:close()
-local messages, pos = {}, 1
-while pos <= #data do
-    local length, body = data:match("^(%d+)\n()", pos)
-    messages[#messages + 1] = data:sub(body, body + tonumber(length) - 1)
-    pos = body + tonumber(length)
-end
+local messages = fh.read_records(file_name)
 
 local hs = fh.hindsight({
     real_http = true,

@@ -111,6 +111,13 @@ local function as_array(v)
     return { v }
 end
 
+-- The numeric value types: their Field field number, unpacked wire type and value bytes.
+local NUMERIC = {
+    [2] = { 6, 0, M.varint },
+    [3] = { 7, 1, M.double_bytes },
+    [4] = { 8, 0, function(v) return v and "\1" or "\0" end },
+}
+
 -- One Field submessage: {name=, value= (scalar or array), value_type=, representation=, unpacked=}
 local function encode_field(f)
     local vt = f.value_type
@@ -123,29 +130,14 @@ local function encode_field(f)
     if f.representation then parts[#parts + 1] = len_delim(3, f.representation) end
     if vt == 0 or vt == 1 then
         for _, s in ipairs(values) do parts[#parts + 1] = len_delim(vt == 0 and 4 or 5, s) end
-    elseif vt == 2 then
+    elseif NUMERIC[vt] then
+        local number, wiretype, bytes = unpack(NUMERIC[vt])
         if f.unpacked then
-            for _, v in ipairs(values) do parts[#parts + 1] = key(6, 0) .. M.varint(v) end
+            for _, v in ipairs(values) do parts[#parts + 1] = key(number, wiretype) .. bytes(v) end
         else
             local b = {}
-            for _, v in ipairs(values) do b[#b + 1] = M.varint(v) end
-            parts[#parts + 1] = len_delim(6, table.concat(b))
-        end
-    elseif vt == 3 then
-        if f.unpacked then
-            for _, v in ipairs(values) do parts[#parts + 1] = key(7, 1) .. M.double_bytes(v) end
-        else
-            local b = {}
-            for _, v in ipairs(values) do b[#b + 1] = M.double_bytes(v) end
-            parts[#parts + 1] = len_delim(7, table.concat(b))
-        end
-    elseif vt == 4 then
-        if f.unpacked then
-            for _, v in ipairs(values) do parts[#parts + 1] = key(8, 0) .. (v and "\1" or "\0") end
-        else
-            local b = {}
-            for _, v in ipairs(values) do b[#b + 1] = v and "\1" or "\0" end
-            parts[#parts + 1] = len_delim(8, table.concat(b))
+            for _, v in ipairs(values) do b[#b + 1] = bytes(v) end
+            parts[#parts + 1] = len_delim(number, table.concat(b))
         end
     end
     return table.concat(parts)
@@ -372,6 +364,21 @@ function M.fake_http(handler, clock)
         return 1, status, {}, "HTTP/1.1 " .. status
     end
     return h
+end
+
+--- The messages of a file of "<length>\n<bytes>" records (written by test/bench/pipeline.bench.ts).
+function M.read_records(path)
+    local file = assert(io.open(path, "rb"))
+    local data = file:read("*a")
+    file:close()
+    local records, pos = {}, 1
+    while pos <= #data do
+        local length, body = data:match("^(%d+)\n()", pos)
+        assert(length, "not a record at byte " .. pos)
+        records[#records + 1] = data:sub(body, body + tonumber(length) - 1)
+        pos = body + tonumber(length)
+    end
+    return records
 end
 
 --- Parses a line-protocol body into its lines.

@@ -75,5 +75,7 @@ for i = 1, messages do
 end
 debug.sethook()
 hs.msg = nil
+-- a peak is only worth something if the plugin did the work: every batch but the last written
+if committed < messages - F.default_cfg.batch_max_points then error("the plugin committed only " .. committed) end
 print(string.format('{"series":%d,"messages":%d,"committed":%d,"peak_kib":%.0f,"limit_kib":%.0f}',
     series, messages, committed, peak - before, F.default_cfg.memory_limit / 1024))
