@@ -52,6 +52,11 @@ export const ARGOCD = {
   destinationServer: 'https://kubernetes.default.svc',
   /** KSOPS's generator file in an Argo CD overlay. */
   secretGeneratorFile: 'secret-generator.yaml',
+  /** The KSOPS image whose binaries (ksops and a kustomize built with it) the repo server runs. */
+  ksopsImage: 'viaductoss/ksops:v4.3.2',
+  /** The Secret holding the age key KSOPS decrypts with, and its key: SOPS's default key file name. */
+  ageKeySecret: 'sops-age',
+  ageKeyFile: 'keys.txt',
 } as const;
 
 /** The snap image (images/snap): where its binaries look for their files. */

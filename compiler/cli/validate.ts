@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kustomizeBuildEncrypted } from '../kustomize/build.ts';
-import { schemaProblems, unknownFieldProblems, type KubeObject } from '../kube/schema.ts';
+import { schemaInputOf, schemaProblems, unknownFieldProblems, type KubeObject } from '../kube/schema.ts';
 import { ruleProblems } from '../kube/rules.ts';
 
 const { values } = parseArgs({ options: { root: { type: 'string' } } });
@@ -19,8 +19,7 @@ const root = resolve(values.root ?? '.');
 const CORE_API = /^(v1|apps\/v1|networking\.k8s\.io\/v1)$/;
 
 async function problemsOf(object: KubeObject): Promise<string[]> {
-  const { sops, ...withoutSops } = object;
-  const schemaInput = object.kind === 'Secret' && sops ? withoutSops : object;
+  const schemaInput = schemaInputOf(object);
   const unknown = CORE_API.test(String(object.apiVersion)) ? await unknownFieldProblems(schemaInput) : [];
   return [...(await schemaProblems(schemaInput)), ...unknown, ...ruleProblems(object)];
 }

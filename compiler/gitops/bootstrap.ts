@@ -57,20 +57,58 @@ function fluxSteps(input: BootstrapInput): string[] {
   ];
 }
 
+/**
+ * The repo server patch of KSOPS's Argo CD integration: an init container copies ksops and its
+ * kustomize onto a shared volume, which replaces the repo server's kustomize; SOPS finds the age
+ * key at $XDG_CONFIG_HOME/sops/age/keys.txt, mounted from the key Secret.
+ */
+export function ksopsRepoServerPatch(): object {
+  const tools = 'custom-tools';
+  const keys = 'sops-age';
+  return {
+    spec: {
+      template: {
+        spec: {
+          initContainers: [{
+            name: 'install-ksops',
+            image: ARGOCD.ksopsImage,
+            command: ['/bin/sh', '-c'],
+            args: ['cp ksops kustomize /custom-tools/'],
+            volumeMounts: [{ name: tools, mountPath: '/custom-tools' }],
+          }],
+          containers: [{
+            name: 'argocd-repo-server',
+            env: [{ name: 'XDG_CONFIG_HOME', value: '/.config' }],
+            volumeMounts: [
+              { name: tools, mountPath: '/usr/local/bin/kustomize', subPath: 'kustomize' },
+              { name: tools, mountPath: '/usr/local/bin/ksops', subPath: 'ksops' },
+              { name: keys, mountPath: '/.config/sops/age', readOnly: true },
+            ],
+          }],
+          volumes: [
+            { name: tools, emptyDir: {} },
+            { name: keys, secret: { secretName: ARGOCD.ageKeySecret } },
+          ],
+        },
+      },
+    },
+  };
+}
+
 function argoSteps(input: BootstrapInput): string[] {
   return [
     `# 1. Install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/).`,
     `kubectl create namespace ${ARGOCD.namespace}`,
     `kubectl apply -n ${ARGOCD.namespace} -f https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml`,
     ``,
-    `# 2. Let the repo server run KSOPS, the kustomize generator that decrypts the overlay's Secrets.`,
-    `kubectl -n ${ARGOCD.namespace} patch configmap argocd-cm --type merge -p '{"data":{"kustomize.buildOptions":"--enable-alpha-plugins --enable-exec"}}'`,
-    `# Install ksops into argocd-repo-server (an init container copying it to a shared volume on PATH)`,
-    `# and set SOPS_AGE_KEY_FILE=/.config/sops/age/keys.txt, mounted from the Secret below:`,
-    `# see https://github.com/viaduct-ai/kustomize-sops#argo-cd-integration.`,
+    `# 2. The age key KSOPS decrypts the Secrets of ${input.environment} with.`,
+    ...keyStep(input, ARGOCD.namespace, ARGOCD.ageKeySecret, ARGOCD.ageKeyFile),
     ``,
-    `# 3. The age key KSOPS decrypts the Secrets of ${input.environment} with.`,
-    ...keyStep(input, ARGOCD.namespace, 'sops-age', 'keys.txt'),
+    `# 3. Let kustomize run KSOPS, the generator that decrypts the overlay's Secrets, and give the`,
+    `#    repo server ksops (${ARGOCD.ksopsImage}) and the key (KSOPS's Argo CD integration).`,
+    `kubectl -n ${ARGOCD.namespace} patch configmap argocd-cm --type merge -p '{"data":{"kustomize.buildOptions":"--enable-alpha-plugins --enable-exec"}}'`,
+    `kubectl -n ${ARGOCD.namespace} patch deployment argocd-repo-server --type strategic -p '${JSON.stringify(ksopsRepoServerPatch())}'`,
+    `kubectl -n ${ARGOCD.namespace} rollout status deployment argocd-repo-server`,
     ``,
     `# 4. The project and the application: Argo CD then syncs overlays/${input.environment} automatically.`,
     `kubectl apply -k clusters/${input.environment}`,

@@ -32,6 +32,17 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
+/**
+ * What a schema sees of an object: an encrypted Secret without its top-level `sops` block (SOPS
+ * metadata, which no Kubernetes schema knows and kubectl never sends), anything else as it is.
+ */
+export function schemaInputOf(object: KubeObject): KubeObject {
+  if (object.kind !== 'Secret' || !('sops' in object)) return object;
+  const { sops, ...withoutSops } = object;
+  void sops;
+  return withoutSops;
+}
+
 export function describeObject(object: KubeObject): string {
   return `${String(object.kind)}/${String(object.metadata?.name)}`;
 }

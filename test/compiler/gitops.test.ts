@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { stack } from '../../config/stack.ts';
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { gitopsObjects } from '../../compiler/gitops/index.ts';
+import { bootstrapCommands } from '../../compiler/gitops/bootstrap.ts';
 import { schemaProblems, type KubeObject } from '../../compiler/kube/schema.ts';
 import { compile } from '../../compiler/compile.ts';
 import { kustomizeBuild, kustomizeBuildEncrypted } from '../../compiler/kustomize/build.ts';
@@ -117,4 +118,35 @@ test('bootstrap prints the exact Flux commands, pointing at the key\'s line with
 test('bootstrap without the environment\'s key says so', async () => {
   const output = await bootstrap('prod', join(repo.root, 'no-such-keys.txt'));
   assert.match(output, /No private key of age1\w+ is in .*no-such-keys\.txt/);
+});
+
+test('bootstrap with Argo CD prints exact commands: KSOPS enabled, the repo server patched with ksops and the key, the key Secret the patch mounts', async () => {
+  const output = bootstrapCommands({
+    environment: 'prod', config: withEngine('argocd'), keyFile: '/keys.txt', recipients: ['age1example'], key: { line: 3, recipient: 'age1example' },
+  });
+  const commands = output.split('\n').filter((line) => line && !line.startsWith('#'));
+  assert.ok(commands.includes(`sed -n '3p' '/keys.txt' | kubectl -n argocd create secret generic sops-age --from-file=keys.txt=/dev/stdin`), output);
+  assert.ok(commands.includes(`kubectl -n argocd patch configmap argocd-cm --type merge -p '{"data":{"kustomize.buildOptions":"--enable-alpha-plugins --enable-exec"}}'`));
+  const patchLine = commands.find((line) => line.startsWith('kubectl -n argocd patch deployment argocd-repo-server --type strategic -p '));
+  assert.ok(patchLine, 'the repo server patch is a command, not a comment');
+  const patch = JSON.parse(/-p '(.*)'$/.exec(patchLine)![1]!) as { spec: { template: { spec: Record<string, any> } } };
+  const pod = patch.spec.template.spec;
+  // The patch merged into a minimal repo server is a valid Deployment.
+  const merged: KubeObject = {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'argocd-repo-server' },
+    spec: { selector: { matchLabels: { app: 'repo' } }, template: { metadata: { labels: { app: 'repo' } }, spec: {
+      ...pod, containers: pod['containers'].map((container: object) => ({ ...container, image: 'quay.io/argoproj/argocd:v3.0.0' })),
+    } } },
+  };
+  assert.deepEqual(await schemaProblems(merged), []);
+  {
+    const copied = String(pod['initContainers'][0].args[0]).split(' ').slice(1, -1);
+    const mounts: { name: string; mountPath: string; subPath?: string }[] = pod['containers'][0].volumeMounts;
+    assert.deepEqual(mounts.filter((mount) => mount.subPath).map((mount) => mount.subPath).sort(), [...copied].sort(), 'every copied binary is mounted onto PATH');
+    const keyMount = mounts.find((mount) => mount.name === 'sops-age')!;
+    const xdg = pod['containers'][0].env.find((entry: { name: string }) => entry.name === 'XDG_CONFIG_HOME').value;
+    assert.equal(`${keyMount.mountPath}/keys.txt`, `${xdg}/sops/age/keys.txt`, 'SOPS finds the key at $XDG_CONFIG_HOME/sops/age/keys.txt');
+    assert.equal(pod['volumes'].find((volume: { name: string }) => volume.name === 'sops-age').secret.secretName, 'sops-age', 'the Secret the key step creates');
+    assert.ok(commands.indexOf('kubectl apply -k clusters/prod') > commands.indexOf(patchLine), 'the application comes last');
+  }
 });

@@ -7,10 +7,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compile } from '../../compiler/compile.ts';
-import { schemaProblems, unknownFieldProblems, type KubeObject } from '../../compiler/kube/schema.ts';
+import { describeObject, schemaProblems, unknownFieldProblems, type KubeObject } from '../../compiler/kube/schema.ts';
+import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import { ruleProblems } from '../../compiler/kube/rules.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
@@ -113,4 +114,20 @@ test('npm run validate fails on an overlay patched by hand into an invalid objec
   } finally {
     await writeFile(file, original);
   }
+});
+
+test('npm run build -- --schema-input: every object of a build, encrypted Secrets without their sops block (what CI feeds kubeconform -strict)', async () => {
+  const build = async (...args: string[]) =>
+    parseYamlDocuments((await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/build.ts'), join(repo.root, 'overlays/prod'), ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 26 })).stdout, 'build') as KubeObject[];
+  const [plain, schemaInput] = [await build(), await build('--schema-input')];
+  const secretFiles = (await readdir(join(repo.root, 'overlays/prod/secrets'))).filter((name) => name.endsWith('.yaml'));
+  const secrets = schemaInput.filter((object) => object.kind === 'Secret');
+  assert.equal(secrets.length, secretFiles.length, 'every Secret is printed, none skipped');
+  for (const secret of secrets) {
+    assert.ok(!('sops' in secret), `${describeObject(secret)} still has its sops block`);
+    for (const value of Object.values(secret['stringData'] as Record<string, string>)) assert.match(value, /^ENC\[AES256_GCM,/, 'values stay encrypted');
+    assert.deepEqual(await schemaProblems(secret), [], describeObject(secret));
+  }
+  assert.ok(plain.filter((object) => object.kind === 'Secret').every((secret) => 'sops' in secret), 'without the flag, the build is as kustomize made it');
+  assert.deepEqual(schemaInput.filter((object) => object.kind !== 'Secret'), plain.filter((object) => object.kind !== 'Secret'), 'other objects are untouched');
 });

@@ -31,7 +31,7 @@ async function workflow(name: string): Promise<Record<string, any>> {
 
 test('every workflow is valid YAML with triggers and jobs, and every action is pinned to a version', async () => {
   const files = await workflowFiles();
-  for (const expected of ['ci.yml', 'pr-diff.yml', 'renovate-recompile.yml']) assert.ok(files.includes(expected), `${expected} is missing`);
+  for (const expected of ['ci.yml', 'images.yml', 'pr-diff.yml', 'renovate-recompile.yml']) assert.ok(files.includes(expected), `${expected} is missing`);
   for (const file of files) {
     const document = parseDocument(await readFile(join(WORKFLOWS, file), 'utf8'), { uniqueKeys: true, prettyErrors: true });
     assert.deepEqual(document.errors.map((error) => error.message), [], `${file} is not valid YAML`);
@@ -97,15 +97,50 @@ test('renovate-recompile: on Renovate branches, compile, and push only when some
   assert.equal(renovate.branchPrefix, 'renovate/');
 });
 
-test('ci: kubeconform -strict with the CRD schemas, installed at a pinned version, and actionlint', async () => {
+test('ci: on every push and pull request; compile must change nothing; kubeconform -strict checks every object, Secrets included; actionlint', async () => {
   const flow = await workflow('ci.yml');
-  const script = flow.jobs.test.steps.map((step: any) => `${step.run ?? ''}\n${JSON.stringify(step.env ?? {})}`).join('\n');
+  assert.deepEqual(flow.on, { pull_request: null, push: null }, 'every pull request and every push, on any branch');
+  const steps: any[] = flow.jobs.test.steps;
+  const script = steps.map((step: any) => `${step.run ?? ''}\n${JSON.stringify(step.env ?? {})}`).join('\n');
+  const current = steps.find((step) => String(step.run ?? '').includes('npm run compile'))?.run as string;
+  assert.match(current, /npm run compile\n\s*if \[ -n "\$\(git status --porcelain\)" \]; then[\s\S]*exit 1/, 'a compile that changes or adds a file fails the job');
   assert.match(script, /go install "github\.com\/yannh\/kubeconform\/cmd\/kubeconform@\$\{KUBECONFORM_VERSION\}"/);
   assert.match(script, /"KUBECONFORM_VERSION":"v\d+\.\d+\.\d+"/);
-  assert.match(script, /kubeconform -strict -summary -skip Secret/);
+  assert.ok(script.includes('npm run -s build -- "$dir" --schema-input | .tools/bin/kubeconform -strict -summary'));
+  assert.doesNotMatch(script, /-skip/, 'no kind is skipped');
   assert.ok(script.includes("-schema-location 'https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json'"));
   assert.match(script, /"\$actionlint" -color/);
-  for (const kept of ['npm run setup', 'npm run compile', 'npm run validate', 'npm test']) assert.ok(script.includes(kept), kept);
+  const order = ['npm run setup', 'npm run compile', 'npm run validate', 'kubeconform -strict', 'npm test'].map((command) => script.indexOf(command));
+  assert.ok(order.every((index) => index >= 0), `every step is there: ${order}`);
+  assert.deepEqual([...order].sort((a, b) => a - b), order, 'setup, compile, validate, kubeconform, test, in that order');
+});
+
+test('images: buildx with a cache per image, pushed to GHCR by commit on main only, then one bump pull request with the recompiled output', async () => {
+  const flow = await workflow('images.yml');
+  assert.deepEqual(flow.on.push, { branches: ['main'], paths: ['images/**', '.github/workflows/images.yml'] });
+  assert.ok('workflow_dispatch' in flow.on && 'pull_request' in flow.on);
+  assert.equal(flow.env.PUSH, "${{ github.event_name != 'pull_request' && github.ref == 'refs/heads/main' }}");
+  const build = flow.jobs.build;
+  const dockerfiles = (await readdir(join(REPO_ROOT, 'images'), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  assert.deepEqual([...build.strategy.matrix.image].sort(), [...dockerfiles].sort(), 'one matrix entry per images/<name>');
+  assert.deepEqual([...build.strategy.matrix.image].sort(), Object.keys(images).sort(), 'one matrix entry per image of config/images.ts');
+  const steps: any[] = build.steps;
+  assert.ok(steps.some((step) => String(step.uses).startsWith('docker/setup-buildx-action@')));
+  const builds = steps.filter((step) => String(step.uses).startsWith('docker/build-push-action@'));
+  for (const step of builds) assert.match(step.with['cache-from'], /^type=gha,scope=\$\{\{ matrix\.image \}\}/);
+  const push = builds.find((step) => step.with.push === true);
+  assert.equal(push.if, "env.PUSH == 'true'");
+  assert.equal(push.with.tags, '${{ steps.name.outputs.repository }}:${{ github.sha }}', 'tagged by commit');
+  assert.equal(steps.find((step) => String(step.uses).startsWith('docker/login-action@')).with.registry, '${{ env.REGISTRY }}');
+  assert.equal(flow.env.REGISTRY, 'ghcr.io');
+  for (const image of dockerfiles) assert.ok(steps.some((step) => step.name === `Smoke test (${image})` && step.if === `matrix.image == '${image}'`), `${image} is smoke-tested`);
+  const bump = flow.jobs.bump;
+  assert.equal(bump.needs, 'build');
+  assert.equal(bump.if, "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'");
+  const bumpScript = bump.steps.map((step: any) => step.run ?? '').join('\n');
+  assert.ok(bumpScript.includes('npm run --silent bump-image -- "$image" "$(cat "$file")"'), 'bump-image edits config/images.ts and recompiles');
+  const pr = bump.steps.find((step: any) => String(step.uses).startsWith('peter-evans/create-pull-request@'));
+  assert.match(pr.with.branch, /^images\/bump-/);
 });
 
 interface CustomManager {
