@@ -73,8 +73,9 @@ export const stack: StackConfig = {
     grafanaAdmin: { username: 'admin', secret: 'grafana-admin', key: 'password' },
   },
 
-  // Set to the CIDRs of your nodes: the collector reaches InfluxDB from node addresses.
-  networkPolicy: { nodeCidrs: ['10.0.0.0/8'] },
+  // Set both to your cluster's: the collector reaches InfluxDB from node addresses (hostNetwork);
+  // pod addresses inside a node range are excepted from it (here kubeadm's usual pod network).
+  networkPolicy: { nodeCidrs: ['10.0.0.0/8'], podCidrs: ['10.244.0.0/16'] },
 
   gitops: {
     engine: 'flux',

@@ -182,6 +182,12 @@ export interface NetworkPolicyConfig {
    * which pod selectors do not match on most CNIs: list the nodes' CIDRs here.
    */
   nodeCidrs: readonly string[];
+  /**
+   * The cluster's pod network(s) (kubeadm's --pod-network-cidr; the nodes' spec.podCIDR ranges).
+   * A pod CIDR inside a node CIDR is excepted from it, so that a broad node range does not admit
+   * every pod; one that contains a node CIDR is refused. [] when no pod range overlaps the nodes'.
+   */
+  podCidrs: readonly string[];
 }
 
 /** Which GitOps engine applies the overlays. */

@@ -33,6 +33,7 @@ import {
   type Issue,
 } from './checks.ts';
 import { METRIC_FAMILIES } from '../collector/metrics.ts';
+import { cidrContains } from './cidr.ts';
 
 // Formats, as Kubernetes and InfluxDB define them.
 const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -56,6 +57,7 @@ const dnsSubdomain = text(DNS_SUBDOMAIN, 'a DNS subdomain name (lower-case lette
 const quantity = text(QUANTITY, 'a Kubernetes quantity like 250m or 512Mi');
 const absolutePath = text(ABSOLUTE_PATH, 'an absolute path without a trailing "/"');
 const port = integer(1, 65535);
+const ipv4Cidr = text(IPV4_CIDR, 'an IPv4 CIDR like 10.0.0.0/16');
 const nonEmptyText = text(/^\S(.*\S)?$/, 'a non-empty text without leading or trailing blanks');
 
 const labelMap = recordOf(
@@ -176,7 +178,8 @@ const stack = object<StackConfig>({
     grafanaAdmin: credential,
   }),
   networkPolicy: object<NetworkPolicyConfig>({
-    nodeCidrs: arrayOf(text(IPV4_CIDR, 'an IPv4 CIDR like 10.0.0.0/16')),
+    nodeCidrs: arrayOf(ipv4Cidr),
+    podCidrs: arrayOf(ipv4Cidr),
   }),
   gitops: object<GitOpsConfig>({
     engine: oneOf(['flux', 'argocd']),
@@ -219,6 +222,13 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
     const { secret, key } = config.credentials[id];
     const twin = credentialIds.slice(0, index).find((other) => config.credentials[other].secret === secret && config.credentials[other].key === key);
     if (twin) add(`credentials.${id}.key`, `Secret ${secret} key ${key} is also credentials.${twin}'s: two credentials would share one password`);
+  });
+  const { nodeCidrs, podCidrs } = config.networkPolicy;
+  podCidrs.forEach((pods, index) => {
+    const nodes = nodeCidrs.findIndex((node) => cidrContains(pods, node));
+    if (nodes >= 0) {
+      add(`networkPolicy.podCidrs[${index}]`, `"${pods}" contains networkPolicy.nodeCidrs[${nodes}] "${nodeCidrs[nodes]}": InfluxDB's policy could not tell the collector's node addresses from any pod's`);
+    }
   });
   if (config.influxdb.enabled && config.influxdb.servicePort === c.hekaPort) {
     add('influxdb.servicePort', `${config.influxdb.servicePort} is also collector.hekaPort`);

@@ -5,6 +5,7 @@
  */
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { InClusterInfluxDB, StackConfig } from '../config/types.ts';
+import { cidrContains } from '../config/cidr.ts';
 import { INFLUXDB, NAMES } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
@@ -110,6 +111,12 @@ export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
   ];
 }
 
+/** A node range without the pod ranges inside it: a pod is admitted by its labels or not at all. */
+function nodeBlock(cidr: string, podCidrs: readonly string[]): { cidr: string; except?: string[] } {
+  const except = podCidrs.filter((pods) => cidrContains(cidr, pods));
+  return except.length > 0 ? { cidr, except } : { cidr };
+}
+
 /**
  * Only the collector and Grafana reach InfluxDB. The collector runs with hostNetwork, so its
  * connections come from node addresses: pod selectors cover CNIs that attribute host-network
@@ -128,7 +135,7 @@ function ingressPolicy(config: StackConfig): Manifest {
           from: [
             { podSelector: { matchLabels: selectorLabels(NAMES.collector) } },
             { podSelector: { matchLabels: selectorLabels(NAMES.grafana) } },
-            ...config.networkPolicy.nodeCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+            ...config.networkPolicy.nodeCidrs.map((cidr) => ({ ipBlock: nodeBlock(cidr, config.networkPolicy.podCidrs) })),
           ],
           ports: [{ protocol: 'TCP', port: INFLUXDB.port }],
         },

@@ -2,7 +2,8 @@
  * Writes the compiled tree all at once: everything goes to a staging directory first, then each
  * output root (base/, overlays/) is swapped in by rename. The encrypted Secrets in
  * overlays/<env>/secrets/ are inputs and move, untouched, into the new tree. Nothing is written
- * when nothing changed, and a failure before the swap leaves the previous output as it was.
+ * when nothing changed; a failure before the swap leaves the previous output as it was, and a
+ * failure during the swap moves back what had moved.
  */
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -72,7 +73,12 @@ async function preservedDirs(root: string): Promise<string[]> {
   return dirs;
 }
 
-export async function writeTree(root: string, tree: ReadonlyMap<string, string>): Promise<WriteReport> {
+/** The file-system call the swap makes; a parameter so that tests can make any step of it fail. */
+export interface SwapIO {
+  rename: (from: string, to: string) => Promise<void>;
+}
+
+export async function writeTree(root: string, tree: ReadonlyMap<string, string>, io: SwapIO = { rename }): Promise<WriteReport> {
   for (const path of tree.keys()) {
     if (!OUTPUT_ROOTS.some((outputRoot) => path.startsWith(`${outputRoot}/`)) || isPreserved(path) || path.includes('..')) {
       throw new Error(`refusing to write ${path}: outside the compiler's output`);
@@ -90,7 +96,7 @@ export async function writeTree(root: string, tree: ReadonlyMap<string, string>)
     }
     await mkdir(retired);
     for (const outputRoot of OUTPUT_ROOTS) await mkdir(join(staging, outputRoot), { recursive: true });
-    await swap(root, staging, retired, await preservedDirs(root));
+    await swap(root, staging, retired, await preservedDirs(root), io);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -98,11 +104,11 @@ export async function writeTree(root: string, tree: ReadonlyMap<string, string>)
 }
 
 /** Moves the previous roots aside, carries the Secrets over, moves the new roots in; undoes on error. */
-async function swap(root: string, staging: string, retired: string, preserved: readonly string[]): Promise<void> {
+async function swap(root: string, staging: string, retired: string, preserved: readonly string[], io: SwapIO): Promise<void> {
   const done: (() => Promise<void>)[] = [];
   const move = async (from: string, to: string) => {
     await mkdir(dirname(to), { recursive: true });
-    await rename(from, to);
+    await io.rename(from, to);
     done.push(() => rename(to, from));
   };
   try {

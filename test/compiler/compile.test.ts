@@ -7,10 +7,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build, compile } from '../../compiler/compile.ts';
 import { ConfigError } from '../../compiler/config/load.ts';
+import { OUTPUT_ROOTS, writeTree } from '../../compiler/render/write.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
 import { listTree, tempRepo, type TempRepo } from '../support/temp-repo.ts';
 
@@ -39,9 +40,9 @@ after(async () => {
   await repo.remove();
 });
 
-test('the shipped config reproduces the committed base/ and overlays/ byte for byte', async () => {
+test('the shipped config reproduces the committed base/, overlays/ and clusters/ byte for byte', async () => {
   await compile({ root: repo.root });
-  const committedFiles = [...(await listTree(REPO_ROOT, 'base')), ...(await listTree(REPO_ROOT, 'overlays'))].filter(
+  const committedFiles = (await Promise.all(OUTPUT_ROOTS.map((outputRoot) => listTree(REPO_ROOT, outputRoot)))).flat().filter(
     (file) => !file.includes('/secrets/'),
   );
   const compiled = await repo.outputs();
@@ -118,6 +119,32 @@ test('a broken config exits non-zero, names environment and path, and leaves the
     assert.deepEqual((await readdir(repo.root)).filter((name) => name.startsWith('.compile-')), []);
   } finally {
     await writeFile(prodFile, original);
+  }
+});
+
+test('a failure at any step of the swap puts the previous output back, Secrets included, and leaves no staging directory', async () => {
+  const { compiled } = await compile({ root: repo.root });
+  const before = await repo.outputs();
+  assert.ok([...before.keys()].some((path) => path.startsWith('clusters/')) && [...before.keys()].some((path) => /^overlays\/prod\/secrets\//.test(path)));
+  // A tree that differs from what is on disk (one file changed, one new), so the swap runs.
+  const next = new Map(compiled.tree);
+  next.set('base/kustomization.yaml', `${next.get('base/kustomization.yaml')}# changed\n`);
+  next.set('clusters/prod/extra.yaml', 'kind: ConfigMap\n');
+  let renames = 0;
+  await writeTree(repo.root, next, { rename: async (from, to) => void (renames += 1, await rename(from, to)) });
+  assert.ok(renames >= 8, `the swap moves the three roots out and in, and the Secret folders: ${renames} renames`);
+  await writeTree(repo.root, compiled.tree);
+  assert.deepEqual(await repo.outputs(), before, 'writing the old tree back restores it');
+  for (let failAt = 1; failAt <= renames; failAt++) {
+    let calls = 0;
+    const failing = async (from: string, to: string) => {
+      calls += 1;
+      if (calls === failAt) throw Object.assign(new Error(`EIO: rename ${failAt} failed`), { code: 'EIO' });
+      await rename(from, to);
+    };
+    await assert.rejects(writeTree(repo.root, next, { rename: failing }), /could not swap the new output in \(previous output restored\): EIO/);
+    assert.deepEqual(await repo.outputs(), before, `after a failure at rename ${failAt} of ${renames}`);
+    assert.deepEqual((await readdir(repo.root)).filter((name) => name.startsWith('.compile-')), [], `staging left behind after rename ${failAt}`);
   }
 });
 

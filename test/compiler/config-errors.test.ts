@@ -121,6 +121,11 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
     'prod.networkPolicy.nodeCidrs[0]: "10.0.0.0/33" is not an IPv4 CIDR like 10.0.0.0/16',
   ],
   [
+    'a pod network that contains the nodes',
+    (c) => (c.prod.networkPolicy = { nodeCidrs: ['192.168.0.0/24', '10.1.0.0/16'], podCidrs: ['10.0.0.0/8'] }),
+    'prod.networkPolicy.podCidrs[0]: "10.0.0.0/8" contains networkPolicy.nodeCidrs[1] "10.1.0.0/16": InfluxDB\'s policy could not tell the collector\'s node addresses from any pod\'s',
+  ],
+  [
     'a collection interval without unit',
     (c) => (c.dev.collector.interval = '10'),
     'dev.collector.interval: "10" is not a duration like 30d (a whole number and one of s, m, h, d, w)',

@@ -1,8 +1,8 @@
 /**
  * The secrets workflow end to end with the real sops and a throw-away age key made for this
- * run: init, set (value on stdin), rotate, add-recipient. Every value is decrypted twice, by
- * sops itself and by an independent decryptor (sops-age), and no plaintext value may appear in
- * any file the workflow or the compile writes.
+ * run, through `npm run secrets` as an operator runs it: init, set (value on stdin), rotate,
+ * add-recipient. Every value is decrypted twice, by sops itself and by an independent decryptor
+ * (sops-age), and no plaintext value may appear in any file the workflow or the compile writes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,14 +17,13 @@ import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
 import { listTree, tempRepo, type TempRepo } from '../support/temp-repo.ts';
 
-const SECRETS_CLI = join(REPO_ROOT, 'compiler/cli/secrets.ts');
-
 let repo: TempRepo;
 let keyFile: string;
 
 function secrets(args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SECRETS_CLI, ...args, '--root', repo.root, '--age-key-file', keyFile], {
+    // Through npm, as an operator runs it.
+    const child = spawn('npm', ['run', '-s', 'secrets', '--', ...args, '--root', repo.root, '--age-key-file', keyFile], {
       cwd: REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -49,6 +48,19 @@ async function valueBySops(file: string): Promise<Record<string, string>> {
 async function valueBySopsAge(file: string, secretKey: string): Promise<Record<string, string>> {
   const decrypted = (await decryptSops(await repo.read(file), { secretKey, fileType: 'yaml' })) as { stringData: Record<string, string> };
   return decrypted.stringData;
+}
+
+/** The values as sops-age reads them with whichever of the run's keys is a recipient. */
+async function valueBySopsAgeWithOwnKey(file: string): Promise<Record<string, string>> {
+  const failures: string[] = [];
+  for (const key of await privateKeys()) {
+    try {
+      return await valueBySopsAge(file, key);
+    } catch (error) {
+      failures.push(String(error));
+    }
+  }
+  throw new Error(`no key of the run decrypts ${file}: ${failures.join('; ')}`);
 }
 
 /** Every file of the repository copy except the age key file. */
@@ -104,6 +116,7 @@ test('set takes the value from stdin, rolls the pods that read it, and leaves no
   const value = `set-by-test-${Date.now()}-ünïcode`;
   await secrets(['set', 'dev', 'influxdb-writer', 'password'], `${value}\n`);
   assert.equal((await valueBySops('overlays/dev/secrets/influxdb-writer.yaml')).password, value);
+  assert.equal((await valueBySopsAgeWithOwnKey('overlays/dev/secrets/influxdb-writer.yaml')).password, value, 'sops-age reads the same value');
   const { report } = await compile({ root: repo.root });
   // The collector and InfluxDB read the writer's password; Grafana does not.
   assert.ok(report.changed.includes('overlays/dev/patches/daemonset-collector.yaml'));
@@ -119,6 +132,7 @@ test('rotate replaces a value with a new random one', async () => {
   const after = (await valueBySops(file)).password;
   assert.notEqual(after, before);
   assert.match(after!, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal((await valueBySopsAgeWithOwnKey(file)).password, after, 'sops-age reads the same value');
 });
 
 test('add-recipient lets a second key decrypt every Secret of the environment', async () => {

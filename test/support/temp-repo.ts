@@ -6,6 +6,7 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../compiler/tools.ts';
+import { OUTPUT_ROOTS } from '../../compiler/render/write.ts';
 
 export interface TempRepo {
   root: string;
@@ -44,7 +45,7 @@ export async function tempRepo(options: { secrets?: boolean } = {}): Promise<Tem
     write: (path, content) => writeFile(join(root, path), content),
     read: (path) => readFile(join(root, path), 'utf8'),
     async outputs() {
-      const files = [...(await listTree(root, 'base')), ...(await listTree(root, 'overlays'))];
+      const files = (await Promise.all(OUTPUT_ROOTS.map((outputRoot) => listTree(root, outputRoot)))).flat();
       return new Map(await Promise.all(files.map(async (file) => [file, await repo.read(file)] as const)));
     },
     remove: () => rm(root, { recursive: true, force: true }),
