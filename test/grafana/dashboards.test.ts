@@ -66,7 +66,7 @@ test('counters are shown as non-negative rates, gauges as they are', () => {
   }
 });
 
-test('units, visible legends and a minimum interval no finer than the collection interval on every panel', () => {
+test('units (per column in tables), visible legends and a minimum interval no finer than the collection interval on every panel', () => {
   const collection = durationSeconds(stack.collector.interval);
   for (const dashboard of dashboards()) {
     for (const panel of dashboard.panels.filter((candidate: Json) => candidate.type === 'timeseries')) {
@@ -74,6 +74,13 @@ test('units, visible legends and a minimum interval no finer than the collection
       assert.ok(panel.fieldConfig.defaults.unit, `${where}: no unit`);
       assert.equal(panel.options.legend.showLegend, true, `${where}: legend hidden`);
       assert.notEqual(panel.options.legend.displayMode, 'hidden', `${where}: legend hidden`);
+      assert.ok(durationSeconds(panel.interval) >= collection, `${where}: interval ${panel.interval}`);
+    }
+    for (const panel of dashboard.panels.filter((candidate: Json) => candidate.type === 'table')) {
+      const where = `${dashboard.title}/${panel.title}`;
+      const columns = panel.targets.map((target: Json) => /AS "([^"]+)" FROM/.exec(target.query)?.[1]);
+      const units = new Map(panel.fieldConfig.overrides.map((override: Json) => [override.matcher.options, override.properties.find((property: Json) => property.id === 'unit')?.value]));
+      for (const column of columns) assert.ok(units.get(column), `${where}: column ${column} has no unit`);
       assert.ok(durationSeconds(panel.interval) >= collection, `${where}: interval ${panel.interval}`);
     }
   }

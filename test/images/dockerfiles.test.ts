@@ -6,6 +6,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Keyword } from 'dockerfile-ast';
 import {
   COMPILED,
@@ -20,6 +22,7 @@ import {
   type ParsedDockerfile,
 } from './dockerfiles.ts';
 import { imagePath, run } from './support.ts';
+import { REPO_ROOT } from '../../compiler/tools.ts';
 
 /** Why an image reference is not pinned (undefined when it is pinned by digest). */
 export function pinProblem(reference: string): string | undefined {
@@ -137,6 +140,16 @@ describe('Dockerfiles', () => {
       }
     });
   }
+
+  it('the Grafana image and the dashboards\' SDK build are the same Grafana major.minor', async () => {
+    const text = await readFile(join(REPO_ROOT, 'images/grafana/Dockerfile'), 'utf8');
+    const image = /^ARG GRAFANA_IMAGE=grafana\/grafana:(\d+)\.(\d+)\.\d+@sha256:[0-9a-f]{64}$/m.exec(text);
+    assert.ok(image, 'images/grafana/Dockerfile: no pinned grafana/grafana:<x.y.z>@sha256 base');
+    const sdk = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')).dependencies['@grafana/grafana-foundation-sdk'] as string;
+    const build = /^(\d+)\.(\d+)\.\d+-cog/.exec(sdk);
+    assert.ok(build, `@grafana/grafana-foundation-sdk ${sdk} is not a build for a Grafana version`);
+    assert.deepEqual([build[1], build[2]], [image[1], image[2]], `the dashboards are built with the SDK for Grafana ${build[1]}.${build[2]} but the image runs ${image[1]}.${image[2]}`);
+  });
 
   it('the checks reject what they must', () => {
     const broken = parseDockerfile(

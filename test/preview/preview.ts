@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stack } from '../../config/stack.ts';
 import { fillFromPipeline, runDashboards } from '../support/dashboard-data.ts';
-import { renderPanel } from './render.ts';
+import { renderPanel, type TableLook } from './render.ts';
+import type { Transformation } from '../support/grafana-tables.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
 const out = resolve(values.out ?? 'preview');
@@ -18,8 +19,20 @@ interface PanelJson {
   id: number;
   type: string;
   title: string;
-  fieldConfig?: { defaults?: { unit?: string } };
+  fieldConfig?: { defaults?: { unit?: string }; overrides?: { matcher: { id: string; options: string }; properties: { id: string; value: string }[] }[] };
+  options?: { sortBy?: { displayName: string }[] };
   targets?: { refId: string; alias?: string }[];
+  transformations?: Transformation[];
+}
+
+function tableLook(panel: PanelJson): TableLook {
+  const units: Record<string, string> = {};
+  for (const override of panel.fieldConfig?.overrides ?? []) {
+    const unit = override.properties.find((property) => property.id === 'unit');
+    if (override.matcher.id === 'byName' && unit) units[override.matcher.options] = unit.value;
+  }
+  const sortBy = panel.options?.sortBy?.[0]?.displayName;
+  return { transformations: panel.transformations ?? [], units, ...(sortBy !== undefined && { sortBy }) };
 }
 
 const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
@@ -36,7 +49,7 @@ try {
     for (const [index, panel] of panels.entries()) {
       const results = run.panels.filter((result) => result.query.panel === panel.title);
       const png = renderPanel(
-        { type: panel.type, title: panel.title, unit: panel.fieldConfig?.defaults?.unit ?? 'short', aliases: (panel.targets ?? []).map((target) => target.alias) },
+        { type: panel.type, title: panel.title, unit: panel.fieldConfig?.defaults?.unit ?? 'short', aliases: (panel.targets ?? []).map((target) => target.alias), table: tableLook(panel) },
         results,
       );
       const file = join(dir, `${String(index + 1).padStart(2, '0')}-${slug(panel.title)}.png`);

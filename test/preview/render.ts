@@ -5,6 +5,7 @@
  */
 import { Resvg } from '@resvg/resvg-js';
 import type { PanelResult } from '../support/dashboard-data.ts';
+import { tableFrame, transformTable, type Cell, type Transformation } from '../support/grafana-tables.ts';
 
 const WIDTH = 900;
 const HEIGHT = 360;
@@ -83,24 +84,24 @@ function timeseriesSvg(title: string, unit: string, lines: readonly Line[]): str
   return frame(title, [...grid, ...times, ...paths, ...legend].join(''));
 }
 
-function tableSvg(title: string, results: readonly PanelResult[]): string {
-  const rows = new Map<string, Map<string, string>>();
-  const columns = new Set<string>();
-  for (const result of results) {
-    for (const series of result.series) {
-      const key = Object.values(series.tags ?? {}).join(' ') || series.name;
-      const row = rows.get(key) ?? new Map<string, string>();
-      series.columns.forEach((column, index) => {
-        if (column === 'time') return;
-        columns.add(column);
-        const value = series.values[0]?.[index];
-        row.set(column, typeof value === 'number' ? String(Number(value.toPrecision(4))) : String(value ?? ''));
-      });
-      rows.set(key, row);
-    }
-  }
-  const header = ['node', ...columns];
-  const cells = [header, ...[...rows].map(([key, row]) => [key, ...[...columns].map((column) => row.get(column) ?? '')])];
+/** How a table panel is shown: each column's unit (its field override) and the column it sorts by, descending. */
+export interface TableLook {
+  transformations: readonly Transformation[];
+  units: Readonly<Record<string, string>>;
+  sortBy?: string;
+}
+
+/** A table panel as Grafana shows it: its queries' frames through the panel's transformations, sorted, with units. */
+function tableSvg(title: string, results: readonly PanelResult[], look: TableLook): string {
+  const table = transformTable(results.map((result) => tableFrame(result.series)), look.transformations);
+  const sortColumn = look.sortBy === undefined ? -1 : table.fields.indexOf(look.sortBy);
+  const rows = sortColumn < 0 ? table.rows : [...table.rows].sort((a, b) => Number(b[sortColumn] ?? -Infinity) - Number(a[sortColumn] ?? -Infinity));
+  const show = (cell: Cell, field: string) => {
+    const unit = look.units[field];
+    if (typeof cell !== 'number') return String(cell ?? '');
+    return unit && unit !== 'none' && unit !== 'string' ? formatValue(cell, unit) : String(Number(cell.toPrecision(4)));
+  };
+  const cells = [table.fields, ...rows.map((row) => row.map((cell, index) => show(cell, table.fields[index]!)))];
   const text = cells
     .slice(0, 16)
     .map((row, index) =>
@@ -115,7 +116,10 @@ function frame(title: string, body: string): string {
 }
 
 /** One panel (its queries' results) as a PNG. */
-export function renderPanel(panel: { type: string; title: string; unit: string; aliases: readonly (string | undefined)[] }, results: readonly PanelResult[]): Buffer {
-  const svg = panel.type === 'table' ? tableSvg(panel.title, results) : timeseriesSvg(`${panel.title} [${panel.unit}]`, panel.unit, linesOf(results, panel.aliases));
+export function renderPanel(
+  panel: { type: string; title: string; unit: string; aliases: readonly (string | undefined)[]; table: TableLook },
+  results: readonly PanelResult[],
+): Buffer {
+  const svg = panel.type === 'table' ? tableSvg(panel.title, results, panel.table) : timeseriesSvg(`${panel.title} [${panel.unit}]`, panel.unit, linesOf(results, panel.aliases));
   return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng());
 }

@@ -7,7 +7,9 @@
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { dashboardFiles } from '../../compiler/grafana/dashboards/index.ts';
 import type { InfluxDBServer, InfluxSeries } from './influxdb.ts';
-import { startPipeline, type Pipeline } from './pipeline.ts';
+import { droppedByReason, eventually, startPipeline, type Pipeline } from './pipeline.ts';
+import { craft } from './snap-publisher.ts';
+import { doubleField } from './heka.ts';
 import { interpolate, panelQueries, variableQueries, type PanelQuery, type Variable } from './grafana-queries.ts';
 
 export interface FilledRange {
@@ -19,7 +21,10 @@ export interface FilledRange {
 
 const INTERVAL_NS = 10n * 1_000_000_000n;
 
-/** Starts the pipeline and publishes `rounds` collections 10 s apart for `nodes` fake nodes, ending now. */
+/**
+ * Starts the pipeline and publishes `rounds` collections 10 s apart for `nodes` fake nodes, ending
+ * now, then one NaN value and one message without a value, which the plugin drops and counts.
+ */
 export async function fillFromPipeline(config: StackConfig, nodes = 3, rounds = 12): Promise<FilledRange> {
   const pipeline = await startPipeline({ config, output: { ticker_interval: 1 } });
   const publisher = pipeline.publisher({ nodes, seed: 99 });
@@ -44,6 +49,14 @@ export async function fillFromPipeline(config: StackConfig, nodes = 3, rounds = 
     if (Date.now() > deadline) throw new Error('the output plugin wrote no self-monitoring points');
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  // Then a NaN value and a message without a value: the dropped-by-reason counters rise after
+  // buckets in which they were zero (so their panel shows a rate), and the last error is set.
+  const metric = publisher.collect(publisher.nodes[0]!, last).find((candidate) => candidate.valueType === 'float')!;
+  await publisher.publishCrafted([
+    { label: 'NaN', message: craft.withValueField(publisher.message(metric), doubleField('value', Number.NaN)) },
+    { label: 'no value', message: craft.withoutField(publisher.message(metric), 'value') },
+  ]);
+  await eventually('the NaN and the message without a value to be counted', () => droppedByReason(pipeline.influx), (reasons) => (reasons['nan_inf'] ?? 0) >= 1 && (reasons['bad_message'] ?? 0) >= 1, 60_000);
   return { pipeline, fromMs: Number(first / 1_000_000n) - 60_000, toMs: Date.now() + 1000, nodes: publisher.nodes.map((node) => node.name) };
 }
 

@@ -4,7 +4,7 @@
  */
 import { SNAP } from '../../facts.ts';
 import { metricQuery, ref, type MetricQuery } from '../influxql.ts';
-import { layOut, stackDashboard, tablePanel, timeseriesPanel, type DashboardContext, type Section } from './panels.ts';
+import { layOut, stackDashboard, tablePanel, timeseriesPanel, type DashboardContext, type Section, type TableColumn } from './panels.ts';
 
 export const CLUSTER_DASHBOARD_UID = 'stacklight-cluster';
 
@@ -45,15 +45,15 @@ function glance(context: DashboardContext): Section {
 }
 
 function busiest(context: DashboardContext): Section {
-  const columns: MetricQuery[] = [
-    ...(context.collected.has('cpu') ? [cpuBusy().asTable().groupBy(HOST).column('CPU busy %')] : []),
-    ...(context.collected.has('meminfo') ? [memoryUsed().asTable().groupBy(HOST).column('memory used')] : []),
-    ...(context.collected.has('filesystem') ? [filesystemFill().asTable().groupBy(HOST).column('fullest filesystem %')] : []),
+  const columns: TableColumn[] = [
+    ...(context.collected.has('cpu') ? [{ query: cpuBusy().asTable().groupBy(HOST).column('CPU busy %'), unit: 'percent' }] : []),
+    ...(context.collected.has('meminfo') ? [{ query: memoryUsed().asTable().groupBy(HOST).column('memory used'), unit: 'bytes' }] : []),
+    ...(context.collected.has('filesystem') ? [{ query: filesystemFill().asTable().groupBy(HOST).column('fullest filesystem %'), unit: 'percent' }] : []),
   ];
   if (columns.length === 0) return { title: 'Busiest nodes', panels: [] };
-  const panel = tablePanel(context, 'Busiest nodes (over the time range)', columns, columns[0]!.columnLabel()).withTransformation({
+  const panel = tablePanel(context, 'Busiest nodes (over the time range)', columns, columns[0]!.query.columnLabel()).withTransformation({
     id: 'organize',
-    options: { excludeByName: { Time: true }, renameByName: { [HOST]: 'node' } },
+    options: { renameByName: { [HOST]: 'node' } },
   });
   return { title: 'Busiest nodes', panels: [panel] };
 }

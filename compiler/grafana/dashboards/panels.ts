@@ -71,15 +71,29 @@ export function timeseriesPanel(
   return panel;
 }
 
-/** A table of one row per group (e.g. per host), several queries merged into columns. */
-export function tablePanel(context: DashboardContext, title: string, queries: readonly MetricQuery[], sortBy: string): table.PanelBuilder {
-  return new table.PanelBuilder()
+/** A column of a table panel: a query in table form (named with MetricQuery.column) and its unit. */
+export interface TableColumn {
+  query: MetricQuery;
+  unit: string;
+}
+
+/**
+ * A table of one row per group (e.g. per host), several queries merged into columns. Grafana's
+ * merge joins rows on every field they share, Time included, and InfluxDB stamps a row with its
+ * range's start for an aggregate (mean) but with its point's time for a selector (max, last):
+ * Time is dropped first, so rows join on the group's tags alone.
+ */
+export function tablePanel(context: DashboardContext, title: string, columns: readonly TableColumn[], sortBy: string): table.PanelBuilder {
+  const panel = new table.PanelBuilder()
     .title(title)
     .datasource(context.datasource)
     .interval(context.minInterval)
-    .targets(targets(context, queries))
+    .targets(targets(context, columns.map((column) => column.query)))
+    .withTransformation({ id: 'organize', options: { excludeByName: { Time: true } } })
     .withTransformation({ id: 'merge', options: {} })
     .sortBy([new common.TableSortByFieldStateBuilder().displayName(sortBy).desc(true)]);
+  for (const { query, unit } of columns) panel.overrideByName(query.columnLabel(), [{ id: 'unit', value: unit }]);
+  return panel;
 }
 
 /** A section of a dashboard: a row header and its panels. */

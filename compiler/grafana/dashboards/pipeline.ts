@@ -34,7 +34,7 @@ export function pipelineDashboard(context: DashboardContext) {
           min: 0,
           description: 'nan_inf: NaN/Inf values skipped; rejected_by_influxdb: points InfluxDB refused; bad_message: messages that were not metrics.',
         }),
-        timeseriesPanel(context, 'Retries and failed requests', 'short', [
+        timeseriesPanel(context, 'Retries and failed requests', 'cps', [
           perNode(counter(counters.retries), 'retries'),
           perNode(counter(counters.requestFailures), 'failed requests'),
           perNode(counter(counters.authFailures), 'auth failures'),
@@ -50,6 +50,6 @@ export function pipelineDashboard(context: DashboardContext) {
         timeseriesPanel(context, 'Retry back-off', 's', [metricQuery(gauge(gauges.backoffSeconds)).aggregateWith('max').groupBy(tags.host).alias(`$tag_${tags.host}`)], { min: 0 }),
       ],
     },
-    { title: 'Errors', panels: [tablePanel(context, 'Last error per node', [lastError, lastStatus], 'last error')] },
+    { title: 'Errors', panels: [tablePanel(context, 'Last error per node', [{ query: lastError, unit: 'string' }, { query: lastStatus, unit: 'none' }], 'last error')] },
   ]).build();
 }
