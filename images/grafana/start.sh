@@ -57,12 +57,25 @@ wait_for_health() {
   log "Grafana is healthy"
 }
 
+# The HTTP status of one API call as the admin (000 when Grafana did not answer).
+api_status() {
+  local method="$1" path="$2"
+  printf 'user = %s\n' "$(curl_quoted "$GF_SECURITY_ADMIN_USER:$GF_SECURITY_ADMIN_PASSWORD")" |
+    curl --silent --max-time 10 --config - -X "$method" -o /dev/null --write-out '%{http_code}' "$url$path" || true
+}
+
 ensure_admin_password() {
-  if api GET /api/user >/dev/null 2>&1; then
-    log "admin password is the Secret's"
-    return
-  fi
-  # The database predates the Secret's value (a rotation while the emptyDir survived): reset it.
+  local status
+  status="$(api_status GET /api/user)"
+  case "$status" in
+    200)
+      log "admin password is the Secret's"
+      return
+      ;;
+    401) ;;
+    *) fail "GET /api/user answered ${status}: cannot tell whether the admin password is the Secret's" ;;
+  esac
+  # 401: the database predates the Secret's value (a rotation while the emptyDir survived).
   log "admin password differs from the Secret's: resetting it"
   printf '%s\n' "$GF_SECURITY_ADMIN_PASSWORD" | "${grafana_cli[@]}" admin reset-admin-password --password-from-stdin >/dev/null ||
     fail "could not reset the admin password with grafana cli"
@@ -99,9 +112,20 @@ verify_datasource() {
   fail "datasource $STACKLIGHT_DATASOURCE_UID did not answer after $datasource_tries tries: $answer"
 }
 
+# start.sh is the container's PID 1: a stop is passed on to Grafana, and start.sh exits only once
+# Grafana has shut down (with Grafana's status), so the kubelet's grace period is Grafana's.
+# shellcheck disable=SC2317 # invoked by the trap below
+stop() {
+  log "stopping Grafana"
+  kill -TERM "$grafana_pid" 2>/dev/null || true
+  local code=0
+  wait "$grafana_pid" || code=$?
+  exit "$code"
+}
+
 "${grafana_command[@]}" &
 grafana_pid=$!
-trap 'kill -TERM "$grafana_pid" 2>/dev/null || true' TERM INT
+trap stop TERM INT
 
 wait_for_health
 ensure_admin_password

@@ -7,9 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +37,8 @@ interface FakeGrafana {
   /** Answers of the datasource health endpoint, consumed in order; then 200. */
   datasourceHealth: number[];
   preferencesStatus: number;
+  /** What GET /api/user answers an authenticated admin (Grafana failing: 500). */
+  userStatus: number;
   calls: Call[];
 }
 
@@ -53,6 +55,7 @@ function reset(overrides: Partial<FakeGrafana> = {}): void {
     datasourceExists: true,
     datasourceHealth: [],
     preferencesStatus: 200,
+    userStatus: 200,
     calls: [],
     ...overrides,
   };
@@ -75,7 +78,7 @@ function answer(request: IncomingMessage, body: string): [number, unknown] {
   }
   const { user, password } = credentials(request);
   if (user !== ADMIN || password !== fake.password) return [401, { message: 'Invalid username or password' }];
-  if (path === '/api/user' && request.method === 'GET') return [200, { login: ADMIN, isGrafanaAdmin: true }];
+  if (path === '/api/user' && request.method === 'GET') return fake.userStatus === 200 ? [200, { login: ADMIN, isGrafanaAdmin: true }] : [fake.userStatus, { message: 'internal error' }];
   if (path === '/api/org/preferences' && request.method === 'GET') return [200, { theme: '', homeDashboardUID: fake.homeDashboardUID }];
   if (path === '/api/org/preferences' && request.method === 'PUT') {
     if (fake.preferencesStatus !== 200) return [fake.preferencesStatus, { message: 'Permission denied' }];
@@ -120,30 +123,36 @@ after(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-function startSh(env: Record<string, string> = {}): Promise<{ code: number; log: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', [START_SH], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        GF_SECURITY_ADMIN_USER: ADMIN,
-        GF_SECURITY_ADMIN_PASSWORD: PASSWORD,
-        STACKLIGHT_HOME_DASHBOARD_UID: HOME,
-        STACKLIGHT_DATASOURCE_UID: DATASOURCE,
-        GRAFANA_URL: `http://127.0.0.1:${port}`,
-        GRAFANA_COMMAND: 'sleep 2',
-        GRAFANA_CLI: join(scratch, 'fake-grafana-cli'),
-        STACKLIGHT_RETRY_DELAY: '0',
-        STACKLIGHT_DATASOURCE_TRIES: '3',
-        STACKLIGHT_HEALTH_TIMEOUT: '3',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stdout.on('data', (chunk) => (log += chunk));
-    child.stderr.on('data', (chunk) => (log += chunk));
-    child.on('close', (code) => resolve({ code: code ?? -1, log }));
+function spawnStartSh(env: Record<string, string> = {}): { child: ChildProcess; log: () => string; done: Promise<{ code: number; signal: string | null; log: string }> } {
+  const child = spawn('bash', [START_SH], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      GF_SECURITY_ADMIN_USER: ADMIN,
+      GF_SECURITY_ADMIN_PASSWORD: PASSWORD,
+      STACKLIGHT_HOME_DASHBOARD_UID: HOME,
+      STACKLIGHT_DATASOURCE_UID: DATASOURCE,
+      GRAFANA_URL: `http://127.0.0.1:${port}`,
+      GRAFANA_COMMAND: 'sleep 2',
+      GRAFANA_CLI: join(scratch, 'fake-grafana-cli'),
+      STACKLIGHT_RETRY_DELAY: '0',
+      STACKLIGHT_DATASOURCE_TRIES: '3',
+      STACKLIGHT_HEALTH_TIMEOUT: '3',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let log = '';
+  child.stdout!.on('data', (chunk) => (log += chunk));
+  child.stderr!.on('data', (chunk) => (log += chunk));
+  const done = new Promise<{ code: number; signal: string | null; log: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, log })),
+  );
+  return { child, log: () => log, done };
+}
+
+async function startSh(env: Record<string, string> = {}): Promise<{ code: number; log: string }> {
+  const { code, log } = await spawnStartSh(env).done;
+  return { code, log };
 }
 
 const summary = () => fake.calls.map((call) => `${call.method} ${call.path}`);
@@ -214,6 +223,34 @@ test('a database older than the Secret gets the Secret\'s password through grafa
   assert.equal(code, 0, log);
   assert.match(log, /admin password reset to the Secret's/);
   assert.equal(fake.password, PASSWORD);
+});
+
+test('Grafana failing (not a 401) on the admin check fails loudly and resets nothing', async () => {
+  reset({ userStatus: 500, password: PASSWORD });
+  const { code, log } = await startSh();
+  assert.equal(code, 1);
+  assert.match(log, /FAILED: GET \/api\/user answered 500: cannot tell whether the admin password is the Secret's/);
+  assert.doesNotMatch(log, /resetting/);
+});
+
+test('a stop (SIGTERM to PID 1) is passed on, and start.sh exits only after Grafana has shut down, with its status', async () => {
+  reset({ homeDashboardUID: HOME });
+  const marker = join(scratch, 'grafana-stopped');
+  const grafana = join(scratch, 'slow-stopping-grafana');
+  // Takes a second to shut down, then leaves a marker.
+  await writeFile(grafana, `#!/usr/bin/env bash\ntrap 'sleep 1; touch "${marker}"; exit 0' TERM\nwhile :; do sleep 0.1; done\n`);
+  await chmod(grafana, 0o755);
+  const run = spawnStartSh({ GRAFANA_COMMAND: grafana });
+  const deadline = Date.now() + 20_000;
+  while (!run.log().includes('configured; Grafana keeps running')) {
+    assert.ok(Date.now() < deadline, `start.sh did not finish configuring:\n${run.log()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  run.child.kill('SIGTERM');
+  const { code, log } = await run.done;
+  await access(marker).catch(() => assert.fail(`start.sh exited before Grafana had shut down:\n${log}`));
+  assert.equal(code, 0, log);
+  assert.match(log, /stopping Grafana/);
 });
 
 test('Grafana that never becomes healthy fails within the timeout', async () => {
