@@ -28,8 +28,8 @@ hs.stop()
 local seconds = socket.gettime() - started
 local written = 0
 for _, request in ipairs(hs.http.requests) do
-    if request.accepted and not request.body:find("^hindsight_output") then
-        written = written + select(2, request.body:gsub("\n", "")) + 1
+    if request.accepted and not request.head:find("^hindsight_output") then
+        written = written + request.lines
     end
 end
 print(string.format('{"points":%d,"written":%d,"requests":%d,"retries":%d,"seconds":%.4f,"per_second":%.0f}',
