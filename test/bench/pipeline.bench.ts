@@ -12,8 +12,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { stack } from '../../config/stack.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
 import { influxdbOutputCfg } from '../../compiler/collector/hindsight.ts';
@@ -117,12 +117,37 @@ function lineOf(metric: SnapMetric): string {
   return `${point.measurement}${tags} value=${value} ${point.timeMs}`;
 }
 
+/** /proc/<pid>/stat counts CPU time in clock ticks (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) used so far by the stage's processes and influxd, from /proc. */
+async function cpuSeconds(): Promise<Record<string, number>> {
+  const roles: [string, (args: string) => boolean][] = [
+    ['stage input', (args) => /lua5\.1 .*input\.lua/.test(args)],
+    ['stage output (with the plugin)', (args) => /lua5\.1 .*output\.lua/.test(args)],
+    ['influxd', (args) => /(^|\/)influxd( |$)/.test(args)],
+  ];
+  const totals: Record<string, number> = {};
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+      const role = roles.find(([, matches]) => matches(args))?.[0];
+      if (!role) continue;
+      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      totals[role] = (totals[role] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return totals;
+}
+
 /**
  * The mock publisher's own encoding (TypeScript) is not part of the pipeline: every message is
  * built and framed first, then sent the way Snap sends (one connection per node and round), and
  * the clock runs from the first byte sent until the plugin reports every point written.
  */
-async function endToEnd(): Promise<{ points: number; seconds: number; metrics: SnapMetric[] }> {
+async function endToEnd(): Promise<{ points: number; seconds: number; metrics: SnapMetric[]; cpu: Record<string, number> }> {
   const pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 } });
   try {
     const publisher = pipeline.publisher({ nodes: NODES, seed: 5 });
@@ -136,6 +161,8 @@ async function endToEnd(): Promise<{ points: number; seconds: number; metrics: S
         publishes.push(collected.map((metric) => encodeFramed(publisher.message(metric))));
       }
     }
+    const cpuBefore = await cpuSeconds();
+    const publisherBefore = process.cpuUsage();
     const started = performance.now();
     for (const chunks of publishes) {
       const result = await publisher.sendRaw(chunks, { label: 'bench' });
@@ -147,7 +174,12 @@ async function endToEnd(): Promise<{ points: number; seconds: number; metrics: S
       if (performance.now() - started > 300_000) throw new Error('the pipeline did not write every point within 5 minutes');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return { points: metrics.length, seconds: (performance.now() - started) / 1000, metrics };
+    const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await cpuSeconds();
+    const publisherCpu = process.cpuUsage(publisherBefore);
+    const cpu: Record<string, number> = { 'mock publisher (this process)': (publisherCpu.user + publisherCpu.system) / 1e6 };
+    for (const [role, total] of Object.entries(cpuAfter)) cpu[role] = total - (cpuBefore[role] ?? 0);
+    return { points: metrics.length, seconds, metrics, cpu };
   } finally {
     await pipeline.dispose();
   }
@@ -187,6 +219,10 @@ const ceiling = await directIngest(e2e.metrics);
 console.log(`end to end (${NODES} nodes × ${ROUNDS} rounds, ${e2e.points} points): ${thousands(endToEndRate)} points/s`);
 console.log(`InfluxDB direct ingest of the same points in 5,000-point batches: ${thousands(ceiling)} points/s`);
 console.log(`end to end / direct ingest: ${(endToEndRate / ceiling).toFixed(3)}   target ≥ 0.5`);
+console.log(`CPU during the end-to-end run (${e2e.seconds.toFixed(2)} s on ${availableParallelism()} cores), per message:`);
+for (const [role, seconds] of Object.entries(e2e.cpu)) {
+  console.log(`    ${role}: ${seconds.toFixed(2)} s, ${((seconds / e2e.points) * 1e6).toFixed(1)} µs`);
+}
 
 const plugin = await pluginIntoInfluxDB();
 const pluginCeiling = await directIngest(plugin.metrics);
