@@ -74,6 +74,14 @@ export function ksopsRepoServerPatch(): object {
             image: ARGOCD.ksopsImage,
             command: ['/bin/sh', '-c'],
             args: ['cp ksops kustomize /custom-tools/'],
+            // As the repo server itself runs: Argo CD's user, nothing more.
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 999,
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+            },
             volumeMounts: [{ name: tools, mountPath: '/custom-tools' }],
           }],
           containers: [{

@@ -89,6 +89,7 @@ export async function writeTree(root: string, tree: ReadonlyMap<string, string>,
 
   const staging = await mkdtemp(join(root, '.compile-'));
   const retired = join(staging, '.previous');
+  let keepStaging = false;
   try {
     for (const [path, content] of tree) {
       await mkdir(dirname(join(staging, path)), { recursive: true });
@@ -97,19 +98,34 @@ export async function writeTree(root: string, tree: ReadonlyMap<string, string>,
     await mkdir(retired);
     for (const outputRoot of OUTPUT_ROOTS) await mkdir(join(staging, outputRoot), { recursive: true });
     await swap(root, staging, retired, await preservedDirs(root), io);
+  } catch (error) {
+    keepStaging = error instanceof RollbackError;
+    throw error;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    if (!keepStaging) await rm(staging, { recursive: true, force: true });
   }
   return report;
 }
 
-/** Moves the previous roots aside, carries the Secrets over, moves the new roots in; undoes on error. */
+/** A swap that failed and could not be fully undone: the previous output is still in the staging directory. */
+export class RollbackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RollbackError';
+  }
+}
+
+/**
+ * Moves the previous roots aside, carries the Secrets over, moves the new roots in; undoes on
+ * error. When an undo fails too, nothing is deleted: the error names the staging directory that
+ * holds what could not be moved back (the encrypted Secrets among it cannot be regenerated).
+ */
 async function swap(root: string, staging: string, retired: string, preserved: readonly string[], io: SwapIO): Promise<void> {
   const done: (() => Promise<void>)[] = [];
   const move = async (from: string, to: string) => {
     await mkdir(dirname(to), { recursive: true });
     await io.rename(from, to);
-    done.push(() => rename(to, from));
+    done.push(() => io.rename(to, from));
   };
   try {
     for (const outputRoot of OUTPUT_ROOTS) {
@@ -119,8 +135,14 @@ async function swap(root: string, staging: string, retired: string, preserved: r
     for (const dir of preserved) await move(join(retired, dir), join(staging, dir));
     for (const outputRoot of OUTPUT_ROOTS) await move(join(staging, outputRoot), join(root, outputRoot));
   } catch (error) {
-    for (const undo of done.reverse()) await undo().catch(() => undefined);
+    const undoFailures: string[] = [];
+    for (const undo of done.reverse()) await undo().catch((undoError: Error) => undoFailures.push(undoError.message));
+    if (undoFailures.length > 0) {
+      throw new RollbackError(
+        `could not swap the new output in (${(error as Error).message}) nor move all of the previous output back (${undoFailures.join('; ')}): ` +
+          `restore base/, overlays/ and clusters/ (the Secrets in overlays/<env>/secrets/ included) from ${retired} and ${staging} by hand, or from git`,
+      );
+    }
     throw new Error(`could not swap the new output in (previous output restored): ${(error as Error).message}`);
   }
 }
-

@@ -11,7 +11,7 @@ import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build, compile } from '../../compiler/compile.ts';
 import { ConfigError } from '../../compiler/config/load.ts';
-import { OUTPUT_ROOTS, writeTree } from '../../compiler/render/write.ts';
+import { OUTPUT_ROOTS, RollbackError, writeTree } from '../../compiler/render/write.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
 import { listTree, tempRepo, type TempRepo } from '../support/temp-repo.ts';
 
@@ -145,6 +145,38 @@ test('a failure at any step of the swap puts the previous output back, Secrets i
     await assert.rejects(writeTree(repo.root, next, { rename: failing }), /could not swap the new output in \(previous output restored\): EIO/);
     assert.deepEqual(await repo.outputs(), before, `after a failure at rename ${failAt} of ${renames}`);
     assert.deepEqual((await readdir(repo.root)).filter((name) => name.startsWith('.compile-')), [], `staging left behind after rename ${failAt}`);
+  }
+});
+
+test('a swap whose undo fails too deletes nothing: the error names the staging directory, which still holds the Secrets', async () => {
+  const own = await tempRepo();
+  try {
+    const { compiled } = await compile({ root: own.root });
+    const prodSecrets = new Map([...(await own.outputs())].filter(([path]) => path.startsWith('overlays/prod/secrets/')));
+    assert.ok(prodSecrets.size > 0);
+    const next = new Map(compiled.tree);
+    next.set('base/kustomization.yaml', `${next.get('base/kustomization.yaml')}# changed\n`);
+    // Renames 1-3 move the roots aside, 4-5 carry the Secrets over; 6 (the first move-in) fails,
+    // and so does 7, the first undo (the prod Secrets back to the previous tree).
+    let calls = 0;
+    const failing = async (from: string, to: string) => {
+      calls += 1;
+      if (calls === 6 || calls === 7) throw Object.assign(new Error(`EIO: rename ${calls} failed`), { code: 'EIO' });
+      await rename(from, to);
+    };
+    const error = await writeTree(own.root, next, { rename: failing }).then(
+      () => assert.fail('the swap succeeded'),
+      (failure: Error) => failure,
+    );
+    assert.ok(error instanceof RollbackError, String(error));
+    const staging = /from (\S+) and (\S+) by hand/.exec(error.message)?.[2];
+    assert.ok(staging && staging.startsWith(join(own.root, '.compile-')), error.message);
+    assert.match(error.message, /rename 6 failed.*rename 7 failed/);
+    for (const [path, content] of prodSecrets) {
+      assert.equal(await readFile(join(staging, path), 'utf8'), content, `${path} is not kept in the staging directory`);
+    }
+  } finally {
+    await own.remove();
   }
 });
 

@@ -123,7 +123,16 @@ after(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-function spawnStartSh(env: Record<string, string> = {}): { child: ChildProcess; log: () => string; done: Promise<{ code: number; signal: string | null; log: string }> } {
+interface StartShRun {
+  child: ChildProcess;
+  log: () => string;
+  /** start.sh's own exit. */
+  exited: Promise<{ code: number; signal: string | null }>;
+  /** The exit, once every output is read. */
+  done: Promise<{ code: number; signal: string | null; log: string }>;
+}
+
+function spawnStartSh(env: Record<string, string> = {}): StartShRun {
   const child = spawn('bash', [START_SH], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -144,10 +153,11 @@ function spawnStartSh(env: Record<string, string> = {}): { child: ChildProcess; 
   let log = '';
   child.stdout!.on('data', (chunk) => (log += chunk));
   child.stderr!.on('data', (chunk) => (log += chunk));
-  const done = new Promise<{ code: number; signal: string | null; log: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, log })),
-  );
-  return { child, log: () => log, done };
+  // 'close' waits for every holder of the output pipes (Grafana's stand-in too); 'exit' is
+  // start.sh's own end, which the stop test times against Grafana's.
+  const exited = new Promise<{ code: number; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code: code ?? -1, signal })));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return { child, log: () => log, exited, done: closed.then(async () => ({ ...(await exited), log })) };
 }
 
 async function startSh(env: Record<string, string> = {}): Promise<{ code: number; log: string }> {
@@ -237,9 +247,10 @@ test('a stop (SIGTERM to PID 1) is passed on, and start.sh exits only after Graf
   reset({ homeDashboardUID: HOME });
   const marker = join(scratch, 'grafana-stopped');
   const grafana = join(scratch, 'slow-stopping-grafana');
-  // Takes a second to shut down, then leaves a marker.
-  await writeFile(grafana, `#!/usr/bin/env bash\ntrap 'sleep 1; touch "${marker}"; exit 0' TERM\nwhile :; do sleep 0.1; done\n`);
+  // Takes a second to shut down, leaves a marker, and exits with a status of its own.
+  await writeFile(grafana, `#!/usr/bin/env bash\ntrap 'sleep 1; touch "${marker}"; exit 3' TERM\nwhile :; do sleep 0.1; done\n`);
   await chmod(grafana, 0o755);
+  await rm(marker, { force: true });
   const run = spawnStartSh({ GRAFANA_COMMAND: grafana });
   const deadline = Date.now() + 20_000;
   while (!run.log().includes('configured; Grafana keeps running')) {
@@ -247,9 +258,11 @@ test('a stop (SIGTERM to PID 1) is passed on, and start.sh exits only after Graf
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   run.child.kill('SIGTERM');
-  const { code, log } = await run.done;
-  await access(marker).catch(() => assert.fail(`start.sh exited before Grafana had shut down:\n${log}`));
-  assert.equal(code, 0, log);
+  const { code } = await run.exited;
+  const stoppedFirst = await access(marker).then(() => true, () => false);
+  const { log } = await run.done;
+  assert.ok(stoppedFirst, `start.sh exited before Grafana had shut down:\n${log}`);
+  assert.equal(code, 3, `start.sh's status is not Grafana's:\n${log}`);
   assert.match(log, /stopping Grafana/);
 });
 

@@ -2,8 +2,7 @@
  * Grafana's side of a table panel, for checking the provisioned tables without Grafana: the
  * frames its InfluxDB datasource makes of InfluxQL results in table format (Time, the GROUP BY
  * tags, the value columns; one row per series), and the two transformations the dashboards use:
- * `organize` (excludeByName, renameByName) and `merge`, which joins rows of several frames when
- * every field they have in common holds the same value (a row without a partner stays alone).
+ * `organize` (excludeByName, renameByName) and `merge` (see merge below).
  */
 import type { InfluxSeries } from './influxdb.ts';
 
@@ -37,20 +36,39 @@ function organize(frame: Frame, options: NonNullable<Transformation['options']>)
   };
 }
 
-function merge(frames: readonly Frame[]): Frame {
+/**
+ * Grafana's merge (grafana-data's merge transformer): the key is the fields every frame has; a
+ * row joins an earlier row of its key only if no field they both hold disagrees (a value already
+ * there, null aside, must equal the incoming one, null included), else it is a row of its own.
+ * One frame, or frames sharing no field, come back unchanged.
+ */
+function isMergeable(existing: ReadonlyMap<string, Cell>, incoming: ReadonlyMap<string, Cell>): boolean {
+  return [...incoming].every(([field, value]) => !existing.has(field) || existing.get(field) === null || existing.get(field) === value);
+}
+
+function merge(frames: readonly Frame[]): Frame[] {
+  if (frames.length <= 1) return [...frames];
   const fields = [...new Set(frames.flatMap((frame) => frame.fields))];
   const shared = fields.filter((field) => frames.every((frame) => frame.fields.includes(field)));
-  const merged = new Map<string, Map<string, Cell>>();
+  if (shared.length === 0) return [...frames];
+  const rowsByKey = new Map<string, Map<string, Cell>[]>();
+  const ordered: Map<string, Cell>[] = [];
   for (const frame of frames) {
     for (const row of frame.rows) {
-      const cells = new Map(frame.fields.map((field, index) => [field, row[index] ?? null] as const));
-      const key = JSON.stringify(shared.map((field) => cells.get(field)));
-      const target = merged.get(key) ?? new Map<string, Cell>();
-      for (const [field, value] of cells) if (value !== null) target.set(field, value);
-      merged.set(key, target);
+      const incoming = new Map(frame.fields.map((field, index) => [field, row[index] ?? null] as const));
+      const key = JSON.stringify(shared.map((field) => incoming.get(field)));
+      const candidates = rowsByKey.get(key) ?? [];
+      const mergeable = candidates.find((existing) => isMergeable(existing, incoming));
+      if (mergeable) {
+        for (const [field, value] of incoming) mergeable.set(field, value);
+      } else {
+        candidates.push(incoming);
+        ordered.push(incoming);
+      }
+      rowsByKey.set(key, candidates);
     }
   }
-  return { fields, rows: [...merged.values()].map((cells) => fields.map((field) => cells.get(field) ?? null)) };
+  return [{ fields, rows: ordered.map((cells) => fields.map((field) => cells.get(field) ?? null)) }];
 }
 
 /** A table panel's frames through its transformations; the result is one frame. */
@@ -58,7 +76,7 @@ export function transformTable(frames: readonly Frame[], transformations: readon
   let current = [...frames];
   for (const transformation of transformations) {
     if (transformation.id === 'organize') current = current.map((frame) => organize(frame, transformation.options ?? {}));
-    else if (transformation.id === 'merge') current = [merge(current)];
+    else if (transformation.id === 'merge') current = merge(current);
     else throw new Error(`transformation ${transformation.id} is not emulated here`);
   }
   if (current.length !== 1) throw new Error(`a table panel ends with ${current.length} frames: Grafana would show one at a time`);
