@@ -64,7 +64,9 @@ function fluxSteps(input: BootstrapInput): string[] {
  */
 export function ksopsRepoServerPatch(): object {
   const tools = 'custom-tools';
-  const keys = 'sops-age';
+  const toolsDir = `/${tools}`;
+  const keys = ARGOCD.ageKeySecret;
+  const configHome = '/.config';
   return {
     spec: {
       template: {
@@ -73,7 +75,7 @@ export function ksopsRepoServerPatch(): object {
             name: 'install-ksops',
             image: ARGOCD.ksopsImage,
             command: ['/bin/sh', '-c'],
-            args: ['cp ksops kustomize /custom-tools/'],
+            args: [`cp ksops kustomize ${toolsDir}/`],
             // As the repo server itself runs: Argo CD's user, nothing more.
             securityContext: {
               runAsNonRoot: true,
@@ -82,20 +84,20 @@ export function ksopsRepoServerPatch(): object {
               readOnlyRootFilesystem: true,
               capabilities: { drop: ['ALL'] },
             },
-            volumeMounts: [{ name: tools, mountPath: '/custom-tools' }],
+            volumeMounts: [{ name: tools, mountPath: toolsDir }],
           }],
           containers: [{
             name: 'argocd-repo-server',
-            env: [{ name: 'XDG_CONFIG_HOME', value: '/.config' }],
+            env: [{ name: 'XDG_CONFIG_HOME', value: configHome }],
             volumeMounts: [
               { name: tools, mountPath: '/usr/local/bin/kustomize', subPath: 'kustomize' },
               { name: tools, mountPath: '/usr/local/bin/ksops', subPath: 'ksops' },
-              { name: keys, mountPath: '/.config/sops/age', readOnly: true },
+              { name: keys, mountPath: `${configHome}/sops/age`, readOnly: true },
             ],
           }],
           volumes: [
             { name: tools, emptyDir: {} },
-            { name: keys, secret: { secretName: ARGOCD.ageKeySecret } },
+            { name: keys, secret: { secretName: keys } },
           ],
         },
       },

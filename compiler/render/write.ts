@@ -1,6 +1,6 @@
 /**
  * Writes the compiled tree all at once: everything goes to a staging directory first, then each
- * output root (base/, overlays/) is swapped in by rename. The encrypted Secrets in
+ * output root (base/, overlays/, clusters/) is swapped in by rename. The encrypted Secrets in
  * overlays/<env>/secrets/ are inputs and move, untouched, into the new tree. Nothing is written
  * when nothing changed; a failure before the swap leaves the previous output as it was, and a
  * failure during the swap moves back what had moved.

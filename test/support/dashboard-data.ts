@@ -33,22 +33,12 @@ export async function fillFromPipeline(config: StackConfig, nodes = 3, rounds = 
   for (let index = 0; index < rounds; index++) await publisher.tick(first + BigInt(index) * INTERVAL_NS);
   const expected = publisher.sent.filter((record) => record.metric).length;
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    const rows = await pipeline.influx.rows('SELECT last("points_written") FROM "hindsight_output"', 'reader');
-    if (Number(rows[0]?.last ?? 0) >= expected) break;
-    if (Date.now() > deadline) throw new Error(`the pipeline wrote ${String(rows[0]?.last)} of ${expected} points`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  // Self-monitoring points in two 10 s buckets at least, so its counters have rates too.
-  for (;;) {
-    const buckets = await pipeline.influx.query(
-      `SELECT count("points_written") FROM "hindsight_output" WHERE time > now() - 5m GROUP BY time(10s) fill(none)`,
-      'reader',
-    );
-    if ((buckets[0]?.values.length ?? 0) >= 3) break;
-    if (Date.now() > deadline) throw new Error('the output plugin wrote no self-monitoring points');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  const written = async () => Number((await pipeline.influx.rows('SELECT last("points_written") FROM "hindsight_output"', 'reader'))[0]?.last ?? 0);
+  await eventually(`the pipeline to write all ${expected} points`, written, (count) => count >= expected, deadline - Date.now());
+  // Self-monitoring points in three 10 s buckets at least, so its counters have rates too.
+  const buckets = async () =>
+    (await pipeline.influx.query(`SELECT count("points_written") FROM "hindsight_output" WHERE time > now() - 5m GROUP BY time(10s) fill(none)`, 'reader'))[0]?.values.length ?? 0;
+  await eventually('self-monitoring points in three 10 s buckets', buckets, (count) => count >= 3, deadline - Date.now());
   // Then a NaN value and a message without a value: the dropped-by-reason counters rise after
   // buckets in which they were zero (so their panel shows a rate), and the last error is set.
   const metric = publisher.collect(publisher.nodes[0]!, last).find((candidate) => candidate.valueType === 'float')!;
