@@ -14,18 +14,11 @@ import { ConfigError } from '../../compiler/config/load.ts';
 import { OUTPUT_ROOTS, RollbackError, writeTree } from '../../compiler/render/write.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
 import { listTree, tempRepo, type TempRepo } from '../support/temp-repo.ts';
+import { runCli } from '../support/cli.ts';
 
 const run = promisify(execFile);
 
-async function compileCli(root: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/compile.ts'), '--root', root], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const compileCli = (root: string) => runCli('compile.ts', ['--root', root]);
 
 function issuesOf(error: unknown): string[] {
   assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);

@@ -6,8 +6,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stack } from '../../config/stack.ts';
@@ -18,10 +16,8 @@ import { schemaProblems, type KubeObject } from '../../compiler/kube/schema.ts';
 import { compile } from '../../compiler/compile.ts';
 import { kustomizeBuild, kustomizeBuildEncrypted } from '../../compiler/kustomize/build.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
-import { REPO_ROOT } from '../../compiler/tools.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
-
-const run = promisify(execFile);
+import { runCliOk } from '../support/cli.ts';
 
 function withEngine(engine: 'flux' | 'argocd'): StackConfig {
   const config = structuredClone(stack) as StackConfig;
@@ -34,8 +30,7 @@ const key = (object: KubeObject) => `${String(object.kind)}/${String(object.meta
 let repo: TempRepo;
 before(async () => {
   repo = await tempRepo({ secrets: false });
-  await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/secrets.ts'), 'init', 'prod', '--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')], { cwd: REPO_ROOT });
-  await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/secrets.ts'), 'init', 'dev', '--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')], { cwd: REPO_ROOT });
+  for (const env of ['prod', 'dev']) await runCliOk('secrets.ts', ['init', env, '--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')]);
 });
 after(async () => {
   await repo.remove();
@@ -97,7 +92,7 @@ test('switching an environment to Argo CD changes its overlay to KSOPS, and noth
 });
 
 async function bootstrap(env: string, keyFile: string): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/bootstrap.ts'), env, '--root', repo.root, '--age-key-file', keyFile], { cwd: REPO_ROOT });
+  const { stdout } = await runCliOk('bootstrap.ts', [env, '--root', repo.root, '--age-key-file', keyFile]);
   return stdout;
 }
 

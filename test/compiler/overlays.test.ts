@@ -8,19 +8,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { build, compile } from '../../compiler/compile.ts';
 import { kustomizeBuild } from '../../compiler/kustomize/build.ts';
 import { environmentLabels } from '../../compiler/kustomize/overlay.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
-import { REPO_ROOT } from '../../compiler/tools.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import type { EnvironmentBuild } from '../../compiler/kustomize/overlay.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
-
-const run = promisify(execFile);
+import { runCliOk } from '../support/cli.ts';
 
 const STAGING = `import type { EnvironmentOverrides } from '../../compiler/config/types.ts';
 
@@ -91,11 +87,7 @@ test('base builds to exactly the defaults\' objects', async () => {
 
 test('a new environment is one file plus its Secrets, and its overlay builds to its objects', async () => {
   await repo.write('config/environments/staging.ts', STAGING);
-  await run(
-    process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/secrets.ts'), 'init', 'staging', '--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')],
-    { cwd: REPO_ROOT },
-  );
+  await runCliOk('secrets.ts', ['init', 'staging', '--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')]);
   const { compiled, report } = await compile({ root: repo.root });
   assert.ok(report.written.includes('overlays/staging/kustomization.yaml'));
   const staging = compiled.environments.find((env) => env.name === 'staging')!;

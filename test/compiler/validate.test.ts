@@ -5,18 +5,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compile } from '../../compiler/compile.ts';
 import { describeObject, schemaProblems, unknownFieldProblems, type KubeObject } from '../../compiler/kube/schema.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import { ruleProblems } from '../../compiler/kube/rules.ts';
-import { REPO_ROOT } from '../../compiler/tools.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
-
-const run = promisify(execFile);
+import { runCli, runCliOk } from '../support/cli.ts';
 
 function deployment(container: Record<string, unknown>, extra: Record<string, unknown> = {}): KubeObject {
   return {
@@ -38,13 +34,8 @@ const GOOD_CONTAINER = {
 };
 
 async function validateCli(root: string): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/validate.ts'), '--root', root], { cwd: REPO_ROOT });
-    return { code: 0, output: stdout + stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, output: failed.stdout + failed.stderr };
-  }
+  const { code, stdout, stderr } = await runCli('validate.ts', ['--root', root]);
+  return { code, output: stdout + stderr };
 }
 
 let repo: TempRepo;
@@ -118,7 +109,7 @@ test('npm run validate fails on an overlay patched by hand into an invalid objec
 
 test('npm run build -- --schema-input: every object of a build, encrypted Secrets without their sops block (what CI feeds kubeconform -strict)', async () => {
   const build = async (...args: string[]) =>
-    parseYamlDocuments((await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/build.ts'), join(repo.root, 'overlays/prod'), ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 26 })).stdout, 'build') as KubeObject[];
+    parseYamlDocuments((await runCliOk('build.ts', [join(repo.root, 'overlays/prod'), ...args])).stdout, 'build') as KubeObject[];
   const [plain, schemaInput] = [await build(), await build('--schema-input')];
   const secretFiles = (await readdir(join(repo.root, 'overlays/prod/secrets'))).filter((name) => name.endsWith('.yaml'));
   const secrets = schemaInput.filter((object) => object.kind === 'Secret');

@@ -5,30 +5,18 @@
  */
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { compile } from '../../compiler/compile.ts';
 import { editImage } from '../../compiler/codemods/image-ref.ts';
 import { parseReference } from '../../compiler/codemods/image-input.ts';
-import { REPO_ROOT } from '../../compiler/tools.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
+import { runCli } from '../support/cli.ts';
 
 const IMAGES = 'config/images.ts';
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
 let repo: TempRepo;
 
-function bump(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli/bump-image.ts'), ...args, '--root', repo.root], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const bump = (...args: string[]) => runCli('bump-image.ts', [...args, '--root', repo.root]);
 
 /** The lines that differ, as [line number, before, after]; the line count must not change. */
 function changedLines(before: string, after: string): [number, string, string][] {

@@ -8,16 +8,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { compile } from '../../compiler/compile.ts';
 import { decrypt } from '../../compiler/secrets/sops.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
-import { REPO_ROOT } from '../../compiler/tools.ts';
 import type { RenderedDiff } from '../../compiler/diff/report.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
+import { runCli } from '../support/cli.ts';
 
 const run = promisify(execFile);
 
@@ -28,20 +28,9 @@ let commitB: string;
 /** Plaintext and ciphertext of the rotated Secret, before and after: none may be printed. */
 const forbidden: string[] = [];
 
-function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli', script), ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function secrets(...args: string[]): Promise<void> {
-  const result = await cli('secrets.ts', [...args, '--root', repo.root, '--age-key-file', keyFile]);
+  const result = await runCli('secrets.ts', [...args, '--root', repo.root, '--age-key-file', keyFile]);
   assert.equal(result.code, 0, `secrets ${args.join(' ')}: ${result.stdout}${result.stderr}`);
 }
 
@@ -51,7 +40,7 @@ async function git(...args: string[]): Promise<string> {
 }
 
 async function diff(...args: string[]) {
-  return cli('diff.ts', [...args, '--root', repo.root]);
+  return runCli('diff.ts', [...args, '--root', repo.root]);
 }
 
 async function diffJson(...args: string[]): Promise<RenderedDiff> {
