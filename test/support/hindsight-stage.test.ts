@@ -118,6 +118,9 @@ describe('the stage\'s heka_tcp input', () => {
       await stage.waitFor(() => stage.outputStats('scripted')?.read === 3, 5000, 'three messages');
       assert.deepEqual(calls(f.log), ['a 1 0', 'c 1 0', 'e 1 0']);
       const stats = stage.inputStats()!;
+      // both processes decode with the C decoder (heka-native.test.ts holds it to the Lua one)
+      assert.equal(stats.decoder, 'c');
+      assert.equal(stage.outputStats('scripted')?.decoder, 'c');
       assert.equal(stats.messages, 3);
       assert.ok(stats.discarded_bytes >= 300, `discarded ${stats.discarded_bytes}`);
       assert.ok(stats.unconsumed_bytes > 0);

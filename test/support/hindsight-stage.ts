@@ -31,6 +31,7 @@ import { hindsightFiles, PLUGINS, type InfluxdbOutputCfg } from '../../compiler/
 import { HINDSIGHT } from '../../compiler/facts.ts';
 import { luaValue, type LuaValue } from '../../compiler/render/lua.ts';
 import { onProcessEnd } from './cleanup.ts';
+import { hekaNativeEnv } from './heka-native.ts';
 
 export const STAGE_DIR = fileURLToPath(new URL('./hindsight-stage/', import.meta.url));
 export const FIXTURES_DIR = path.join(STAGE_DIR, 'fixtures');
@@ -84,6 +85,8 @@ export interface StageEvent {
 
 export interface OutputStats {
   plugin: string;
+  /** Which decoder lib/heka.lua uses, as InputStats.decoder. */
+  decoder: 'c' | 'lua';
   read: number;
   matched: number;
   process_message: number;
@@ -112,6 +115,8 @@ export interface InputStats {
   dropped_connections: number;
   queue_id: number;
   queue_offset: number;
+  /** Which decoder lib/heka.lua uses: "c" (native/heka_native.c, the stage's default) or "lua". */
+  decoder: 'c' | 'lua';
 }
 
 interface StageProcess {
@@ -156,6 +161,8 @@ export class HindsightStage implements AsyncDisposable {
   /** Unregisters the last-resort cleanup at process end (cleanup.ts). */
   private forget?: () => void;
   private originals = new Map<string, string>();
+  /** Where lua5.1 finds the stage's C decoder (heka-native.ts). */
+  private nativeEnv: Record<string, string> = {};
 
   constructor(
     readonly dir: string,
@@ -211,7 +218,7 @@ export class HindsightStage implements AsyncDisposable {
   private spawnProcess(name: string, script: string, args: string[]): StageProcess {
     const child = spawn(LUA, [path.join(STAGE_DIR, script), '--config-dir', this.configDir, '--output-dir', this.outputDir, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.options.env, TZ: 'UTC' },
+      env: { ...process.env, ...this.options.env, ...this.nativeEnv, TZ: 'UTC' },
     });
     const proc: StageProcess = { name, child, exited: new Promise((resolve) => child.once('exit', () => resolve())), ready: false };
     child.on('error', (error) => this.logLines.push(`${name}: spawn error: ${String(error)}`));
@@ -253,6 +260,7 @@ export class HindsightStage implements AsyncDisposable {
     if (this.running) return;
     this.forget ??= onProcessEnd(() => this.killSync());
     await this.prepare();
+    this.nativeEnv = await hekaNativeEnv();
     this.processes.length = 0;
     this.stopping = false;
     const since = Date.now();

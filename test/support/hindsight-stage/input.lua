@@ -61,7 +61,7 @@ local function log(level, fmt, ...) util.log(level, NAME, fmt, ...) end
 local stats = {
   plugin = NAME, connections = 0, open_connections = 0, messages = 0, bytes_received = 0,
   discarded_bytes = 0, unconsumed_bytes = 0, dropped_connections = 0, queue_id = 0,
-  queue_offset = 0,
+  queue_offset = 0, decoder = heka.native and "c" or "lua",
 }
 local stats_dirty, last_stats = true, 0
 local function write_stats(force)

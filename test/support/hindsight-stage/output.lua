@@ -68,6 +68,7 @@ local stats = {
   plugin = NAME, read = 0, matched = 0, process_message = 0, returns = {}, retries = 0,
   timer_events = 0, shutdown_timer_events = 0, update_checkpoint = 0, failures = 0,
   terminated = false, error = "", max_memory = 0, checkpoint = "", batching = false,
+  decoder = heka.native and "c" or "lua",
 }
 
 local function log(level, fmt, ...) util.log(level, NAME, fmt, ...) end
