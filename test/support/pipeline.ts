@@ -16,7 +16,10 @@ import type { LuaValue } from '../../compiler/render/lua.ts';
 
 export interface Pipeline {
   influx: InfluxDBServer;
+  /** The first (or only) stage. */
   stage: HindsightStage;
+  /** One stage per `hostnames` entry, in that order (a collector pod's Hindsight per node). */
+  stages: HindsightStage[];
   config: StackConfig;
   publisher(options?: Partial<SnapPublisherOptions>): SnapPublisher;
   dispose(): Promise<void>;
@@ -27,29 +30,35 @@ export interface PipelineOptions {
   /** Output cfg settings for the test (e.g. a short ticker_interval). */
   output?: Record<string, LuaValue>;
   stage?: Partial<HindsightStageOptions>;
+  /** One stage per name, each with that Hostname, all writing to the one InfluxDB (default: one stage). */
+  hostnames?: readonly string[];
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const influx = await startInfluxDB({ config: options.config });
   const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
-  let stage: HindsightStage | undefined;
+  const stages: HindsightStage[] = [];
   try {
     await writeHindsightConfig(configDir, options.config, await readLuaTree());
     const wiring = influxdbWiring(influx, options.output ?? {});
-    stage = await startHindsightStage({ configDir, retryDelayMs: 200, ...wiring, ...options.stage });
+    for (const hostname of options.hostnames ?? [undefined]) {
+      stages.push(await startHindsightStage({ configDir, retryDelayMs: 200, ...wiring, ...options.stage, ...(hostname !== undefined && { hostname }) }));
+    }
   } catch (error) {
+    await Promise.all(stages.map((stage) => stage.dispose().catch(() => undefined)));
     await influx.dispose();
     await rm(configDir, { recursive: true, force: true });
     throw error;
   }
-  const running = stage;
+  const first = stages[0]!;
   return {
     influx,
-    stage: running,
+    stage: first,
+    stages,
     config: options.config,
-    publisher: (extra = {}) => new SnapPublisher({ port: running.hekaPort, config: options.config, ...extra }),
+    publisher: (extra = {}) => new SnapPublisher({ port: first.hekaPort, config: options.config, ...extra }),
     async dispose() {
-      await running.dispose().catch(() => undefined);
+      await Promise.all(stages.map((stage) => stage.dispose().catch(() => undefined)));
       await influx.dispose().catch(() => undefined);
       await rm(configDir, { recursive: true, force: true });
     },

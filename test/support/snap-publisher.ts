@@ -426,21 +426,25 @@ export class SnapPublisher {
     );
   }
 
-  /** Raw bytes on a new connection, e.g. a stream cut in pieces (`chunks`, with a pause between). */
-  async sendRaw(chunks: readonly Uint8Array[], options: { label?: string; pauseMs?: number } = {}): Promise<PublishResult> {
+  /**
+   * Raw bytes on a new connection, e.g. a stream cut in pieces (`chunks`, with a pause between).
+   * `port` sends to another Hindsight than the publisher's (each node's own, in a benchmark).
+   * `keep: false` (a benchmark's load) records nothing in sent(): keeping every byte sent made
+   * the sender's garbage collection cost more than the sending.
+   */
+  async sendRaw(chunks: readonly Uint8Array[], options: { label?: string; pauseMs?: number; port?: number; keep?: boolean } = {}): Promise<PublishResult> {
     const connection = ++this.connections;
-    const bytes = concatBytes(chunks);
     const record: SentMessage = {
       seq: this.sent.length,
       crafted: options.label ?? 'raw',
-      bytes,
+      bytes: options.keep === false ? new Uint8Array(0) : concatBytes(chunks),
       publishedAtNs: nowNs(),
       connection,
       status: 'written',
     };
-    this.sent.push(record);
+    if (options.keep !== false) this.sent.push(record);
     try {
-      const socket = await this.dial();
+      const socket = await this.dial(options.port);
       try {
         for (const chunk of chunks) {
           await writeAsync(socket, chunk);
@@ -475,10 +479,10 @@ export class SnapPublisher {
 
   // -------------------------------------------------------------------------------------------
 
-  private dial(): Promise<net.Socket> {
+  private dial(port = this.options.port): Promise<net.Socket> {
     const timeout = this.options.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.options.host ?? '127.0.0.1', port: this.options.port });
+      const socket = net.connect({ host: this.options.host ?? '127.0.0.1', port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect timeout after ${timeout} ms`));

@@ -20,6 +20,42 @@
 
 #define UUID_SIZE 16
 
+/*
+ * The table keys, made once and kept as upvalues of decode(): lua_setfield would intern its key
+ * string again on every call, which cost more than the decoding.
+ */
+enum key {
+  K_RAW = 1, K_UUID, K_TIMESTAMP, K_TIMESTAMP_LO, K_TIMESTAMP_HI, K_TYPE, K_LOGGER, K_SEVERITY,
+  K_PAYLOAD, K_ENV_VERSION, K_PID, K_HOSTNAME, K_FIELDS, K_NAME, K_VALUE_TYPE, K_REPRESENTATION,
+  K_VS, K_VE, K_COUNT = K_VE
+};
+
+static const char *const KEY_NAMES[K_COUNT] = {
+  "raw", "uuid", "timestamp", "timestamp_lo", "timestamp_hi", "type", "logger", "severity",
+  "payload", "env_version", "pid", "hostname", "fields", "name", "value_type", "representation",
+  "vs", "ve",
+};
+
+/* t[key] = the value on the top of the stack (popped); t is an absolute index */
+static void set(lua_State *L, int t, enum key key)
+{
+  lua_pushvalue(L, lua_upvalueindex(key));
+  lua_insert(L, -2);
+  lua_rawset(L, t);
+}
+
+static void set_number(lua_State *L, int t, enum key key, double value)
+{
+  lua_pushnumber(L, value);
+  set(L, t, key);
+}
+
+static void set_string(lua_State *L, int t, enum key key, const unsigned char *s, long start, long len)
+{
+  lua_pushlstring(L, (const char *)s + start, (size_t)len);
+  set(L, t, key);
+}
+
 /* lsb_pb_read_varint: the offset after the varint, or -1 (past `e`, or 10 bytes without an end). */
 static long read_varint(const unsigned char *s, long p, long e, uint64_t *value)
 {
@@ -70,20 +106,8 @@ static long read_string(int wiretype, const unsigned char *s, long p, long e, lo
   return np + (long)n;
 }
 
-static void set_string(lua_State *L, const char *key, const unsigned char *s, long start, long len)
-{
-  lua_pushlstring(L, (const char *)s + start, (size_t)len);
-  lua_setfield(L, -2, key);
-}
-
-static void set_number(lua_State *L, const char *key, double value)
-{
-  lua_pushnumber(L, value);
-  lua_setfield(L, -2, key);
-}
-
-/* process_fields, with the field table on the top of the stack: the offset after it, or -1 */
-static long process_fields(lua_State *L, const unsigned char *s, long p, long e)
+/* process_fields, into the field table f (an absolute index): the offset after it, or -1 */
+static long process_fields(lua_State *L, int f, const unsigned char *s, long p, long e)
 {
   uint64_t v;
   double len;
@@ -102,7 +126,7 @@ static long process_fields(lua_State *L, const unsigned char *s, long p, long e)
     if (tag == 1 || tag == 3) {
       p = read_string(wiretype, s, p, e, &start, &n);
       if (p >= 0) {
-        set_string(L, tag == 1 ? "name" : "representation", s, start, n);
+        set_string(L, f, tag == 1 ? K_NAME : K_REPRESENTATION, s, start, n);
         if (tag == 1) has_name = 1;
       }
     } else if (tag == 2) {
@@ -110,15 +134,15 @@ static long process_fields(lua_State *L, const unsigned char *s, long p, long e)
         p = -1;
       } else {
         p = read_varint(s, p, e, &v);
-        if (p >= 0) set_number(L, "value_type", varint_int32(v));
+        if (p >= 0) set_number(L, f, K_VALUE_TYPE, varint_int32(v));
       }
     } else if (tag == 4 || tag == 5) {
       /* values are expected last: keep the region from this key to the end of the record */
       if (wiretype != 2) {
         p = -1;
       } else {
-        set_number(L, "vs", p - 1 + 1);
-        set_number(L, "ve", e + 1);
+        set_number(L, f, K_VS, p - 1 + 1);
+        set_number(L, f, K_VE, e + 1);
         p = e;
       }
     } else if (tag == 6 || tag == 7 || tag == 8) {
@@ -134,8 +158,8 @@ static long process_fields(lua_State *L, const unsigned char *s, long p, long e)
           if (p < 0 || vlen < 0 || (double)p + vlen > (double)e) p = -1;
         }
         if (p >= 0) {
-          set_number(L, "vs", p + 1);
-          set_number(L, "ve", e + 1);
+          set_number(L, f, K_VS, p + 1);
+          set_number(L, f, K_VE, e + 1);
           p = e;
         }
       }
@@ -146,15 +170,16 @@ static long process_fields(lua_State *L, const unsigned char *s, long p, long e)
   return (p >= 0 && has_name) ? p : -1;
 }
 
-static const char *header_string(int tag)
+/* the key of a string header, or 0 */
+static enum key header_string(int tag)
 {
   switch (tag) {
-  case 3: return "type";
-  case 4: return "logger";
-  case 6: return "payload";
-  case 7: return "env_version";
-  case 9: return "hostname";
-  default: return NULL;
+  case 3: return K_TYPE;
+  case 4: return K_LOGGER;
+  case 6: return K_PAYLOAD;
+  case 7: return K_ENV_VERSION;
+  case 9: return K_HOSTNAME;
+  default: return 0;
   }
 }
 
@@ -164,21 +189,24 @@ static int decode(lua_State *L)
   size_t size;
   const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &size);
   long p = 0, e = (long)size, lp = 0;
-  int tag = 0, wiretype = 0, nfields = 0, has_uuid = 0, has_timestamp = 0;
+  int tag = 0, wiretype = 0, nfields = 0, has_uuid = 0, has_timestamp = 0, m, fields;
   if (size == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "invalid buffer");
     return 2;
   }
-  lua_createtable(L, 0, 13); /* m */
+  lua_settop(L, 1);
+  lua_createtable(L, 0, 13);
+  m = lua_gettop(L);
   lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "raw");
-  set_number(L, "timestamp", 0);
-  set_number(L, "severity", 7);
-  set_number(L, "pid", 0);
-  lua_createtable(L, 8, 0); /* m.fields */
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "fields");
+  set(L, m, K_RAW);
+  set_number(L, m, K_TIMESTAMP, 0);
+  set_number(L, m, K_SEVERITY, 7);
+  set_number(L, m, K_PID, 0);
+  lua_createtable(L, 8, 0);
+  fields = lua_gettop(L);
+  lua_pushvalue(L, fields);
+  set(L, m, K_FIELDS);
   do {
     long start, n;
     uint64_t v;
@@ -190,9 +218,9 @@ static int decode(lua_State *L)
         p = -1;
       } else {
         lua_createtable(L, 0, 5);
-        set_number(L, "value_type", 0);
-        p = process_fields(L, s, p, e);
-        lua_rawseti(L, -2, ++nfields);
+        set_number(L, fields + 1, K_VALUE_TYPE, 0);
+        p = process_fields(L, fields + 1, s, p, e);
+        lua_rawseti(L, fields, ++nfields);
       }
     } else if (tag == 1 || header_string(tag)) {
       p = read_string(wiretype, s, p, e, &start, &n);
@@ -200,15 +228,13 @@ static int decode(lua_State *L)
         /* not a string */
       } else if (tag == 1) {
         if (n == UUID_SIZE) {
-          lua_pushlstring(L, (const char *)s + start, (size_t)n);
-          lua_setfield(L, -3, "uuid");
+          set_string(L, m, K_UUID, s, start, n);
           has_uuid = 1;
         } else {
           p = -1;
         }
       } else {
-        lua_pushlstring(L, (const char *)s + start, (size_t)n);
-        lua_setfield(L, -3, header_string(tag));
+        set_string(L, m, header_string(tag), s, start, n);
       }
     } else if (tag == 2 || tag == 5 || tag == 8) {
       if (wiretype != 0) {
@@ -216,16 +242,14 @@ static int decode(lua_State *L)
       } else {
         p = read_varint(s, p, e, &v);
         if (p >= 0) {
-          lua_pushvalue(L, -2); /* m */
           if (tag == 2) {
-            set_number(L, "timestamp", (double)(int64_t)v);
-            set_number(L, "timestamp_lo", (double)(v & 0xfffffff));
-            set_number(L, "timestamp_hi", (double)(v >> 28));
+            set_number(L, m, K_TIMESTAMP, (double)(int64_t)v);
+            set_number(L, m, K_TIMESTAMP_LO, (double)(v & 0xfffffff));
+            set_number(L, m, K_TIMESTAMP_HI, (double)(v >> 28));
             has_timestamp = 1;
           } else {
-            set_number(L, tag == 5 ? "severity" : "pid", varint_int32(v));
+            set_number(L, m, tag == 5 ? K_SEVERITY : K_PID, varint_int32(v));
           }
-          lua_pop(L, 1);
         }
       }
     } else {
@@ -233,7 +257,7 @@ static int decode(lua_State *L)
     }
     if (p >= 0) lp = p;
   } while (p >= 0 && p < e);
-  lua_pop(L, 1); /* m.fields */
+  lua_settop(L, m);
   if (p < 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "tag:%d wiretype:%d position:%d", tag, wiretype, (int)lp);
@@ -252,14 +276,12 @@ static int decode(lua_State *L)
   return 1;
 }
 
-static const luaL_Reg functions[] = {
-  { "decode", decode },
-  { NULL, NULL },
-};
-
 int luaopen_heka_native(lua_State *L)
 {
+  int k;
   lua_newtable(L); /* no global: require's result only */
-  luaL_register(L, NULL, functions);
+  for (k = 0; k < K_COUNT; k++) lua_pushstring(L, KEY_NAMES[k]);
+  lua_pushcclosure(L, decode, K_COUNT);
+  lua_setfield(L, -2, "decode");
   return 1;
 }
