@@ -218,7 +218,7 @@ export class HindsightStage implements AsyncDisposable {
   private spawnProcess(name: string, script: string, args: string[]): StageProcess {
     const child = spawn(LUA, [path.join(STAGE_DIR, script), '--config-dir', this.configDir, '--output-dir', this.outputDir, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.options.env, ...this.nativeEnv, TZ: 'UTC' },
+      env: { ...process.env, ...this.nativeEnv, ...this.options.env, TZ: 'UTC' },
     });
     const proc: StageProcess = { name, child, exited: new Promise((resolve) => child.once('exit', () => resolve())), ready: false };
     child.on('error', (error) => this.logLines.push(`${name}: spawn error: ${String(error)}`));

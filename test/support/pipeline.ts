@@ -35,6 +35,7 @@ export interface PipelineOptions {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  if (options.hostnames?.length === 0) throw new Error('startPipeline: hostnames is empty (leave it out for one stage)');
   const influx = await startInfluxDB({ config: options.config });
   const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
   const stages: HindsightStage[] = [];

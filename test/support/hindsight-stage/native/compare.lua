@@ -1,6 +1,8 @@
 -- Decodes every record of a file ("<length>\n<bytes>" records) with lib/heka.lua's Lua decoder
 -- (the reference) and with the C one (heka_native, on LUA_CPATH), and prints one JSON object:
--- how many records, how many decoded, and the first differences. Run by heka-native.test.ts.
+-- how many records, how many decoded, the first differences, and each record's outcome under
+-- the reference ("outcomes": "1" decoded, "0" refused, a character per record). Run by
+-- heka-native.test.ts.
 --   LUA_CPATH="DIR/?.so;;" lua5.1 compare.lua FILE
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 package.path = here .. "/../lib/?.lua;" .. package.path
@@ -40,7 +42,7 @@ end
 local fh = assert(io.open(arg[1], "rb"))
 local data = fh:read("*a")
 fh:close()
-local records, decoded, different, differences = 0, 0, 0, {}
+local records, decoded, different, differences, outcomes = 0, 0, 0, {}, {}
 local p = 1
 while p <= #data do
   local nl = data:find("\n", p, true)
@@ -50,10 +52,13 @@ while p <= #data do
   records = records + 1
   local expected = show(heka.lua_decode(s))
   local got = show(native.decode(s))
-  if expected:sub(1, 4) ~= "nil:" then decoded = decoded + 1 end
+  local ok = expected:sub(1, 4) ~= "nil:"
+  if ok then decoded = decoded + 1 end
+  outcomes[records] = ok and "1" or "0"
   if expected ~= got then
     different = different + 1
     if #differences < 5 then differences[#differences + 1] = { record = records, lua = expected, c = got } end
   end
 end
-print(util.json({ records = records, decoded = decoded, different = different, differences = differences }))
+print(util.json({ records = records, decoded = decoded, different = different, differences = differences,
+  outcomes = table.concat(outcomes) }))

@@ -187,7 +187,9 @@ static enum key header_string(int tag)
 static int decode(lua_State *L)
 {
   size_t size;
-  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &size);
+  const unsigned char *s;
+  luaL_checktype(L, 1, LUA_TSTRING); /* as string.byte on it would: a number is not converted */
+  s = (const unsigned char *)lua_tolstring(L, 1, &size);
   long p = 0, e = (long)size, lp = 0;
   int tag = 0, wiretype = 0, nfields = 0, has_uuid = 0, has_timestamp = 0, m, fields;
   if (size == 0) {
