@@ -119,19 +119,12 @@ local function process_varint(wiretype, s, p, e)
 end
 
 -- process_fields: f gets name, value_type, representation, and the [vs, ve) value region.
--- (read_key, read_string and the one-byte varints are inlined here and in M.decode: this is the
--- hot path of both stage processes; the slow cases go through the functions above.)
+-- (This is the reference the stage's C decoder, native/heka_native.c, is held to: written for
+-- plain reading, not speed.)
 local function process_fields(f, s, p, e)
-  local np, len
-  local c = p < e and byte(s, p)
-  if c and c < 128 then
-    np, len = p + 1, c
-  else
-    local lo, hi
-    np, lo, hi = read_varint(s, p, e)
-    if not np then return nil end
-    len = varint_length(lo, hi)
-  end
+  local np, lo, hi = read_varint(s, p, e)
+  if not np then return nil end
+  local len = varint_length(lo, hi)
   if not len or np + len > e then return nil end
   p = np
   e = p + len
@@ -141,37 +134,15 @@ local function process_fields(f, s, p, e)
     local tag, wiretype = KEY_TAG[b], KEY_WIRETYPE[b]
     p = p + 1
     if tag == 1 or tag == 3 then
-      -- read_string
-      local sp, n
-      if wiretype == 2 then
-        c = p < e and byte(s, p)
-        if c and c < 128 then
-          sp, n = p + 1, c
-        else
-          local lo, hi
-          sp, lo, hi = read_varint(s, p, e)
-          if sp then
-            n = varint_length(lo, hi)
-            if not n then sp = nil end
-          end
-        end
-        if sp and sp + n > e then sp = nil end
-      end
-      if sp then
+      local after, sp, n = read_string(wiretype, s, p, e)
+      if after then
         if tag == 1 then f.name = sub(s, sp, sp + n - 1) else f.representation = sub(s, sp, sp + n - 1) end
-        p = sp + n
-      else
-        p = nil
       end
+      p = after
     elseif tag == 2 then
-      if wiretype ~= 0 then
-        p = nil
-      else
-        local lo, hi
-        c = p < e and byte(s, p)
-        if c and c < 128 then p, lo, hi = p + 1, c, 0 else p, lo, hi = read_varint(s, p, e) end
-        if p then f.value_type = varint_int32(lo, hi) end
-      end
+      local lo, hi
+      p, lo, hi = process_varint(wiretype, s, p, e)
+      if p then f.value_type = varint_int32(lo, hi) end
     elseif tag == 4 or tag == 5 then
       -- values are expected last: keep the region from this key to the end of the record
       if wiretype ~= 2 then
@@ -236,53 +207,19 @@ function M.decode(s)
         fields[nfields] = f
       end
     elseif tag == 1 or HEADER_STRING[tag] then
-      -- read_string
-      local sp, n
-      if wiretype == 2 then
-        local c = p < e and byte(s, p)
-        if c and c < 128 then
-          sp, n = p + 1, c
-        else
-          local lo, hi
-          sp, lo, hi = read_varint(s, p, e)
-          if sp then
-            n = varint_length(lo, hi)
-            if not n then sp = nil end
-          end
-        end
-        if sp and sp + n > e then sp = nil end
-      end
-      if not sp then
-        p = nil
-      elseif tag == 1 then
-        if n == M.UUID_SIZE then
-          m.uuid = sub(s, sp, sp + n - 1)
-          p = sp + n
-        else
-          p = nil
-        end
-      else
-        m[HEADER_STRING[tag]] = sub(s, sp, sp + n - 1)
-        p = sp + n
-      end
+      local after, sp, n = read_string(wiretype, s, p, e)
+      if after and tag == 1 and n ~= M.UUID_SIZE then after = nil end
+      if after then m[tag == 1 and "uuid" or HEADER_STRING[tag]] = sub(s, sp, sp + n - 1) end
+      p = after
     elseif tag == 2 or tag == 5 or tag == 8 then
-      if wiretype ~= 0 then
-        p = nil
-      else
-        local lo, hi
-        local c = p < e and byte(s, p)
-        if c and c < 128 then p, lo, hi = p + 1, c, 0 else p, lo, hi = read_varint(s, p, e) end
-        if p then
-          if tag == 2 then
-            m.timestamp = varint_number(lo, hi)
-            m.timestamp_lo, m.timestamp_hi = lo, hi
-            has_timestamp = true
-          elseif tag == 5 then
-            m.severity = varint_int32(lo, hi)
-          else
-            m.pid = varint_int32(lo, hi)
-          end
-        end
+      local lo, hi
+      p, lo, hi = process_varint(wiretype, s, p, e)
+      if p and tag == 2 then
+        m.timestamp = varint_number(lo, hi)
+        m.timestamp_lo, m.timestamp_hi = lo, hi
+        has_timestamp = true
+      elseif p then
+        m[tag == 5 and "severity" or "pid"] = varint_int32(lo, hi)
       end
     else
       p = nil -- unknown tags are not allowed
