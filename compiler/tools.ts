@@ -1,13 +1,13 @@
 /**
  * The Go programs the project drives, at pinned versions: the one place their versions live.
- * A tool is taken from .tools/bin when installed there, else from PATH when it reports the
- * pinned version, else installed into .tools/bin: with `go install` (the Go module proxy) where
+ * A tool is taken from .tools/bin, else from PATH, where it reports the pinned version, else
+ * installed into .tools/bin: with `go install` (the Go module proxy) where
  * Go is present, else from the project's release download, checked against the release's
  * published SHA-256 checksums (linux/amd64).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,11 +131,20 @@ async function goInstall(name: ToolName): Promise<void> {
   });
 }
 
-async function locate(name: ToolName): Promise<string> {
+/** Where the pinned version of a tool already is (.tools/bin first, then PATH), installing nothing. */
+export async function findPinned(name: ToolName): Promise<string | undefined> {
   const spec: ToolSpec = TOOLS[name];
   const local = join(TOOLS_BIN, name);
-  if (await access(local).then(() => true, () => false)) return local;
+  if (await reportsPinnedVersion(local, spec)) return local;
   if (await reportsPinnedVersion(name, spec)) return name;
+  return undefined;
+}
+
+async function locate(name: ToolName): Promise<string> {
+  const found = await findPinned(name);
+  if (found) return found;
+  const spec: ToolSpec = TOOLS[name];
+  const local = join(TOOLS_BIN, name);
   await mkdir(TOOLS_BIN, { recursive: true });
   const haveGo = await run('go', ['version']).then(() => true, () => false);
   process.stderr.write(`installing ${name} ${spec.version} into .tools/bin (${haveGo ? 'go install' : 'release download'})...\n`);

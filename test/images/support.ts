@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INFLUXD } from '../support/influxdb.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const IMAGES = path.join(REPO, 'images');
@@ -67,7 +68,7 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const INFLUXD = '/usr/bin/influxd';
+export { INFLUXD };
 
 export interface Influxd {
   url: string;

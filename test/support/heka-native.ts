@@ -19,8 +19,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const HEKA_NATIVE_SOURCE = fileURLToPath(new URL('./hindsight-stage/native/heka_native.c', import.meta.url));
-const LUA_INCLUDE = '/usr/include/lua5.1';
-const CC = process.env['CC'] ?? 'cc';
+export const LUA_INCLUDE = '/usr/include/lua5.1';
+export const CC = process.env['CC'] ?? 'cc';
 const CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', `-I${LUA_INCLUDE}`];
 const CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/stacklight/', import.meta.url));
 

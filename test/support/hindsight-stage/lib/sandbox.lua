@@ -32,6 +32,8 @@ local HOST_MODULES = {
   ltn12 = true, mime = true, ["mime.core"] = true, cjson = true, ["cjson.safe"] = true,
   lpeg = true, lfs = true,
 }
+-- read by `npm run doctor` (test/support/doctor.ts), which checks each one loads on this machine
+M.HOST_MODULES = HOST_MODULES
 
 local Sandbox = {}
 Sandbox.__index = Sandbox
