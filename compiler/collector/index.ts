@@ -81,11 +81,19 @@ function snapContainer(config: StackConfig): V1Container {
   };
 }
 
-function hindsightContainer(config: StackConfig): V1Container {
+/**
+ * Hindsight runs as a native sidecar (an init container with restartPolicy Always, Kubernetes
+ * 1.29+): the kubelet starts Snap only once the startup probe finds the Heka input listening,
+ * so Snap's first publish is not lost to a refused connection, and stops Hindsight only after
+ * Snap has exited, so Snap's last one is not either.
+ */
+function hindsightSidecar(config: StackConfig): V1Container {
   const { collector } = config;
   const writer = config.credentials.influxdbWriter;
+  const hekaInput = { tcpSocket: { host: '127.0.0.1', port: collector.hekaPort } };
   return {
     name: 'hindsight',
+    restartPolicy: 'Always',
     image: imageReference(config.images.hindsight),
     command: [HINDSIGHT.entrypoint],
     env: [secretEnv(HINDSIGHT.passwordEnv, writer.secret, writer.key)],
@@ -98,8 +106,9 @@ function hindsightContainer(config: StackConfig): V1Container {
     ],
     // Live while no plugin has been terminated (Hindsight leaves <run>/<type>/<name>.err).
     livenessProbe: probe({ exec: { command: [HINDSIGHT.healthcheck] } }, 20),
-    // Ready once the Heka input accepts connections from Snap.
-    readinessProbe: probe({ tcpSocket: { host: '127.0.0.1', port: collector.hekaPort } }, 5),
+    // Snap starts once the Heka input accepts connections (checked every second, for up to 2 minutes).
+    startupProbe: { ...hekaInput, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 120 },
+    readinessProbe: probe(hekaInput, 0),
   };
 }
 
@@ -139,8 +148,9 @@ function podSpec(config: StackConfig, files: readonly ConfigFile[]): V1PodSpec {
         HINDSIGHT.outputDir,
         config.collector.resources.hindsight,
       ),
+      hindsightSidecar(config),
     ],
-    containers: [snapContainer(config), hindsightContainer(config)],
+    containers: [snapContainer(config)],
     volumes: volumes(config, files),
   };
 }

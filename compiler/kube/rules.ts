@@ -15,6 +15,7 @@ interface Container {
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   livenessProbe?: unknown;
   readinessProbe?: unknown;
+  restartPolicy?: string;
 }
 
 const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY/i;
@@ -35,8 +36,10 @@ function containerProblems(container: Container, init: boolean): string[] {
   const { requests, limits } = container.resources ?? {};
   if (!requests?.cpu || !requests?.memory) problems.push(`${where}: no cpu and memory requests`);
   if (!limits?.memory) problems.push(`${where}: no memory limit`);
-  if (!init && !container.livenessProbe) problems.push(`${where}: no liveness probe`);
-  if (!init && !container.readinessProbe) problems.push(`${where}: no readiness probe`);
+  // a sidecar (an init container that keeps running) is probed as a container is
+  const runs = !init || container.restartPolicy === 'Always';
+  if (runs && !container.livenessProbe) problems.push(`${where}: no liveness probe`);
+  if (runs && !container.readinessProbe) problems.push(`${where}: no readiness probe`);
   for (const variable of container.env ?? []) {
     if (SECRET_NAME.test(variable.name ?? '') && variable.value !== undefined) {
       problems.push(`${where}: ${variable.name} is a literal; take it from a Secret (valueFrom.secretKeyRef)`);

@@ -67,7 +67,8 @@ function containers(objects: readonly Manifest[], config: StackConfig): PlacedCo
       for (const container of list) {
         const image = byReference.get(container.image ?? '');
         assert.ok(image, `${object.metadata.name}/${container.name} runs ${container.image}, not one of images/`);
-        placed.push({ workload: object.metadata.name, image, container, init });
+        // a native sidecar (restartPolicy Always) runs beside the containers: it is no init step
+        placed.push({ workload: object.metadata.name, image, container, init: init && container.restartPolicy !== 'Always' });
       }
     }
   }
@@ -236,6 +237,16 @@ describe('manifests and images agree', () => {
     // The init container hands the state volume to the image's user.
     const init = placed.find((entry) => entry.image === 'hindsight' && entry.init)?.container;
     assert.deepEqual(init?.command, ['chown', `${HINDSIGHT.user}:${HINDSIGHT.user}`, HINDSIGHT.outputDir]);
+  });
+
+  it('hindsight: a native sidecar started before Snap, which starts once the Heka input listens, and stopped after it', () => {
+    const pod = objects.find((object) => object.kind === 'DaemonSet')?.spec?.template.spec;
+    const initNames = (pod?.initContainers ?? []).map((container) => container.name);
+    const hindsight = pod?.initContainers?.find((container) => container.name === 'hindsight');
+    assert.equal(hindsight?.restartPolicy, 'Always');
+    assert.deepEqual(initNames.at(-1), 'hindsight', 'after the volume owner init, last before the containers');
+    assert.deepEqual(hindsight?.startupProbe?.tcpSocket, { host: '127.0.0.1', port: stack.collector.hekaPort });
+    assert.deepEqual((pod?.containers ?? []).map((container) => container.name), ['snap']);
   });
 
   it('hindsight: the build installs heka_tcp.lua and the modules where hindsight.cfg points', () => {
