@@ -56,7 +56,8 @@ function snapContainer(config: StackConfig): V1Container {
     mountPath: mount.mountPath,
     readOnly: true,
   }));
-  const healthcheck = probe({ exec: { command: [SNAP.healthcheck] } }, 20);
+  // Each probe names itself: the healthcheck compares a task's runs with that probe's previous check.
+  const healthcheck = (name: string) => probe({ exec: { command: [SNAP.healthcheck, name] } }, 20);
   return {
     name: 'snap',
     image: imageReference(config.images.snap),
@@ -75,9 +76,9 @@ function snapContainer(config: StackConfig): V1Container {
       { name: VOLUMES.snapTasks, mountPath: SNAP.taskDir },
       { name: VOLUMES.snapTmp, mountPath: '/tmp' },
     ],
-    // The healthcheck asks snapd's API whether the task is Running (not Disabled by failures).
-    livenessProbe: { ...healthcheck, failureThreshold: 6 },
-    readinessProbe: healthcheck,
+    // The healthcheck asks snapd's API whether the task is Running and its recent runs did not fail.
+    livenessProbe: { ...healthcheck('liveness'), failureThreshold: 6 },
+    readinessProbe: healthcheck('readiness'),
   };
 }
 

@@ -1,18 +1,30 @@
 #!/bin/sh
-# snap-healthcheck: healthy when snapteld's REST API on loopback lists at least one task and
-# every task is Running. A task Snap disabled after too many failures ("Disabled"), a stopped
-# or ended one, or an API that does not answer makes the check fail, so the kubelet restarts
-# the container and the tasks are loaded afresh.
+# snap-healthcheck [PROBE]: healthy when snapteld's REST API on loopback lists at least one task,
+# every task is Running, and no more than half of each task's runs since PROBE's previous check
+# failed. A task Snap disabled after too many failures, a stopped or ended one, a task whose
+# runs keep failing, or an API that does not answer makes the check fail, so the kubelet
+# restarts the container and the tasks are loaded afresh.
 #
-# GET /v1/tasks answers {"meta":…,"body":{"ScheduledTasks":[{…,"task_state":"Running",…}]}}.
-# Each "task_state" key is matched as a JSON key: inside a JSON string every quote is escaped,
-# so a task name or failure message cannot fake one.
+# Why the runs: with max-failures -1 a task stays Running however often it fails (a collector
+# that cannot read /proc, a publisher that cannot reach Hindsight), so its state alone says
+# healthy while nothing is published. Each check saves the tasks' hit and failure counts in
+# $SNAP_HEALTHCHECK_STATE_DIR/snap-healthcheck.PROBE and compares the next check's with them;
+# PROBE (liveness, readiness, ...) keeps the kubelet's probes from resetting each other's counts.
+# The first check judges all runs so far. Snap counts a run as a hit when it fires and as a
+# failure when it ends failed, so a run still going counts as a hit only: "half" leaves room
+# for it.
+#
+# GET /v1/tasks answers {"meta":…,"body":{"ScheduledTasks":[{"id":…,"name":…,"hit_count":…,
+# "failed_count":…,"last_failure_message":…,"task_state":"Running",…}]}} (counts of zero are
+# left out); jq reads it.
 set -eu
 
 PROG=snap-healthcheck
 HOST="${SNAP_API_HOST:-127.0.0.1}"
 PORT="${SNAP_API_PORT:-}"
 TIMEOUT="${SNAP_HEALTHCHECK_TIMEOUT:-4}"
+STATE_DIR="${SNAP_HEALTHCHECK_STATE_DIR:-/tmp}"
+PROBE="${1:-default}"
 
 fail() {
   printf '%s: unhealthy: %s\n' "$PROG" "$*" >&2
@@ -23,17 +35,65 @@ fail() {
 case "$PORT" in
   *[!0-9]*) fail "SNAP_API_PORT '$PORT' is not a port number" ;;
 esac
+case "$PROBE" in
+  *[!A-Za-z0-9_-]*) fail "probe name '$PROBE' is not a word" ;;
+esac
 
 if ! body=$(curl --silent --show-error --fail --max-time "$TIMEOUT" "http://$HOST:$PORT/v1/tasks" 2>&1); then
   fail "snapteld's API at http://$HOST:$PORT/v1/tasks did not answer: $body"
 fi
 
-states=$(printf '%s\n' "$body" | grep -o '"task_state"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' || true)
-total=$(printf '%s' "$states" | grep -c . || true)
-running=$(printf '%s\n' "$states" | grep -cx Running || true)
-
-[ "$total" -gt 0 ] || fail "snapteld has no task (none loaded from its auto_discover_path?)"
-if [ "$running" -ne "$total" ]; then
-  fail "$((total - running)) of $total task(s) not Running (states: $(printf '%s' "$states" | tr '\n' ' '))"
+# One line per task: id, hits, failures, state, name, last failure (tabs and newlines made spaces).
+if ! tasks=$(printf '%s' "$body" | jq -r '.body.ScheduledTasks // [] | .[]
+    | [.id, (.hit_count // 0), (.failed_count // 0), .task_state, .name, (.last_failure_message // "")]
+    | map(tostring | gsub("[\t\n\r]"; " ")) | join("\t")' 2>&1); then
+  fail "snapteld's API answered what is not a task list: $tasks"
 fi
-printf '%s: %s task(s) Running\n' "$PROG" "$total"
+[ -n "$tasks" ] || fail "snapteld has no task (none loaded from its auto_discover_path?)"
+
+state_file="$STATE_DIR/snap-healthcheck.$PROBE"
+previous=""
+[ -r "$state_file" ] && previous=$(cat "$state_file")
+
+tab=$(printf '\t')
+problems=""
+notes=""
+total=0
+saved=""
+while IFS="$tab" read -r id hits failures state name message; do
+  total=$((total + 1))
+  saved="$saved$id $hits $failures
+"
+  if [ "$state" != Running ]; then
+    problems="$problems task $name is $state${message:+ (last failure: $message)};"
+    continue
+  fi
+  last=$(printf '%s\n' "$previous" | awk -v id="$id" '$1 == id { print $2, $3; exit }')
+  last_hits=${last% *}
+  last_failures=${last#* }
+  # a task seen for the first time, or counting anew, is judged on all its runs
+  if [ -z "$last" ] || [ "$hits" -lt "$last_hits" ] || [ "$failures" -lt "$last_failures" ]; then
+    last_hits=0
+    last_failures=0
+  fi
+  runs=$((hits - last_hits))
+  failed=$((failures - last_failures))
+  if [ "$failed" -gt 0 ] && [ $((failed * 2)) -ge "$runs" ]; then
+    problems="$problems task $name: $failed of $runs run(s) since the last check failed (last failure: $message);"
+  elif [ "$failed" -gt 0 ]; then
+    notes="$notes task $name: $failed of $runs run(s) failed;"
+  fi
+done <<EOF
+$tasks
+EOF
+
+# Saved before judging: the next check compares with this one whatever this one says.
+if mkdir -p "$STATE_DIR" 2>/dev/null && printf '%s' "$saved" >"$state_file.$$" 2>/dev/null; then
+  mv -f "$state_file.$$" "$state_file"
+else
+  rm -f "$state_file.$$" 2>/dev/null || true
+  printf '%s: cannot save the counts in %s: every check judges all runs so far\n' "$PROG" "$STATE_DIR" >&2
+fi
+
+[ -z "$problems" ] || fail "${problems# }"
+printf '%s: %s task(s) Running%s\n' "$PROG" "$total" "${notes:+;$notes}"

@@ -5,7 +5,7 @@
  * healthcheck with and without a terminated plugin and a running process, and the dependency
  * plan of the Snap build's lock-file reader.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
@@ -133,8 +133,17 @@ describe('snap healthcheck', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  /** A /v1/tasks answer as snapteld's v1 API writes it (mgmt/rest/v1/rbody/task.go). */
-  const tasks = (...list: { state: string; name?: string; failure?: string }[]) =>
+  /** A task as the v1 API lists it; counts of zero are left out, as Go's omitempty does. */
+  interface TaskView {
+    state: string;
+    name?: string;
+    hits?: number;
+    failures?: number;
+    failure?: string;
+  }
+
+  /** A /v1/tasks answer as snapteld's v1 API writes it (mgmt/rest/v1/rbody/task.go, indented). */
+  const tasks = (...list: TaskView[]) =>
     JSON.stringify(
       {
         meta: { code: 200, message: 'Scheduled tasks retrieved', type: 'scheduled_task_list_returned', version: 1 },
@@ -145,8 +154,9 @@ describe('snap healthcheck', () => {
             deadline: '5s',
             creation_timestamp: 1700000000,
             last_run_timestamp: 1700000010,
-            hit_count: 3,
-            ...(task.failure ? { last_failure_message: task.failure, failed_count: 1 } : {}),
+            ...(task.hits ?? 3 ? { hit_count: task.hits ?? 3 } : {}),
+            ...(task.failures ?? (task.failure ? 1 : 0) ? { failed_count: task.failures ?? 1 } : {}),
+            ...(task.failure ? { last_failure_message: task.failure } : {}),
             task_state: task.state,
             href: `http://127.0.0.1/v1/tasks/id-${index}`,
           })),
@@ -156,7 +166,13 @@ describe('snap healthcheck', () => {
       2,
     );
 
-  const check = (env: NodeJS.ProcessEnv = {}) => run('sh', [SNAP_HEALTHCHECK], { env: { PATH: process.env.PATH, SNAP_API_PORT: String(port), ...env } });
+  let stateDir = '';
+  beforeEach(async () => {
+    stateDir = await temp('snap-healthcheck');
+  });
+
+  const check = (env: NodeJS.ProcessEnv = {}, args: string[] = []) =>
+    run('sh', [SNAP_HEALTHCHECK, ...args], { env: { PATH: process.env.PATH, SNAP_API_PORT: String(port), SNAP_HEALTHCHECK_STATE_DIR: stateDir, ...env } });
 
   it('is healthy when every task is Running, asking the v1 task list on loopback', async () => {
     reply = { status: 200, body: tasks({ state: 'Running' }, { state: 'Running' }) };
@@ -167,13 +183,15 @@ describe('snap healthcheck', () => {
   });
 
   it('is unhealthy when a task is Disabled (max-failures reached) or Stopped', async () => {
-    reply = { status: 200, body: tasks({ state: 'Running' }, { state: 'Disabled' }) };
+    reply = { status: 200, body: tasks({ state: 'Running' }, { state: 'Disabled', failure: 'Task disabled due to consecutive failures' }) };
     let result = await check();
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /1 of 2 task\(s\) not Running \(states: Running Disabled\)/);
+    assert.match(result.stderr, /task Task-1 is Disabled \(last failure: Task disabled due to consecutive failures\)/);
+    assert.doesNotMatch(result.stderr, /Task-0/);
     reply = { status: 200, body: tasks({ state: 'Stopped' }) };
     result = await check();
     assert.equal(result.code, 1);
+    assert.match(result.stderr, /task Task-0 is Stopped/);
   });
 
   it('is unhealthy without any task', async () => {
@@ -190,7 +208,60 @@ describe('snap healthcheck', () => {
     };
     const result = await check();
     assert.equal(result.code, 1, result.stdout);
-    assert.match(result.stderr, /1 of 1 task\(s\) not Running/);
+    assert.match(result.stderr, /is Disabled/);
+  });
+
+  it('is unhealthy while a Running task\'s runs keep failing, naming the last failure, and healthy again once they stop', async () => {
+    const failure = 'CollectMetrics call error : read /proc/1/io: permission denied';
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 10 }) };
+    assert.equal((await check({}, ['liveness'])).code, 0);
+    // every run since the last check failed (the publisher cannot reach Hindsight, a collector fails)
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 12, failures: 2, failure }) };
+    let result = await check({}, ['liveness']);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stderr, /task Task-0: 2 of 2 run\(s\) since the last check failed \(last failure: CollectMetrics call error : read \/proc\/1\/io: permission denied\)/);
+    // the same counts again: nothing ran since, nothing failed since
+    assert.equal((await check({}, ['liveness'])).code, 0);
+    // a run still going counts as a hit without its failure yet: half the runs failing is enough
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 14, failures: 3, failure }) };
+    assert.equal((await check({}, ['liveness'])).code, 1);
+    // runs succeed again
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 17, failures: 3, failure }) };
+    result = await check({}, ['liveness']);
+    assert.equal(result.code, 0, result.stderr);
+    // one failure in four runs is reported, not unhealthy
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 21, failures: 4, failure }) };
+    result = await check({}, ['liveness']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /1 task\(s\) Running; task Task-0: 1 of 4 run\(s\) failed;/);
+  });
+
+  it('judges all runs so far at its first check, and keeps each probe\'s counts apart', async () => {
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 5, failures: 5, failure: 'connection refused' }) };
+    assert.equal((await check({}, ['liveness'])).code, 1, 'every run so far failed');
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 5, failures: 5, failure: 'connection refused' }) };
+    assert.equal((await check({}, ['readiness'])).code, 1, 'the readiness probe has not seen the liveness probe\'s counts');
+    assert.equal((await check({}, ['liveness'])).code, 0, 'no run since the liveness probe\'s last check');
+    assert.deepEqual((await readdir(stateDir)).sort(), ['snap-healthcheck.liveness', 'snap-healthcheck.readiness']);
+    // a task counting anew (snapteld restarted with the same task id) is judged on its own runs
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 2 }) };
+    assert.equal((await check({}, ['liveness'])).code, 0);
+    // without a writable state dir it says so and still judges every run so far
+    reply = { status: 200, body: tasks({ state: 'Running', hits: 4, failures: 1, failure: 'x' }) };
+    const result = await check({ SNAP_HEALTHCHECK_STATE_DIR: '/proc/no-such-dir' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /cannot save the counts in \/proc\/no-such-dir/);
+  });
+
+  it('refuses an answer that is not a task list, and a probe name that is not a word', async () => {
+    reply = { status: 200, body: '<html>not json</html>' };
+    let result = await check();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /answered what is not a task list/);
+    reply = { status: 200, body: tasks({ state: 'Running' }) };
+    result = await check({}, ['../x']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /probe name '\.\.\/x' is not a word/);
   });
 
   it('is unhealthy when the API answers an error or nothing, or the port is not configured', async () => {

@@ -144,6 +144,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   debianRequirement('the Lua 5.1 headers for the stage\'s Heka decoder', 'liblua5.1-0-dev', () => fileExists(path.join(LUA_INCLUDE, 'lua.h'))),
   debianRequirement('shellcheck (the image and Grafana scripts)', 'shellcheck', () => commandOnPath('shellcheck')),
   debianRequirement('curl (the images\' scripts under test)', 'curl', () => commandOnPath('curl')),
+  debianRequirement('jq (the Snap healthcheck under test)', 'jq', () => commandOnPath('jq')),
   debianRequirement('git (npm run diff, the GitOps tests)', 'git', () => commandOnPath('git')),
   debianRequirement('tar (npm run diff, the tools tests)', 'tar', () => commandOnPath('tar')),
   debianRequirement('the DejaVu fonts (npm run preview draws the panels with them)', 'fonts-dejavu-core', () => fileExists('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf')),
