@@ -26,6 +26,7 @@ export const stack: StackConfig = {
     logLevel: 'warning',
     hekaPort: 5565,
     snapApiPort: 8181,
+    snapControlPort: 8082,
     resources: {
       snap: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
       hindsight: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },

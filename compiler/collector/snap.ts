@@ -16,7 +16,7 @@ export const SNAP_FILES = { config: 'snapd.yaml', task: 'task.yaml' } as const;
 /** Snap's publisher takes a host NAME: an IP address makes it fail to parse its URL and panic. */
 export const HEKA_HOST = 'localhost';
 
-/** The host name Snap's API binds to: the pod shares the node's network, so not the node's address. */
+/** The address Snap's REST API and control port bind to: the pod shares the node's network, so not the node's address. */
 export const SNAP_API_ADDRESS = '127.0.0.1';
 
 export function snapdConfig(collector: CollectorConfig) {
@@ -30,6 +30,8 @@ export function snapdConfig(collector: CollectorConfig) {
       plugin_load_timeout: 15,
       // A plugin that crashes (the Heka publisher does when Hindsight is away) is restarted forever.
       max_plugin_restarts: -1,
+      listen_addr: SNAP_API_ADDRESS,
+      listen_port: collector.snapControlPort,
     },
     restapi: { enable: true, https: false, addr: SNAP_API_ADDRESS, port: collector.snapApiPort },
     tribe: { enable: false },

@@ -84,6 +84,11 @@ export interface CollectorConfig {
   hekaPort: number;
   /** snapd's REST API port, bound to 127.0.0.1 only (the pod shares the node's network). */
   snapApiPort: number;
+  /**
+   * snapd's control port (the gRPC its plugins and tribe use; Snap's default is 8082), bound to
+   * 127.0.0.1 only: with the node's network, it must be free on every node.
+   */
+  snapControlPort: number;
   resources: { snap: Resources; hindsight: Resources };
   /** Hindsight's queue and checkpoints: on a host directory, a backlog survives a rollout. */
   hindsightState: Storage;

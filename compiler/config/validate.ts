@@ -97,6 +97,7 @@ const collector = object<CollectorConfig>({
   logLevel: oneOf(['debug', 'info', 'warning', 'error', 'fatal']),
   hekaPort: port,
   snapApiPort: port,
+  snapControlPort: port,
   resources: object<CollectorConfig['resources']>({ snap: resources, hindsight: resources }),
   hindsightState: storage,
 });
@@ -197,9 +198,11 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
   const add = (path: string, message: string) => issues.push({ path: `${at}.${path}`, message });
   const { collector: c, hindsight: h } = config;
 
-  if (c.hekaPort === c.snapApiPort) {
-    add('collector.snapApiPort', `${c.snapApiPort} is also collector.hekaPort: both listen on the node, they must differ`);
-  }
+  const nodePorts = [['hekaPort', c.hekaPort], ['snapApiPort', c.snapApiPort], ['snapControlPort', c.snapControlPort]] as const;
+  nodePorts.forEach(([name, value], i) => {
+    const earlier = nodePorts.slice(0, i).find(([, other]) => other === value);
+    if (earlier) add(`collector.${name}`, `${value} is also collector.${earlier[0]}: both listen on the node, they must differ`);
+  });
   // lua_sandbox counts garbage against memoryLimit and the heap peaks at a few times what is
   // live; the plugin caps its batch at the same sixteenth (lua/output/influxdb_out.lua), and
   // test/lua/memory_probe.lua measures the peak.

@@ -75,6 +75,11 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
     'dev.collector.snapApiPort: 8181 is also collector.hekaPort: both listen on the node, they must differ',
   ],
   [
+    'Snap control and API on one port',
+    (c) => (c.prod.collector = { ...c.prod.collector, snapControlPort: 8181 }),
+    'prod.collector.snapControlPort: 8181 is also collector.snapApiPort: both listen on the node, they must differ',
+  ],
+  [
     'a batch too large for the sandbox',
     (c) => (c.dev.hindsight.output.batchMaxBytes = 1024 * 1024),
     "dev.hindsight.output.batchMaxBytes: 1048576 is more than a sixteenth of hindsight.limits.memoryLimit (8388608): the sandbox counts garbage too, so a batch must stay well inside its memory",
