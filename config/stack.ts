@@ -43,7 +43,9 @@ export const stack: StackConfig = {
       maxRetryBackoff: '30s',
       precision: 'ms',
       staticTags: {},
-      excludedTags: ['plugin_running_on'],
+      // plugin_running_on repeats the node; the interface collector's mtu and hardware_addr would
+      // start a new series for an interface whenever its MTU or MAC changes
+      excludedTags: ['plugin_running_on', 'mtu', 'hardware_addr'],
     },
     limits: { memoryLimit: 8 * MiB, instructionLimit: 1_000_000, outputLimit: 64 * 1024 },
     queueFileSize: 64 * MiB,

@@ -1,0 +1,152 @@
+/**
+ * The real Snap: snapteld and the plugins built from images/snap's pinned sources by
+ * `bash images/snap/build-local.sh`, started through the image's entrypoint with the compiled
+ * snapd.yaml and task (test/support/snapd.ts rewrites only paths and ports), collecting this
+ * machine's /proc and publishing into the Hindsight stage with the plugins of lua/, into a real
+ * InfluxDB. Skipped, with one line naming the build command, when the build is not there.
+ *
+ * SNAP_SOAK_SECONDS (default 120) sets how long the collection runs before it is judged.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { METRIC_FAMILIES, measurementName } from '../../compiler/collector/metrics.ts';
+import { SNAP } from '../../compiler/facts.ts';
+import { stack } from '../../config/stack.ts';
+import { runDashboards, valuedPoints } from '../support/dashboard-data.ts';
+import { quoteIdentifier, quoteString } from '../support/influxdb.ts';
+import { eventually, startPipeline, type Pipeline } from '../support/pipeline.ts';
+import { SNAP_NOT_BUILT, snapBuild, startSnapd, type Snapd, type TaskView } from '../support/snapd.ts';
+
+const build = snapBuild();
+if (!build) console.log(`# skipped: ${SNAP_NOT_BUILT}`);
+
+const NODE = 'node-real-1';
+const SOAK_MS = Number(process.env['SNAP_SOAK_SECONDS'] ?? 120) * 1000;
+const INTERVAL_MS = Number.parseInt(stack.collector.interval, 10) * 1000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The only task, as the v1 API lists it. */
+async function task(snapd: Snapd): Promise<TaskView> {
+  const tasks = await snapd.tasks();
+  assert.equal(tasks.length, 1, JSON.stringify(tasks));
+  return tasks[0]!;
+}
+
+/** The points of every catalogue metric tagged with the node, in InfluxDB. */
+async function pointsFromNode(pipeline: Pipeline): Promise<number> {
+  const measurements = stack.collector.families.flatMap((name) => METRIC_FAMILIES[name].metrics.map((metric) => measurementName(METRIC_FAMILIES[name], metric)));
+  const series = await pipeline.influx.query(`SELECT count("value") FROM ${measurements.map(quoteIdentifier).join(', ')} WHERE "hostname" = ${quoteString(NODE)}`, 'reader');
+  return series.reduce((total, one) => total + Number(one.values[0]?.[1] ?? 0), 0);
+}
+
+describe('the real Snap, with the compiled task, into the plugin and InfluxDB', { skip: build ? false : SNAP_NOT_BUILT }, () => {
+  let pipeline: Pipeline;
+  let snapd: Snapd;
+  let startedMs = 0;
+
+  before(async () => {
+    pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 } });
+    startedMs = Date.now();
+    snapd = await startSnapd({ build: build!, config: stack, hekaPort: pipeline.stage.hekaPort, nodeName: NODE });
+  });
+  after(async () => {
+    await snapd?.dispose();
+    await pipeline?.dispose();
+  });
+
+  it('auto-loads the task the image entrypoint rendered for the node from auto_discover_path, Running', async () => {
+    const log = await snapd.log();
+    assert.match(log, new RegExp(`rendered 1 task\\(s\\) for node ${NODE}`));
+    const running = await task(snapd);
+    assert.equal(running.task_state, 'Running');
+    const response = await fetch(`http://127.0.0.1:${snapd.apiPort}/v1/tasks/${running.id}`);
+    const detail = (await response.json()) as { body: { workflow: { collect: { metrics: Record<string, unknown>; tags: Record<string, Record<string, string>> } } } };
+    const metrics = Object.keys(detail.body.workflow.collect.metrics).sort();
+    const compiled = stack.collector.families.flatMap((name) => METRIC_FAMILIES[name].metrics.map((metric) => `/${[...METRIC_FAMILIES[name].prefix, ...(METRIC_FAMILIES[name].dynamic ? ['*'] : []), metric.path].join('/')}`)).sort();
+    assert.deepEqual(metrics, compiled);
+    assert.deepEqual(Object.values(detail.body.workflow.collect.tags).map((tags) => tags[SNAP.nodeTag]), [NODE]);
+  });
+
+  it(`collects every family for ${SOAK_MS / 1000} s without a failed run, the healthcheck healthy throughout`, async () => {
+    const unhealthy: string[] = [];
+    while (Date.now() - startedMs < SOAK_MS) {
+      await sleep(20_000);
+      const check = snapd.healthcheck('liveness');
+      if (check.code !== 0) unhealthy.push(check.output);
+    }
+    const done = await task(snapd);
+    assert.equal(done.failed_count ?? 0, 0, `failed runs; the last: ${done.last_failure_message}`);
+    assert.ok((done.hit_count ?? 0) >= Math.floor(SOAK_MS / INTERVAL_MS) - 2, `only ${done.hit_count} runs in ${SOAK_MS / 1000} s`);
+    assert.deepEqual(unhealthy, []);
+  });
+
+  it('every metric of every family is in InfluxDB tagged with the node, and its instance where it has one, and nothing else', async () => {
+    const { influx } = pipeline;
+    const runs = (await task(snapd)).hit_count ?? 0;
+    const missing: string[] = [];
+    for (const name of stack.collector.families) {
+      const family = METRIC_FAMILIES[name];
+      for (const metric of family.metrics) {
+        const measurement = measurementName(family, metric);
+        const series = await influx.query(`SELECT count("value") FROM ${quoteIdentifier(measurement)} WHERE "hostname" = ${quoteString(NODE)} GROUP BY *`, 'reader');
+        if (series.length === 0) {
+          missing.push(measurement);
+          continue;
+        }
+        for (const one of series) {
+          // the node and the instance, nothing else: excludedTags keeps the interface's mtu and hardware_addr out
+          const tagKeys = Object.entries(one.tags ?? {}).filter(([, value]) => value !== '').map(([key]) => key).sort();
+          assert.deepEqual(tagKeys, [SNAP.nodeTag, ...(family.dynamic ? [family.dynamic] : [])].sort(), `${measurement}: ${JSON.stringify(one.tags)}`);
+          const count = Number(one.values[0]?.[1]);
+          // cpu percentages need two samples, so the first run has none of them
+          assert.ok(count >= runs - 2, `${measurement} ${JSON.stringify(one.tags)}: ${count} points from ${runs} runs`);
+        }
+      }
+    }
+    assert.deepEqual(missing, [], `measurements with no point from ${NODE}`);
+  });
+
+  it('every message the stage received becomes one point: none lost, none dropped, none made up', async () => {
+    const received = pipeline.stage.inputStats()!.messages;
+    assert.ok(received > 0);
+    const total = await eventually('every received message in InfluxDB', () => pointsFromNode(pipeline), (points) => points >= received);
+    const output = pipeline.stage.outputStats()!;
+    assert.ok(total <= pipeline.stage.inputStats()!.messages, `${total} points from ${pipeline.stage.inputStats()!.messages} messages`);
+    assert.equal(pipeline.stage.inputStats()!.discarded_bytes, 0, 'the stage could not frame some of what Snap sent');
+    assert.equal(output.returns['-1'] ?? 0, 0, `messages the plugin refused: ${JSON.stringify(output.returns)}`);
+  });
+
+  it('every dashboard panel and variable query returns data from what the real Snap collected', async () => {
+    const runs = await runDashboards(pipeline.influx, stack, { fromMs: startedMs, toMs: Date.now() });
+    const empty: string[] = [];
+    for (const run of runs) {
+      for (const [name, variable] of Object.entries(run.variables)) if (variable.values.length === 0) empty.push(`${run.title}: variable ${name}`);
+      for (const result of run.panels) {
+        const where = `${result.query.dashboard} / ${result.query.panel} / ${result.query.refId}`;
+        assert.equal(result.error, undefined, `${where}: ${result.error}`);
+        if (valuedPoints(result) === 0) empty.push(`${where}: ${result.text}`);
+      }
+    }
+    assert.deepEqual(empty, []);
+  });
+
+  it('Hindsight\'s input gone for 20 s: the failed runs are counted and the healthcheck turns unhealthy, then healthy again', async () => {
+    assert.equal(snapd.healthcheck('liveness').code, 0);
+    const before = await task(snapd);
+    await pipeline.stage.kill();
+    await sleep(20_000);
+    const during = snapd.healthcheck('liveness');
+    const failed = await task(snapd);
+    await pipeline.stage.start();
+    assert.equal(during.code, 1, during.output);
+    assert.match(during.output, /run\(s\) since the last check failed \(last failure: .+\)/);
+    assert.ok((failed.failed_count ?? 0) > (before.failed_count ?? 0), 'the failed runs are counted');
+    // back: the runs succeed again, and the next checks say so
+    let after = snapd.healthcheck('liveness');
+    for (let i = 0; i < 6 && after.code !== 0; i++) {
+      await sleep(INTERVAL_MS);
+      after = snapd.healthcheck('liveness');
+    }
+    assert.equal(after.code, 0, after.output);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * The real Snap for tests: snapteld and the plugins built from the image's pinned sources by
+ * `bash images/snap/build-local.sh` (a cache outside the checkout), started as the image starts
+ * it: the image's entrypoint renders the compiled task template for the node and execs snapteld
+ * on the compiled snapd.yaml. Only what a container's mounts and ports change is rewritten: the
+ * plugin and task directories, the REST API's port, the host mounts (each task setting that
+ * names a mount path of the config names the host path instead, as the kubelet's mount would
+ * make it), and the Heka port the task publishes to.
+ *
+ *   const build = snapBuild();            // undefined until build-local.sh has run
+ *   const snapd = await startSnapd({ build, config, hekaPort: stage.hekaPort, nodeName: 'node-a' });
+ *   after(() => snapd.dispose());
+ *   await snapd.tasks();                  // GET /v1/tasks
+ *   await snapd.healthcheck('liveness');  // images/snap/healthcheck.sh against it
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { StackConfig } from '../../compiler/config/types.ts';
+import { SNAP_FILES, snapdConfig, snapTask } from '../../compiler/collector/snap.ts';
+import { generatedYaml } from '../../compiler/render/yaml.ts';
+import { onProcessEnd } from './cleanup.ts';
+import { freePort } from './influxdb.ts';
+import { REPO_ROOT } from './hindsight-stage.ts';
+
+export const SNAP_BUILD_COMMAND = 'bash images/snap/build-local.sh';
+const BUILD_LOCAL = path.join(REPO_ROOT, 'images/snap/build-local.sh');
+const ENTRYPOINT = path.join(REPO_ROOT, 'images/snap/entrypoint.sh');
+const HEALTHCHECK = path.join(REPO_ROOT, 'images/snap/healthcheck.sh');
+
+export interface SnapBuild {
+  dir: string;
+  snapteld: string;
+  pluginDir: string;
+}
+
+/** The local build for the Dockerfile's current pins, if build-local.sh has made it. */
+export function snapBuild(): SnapBuild | undefined {
+  const result = spawnSync('bash', [BUILD_LOCAL, '--dir'], { encoding: 'utf8' });
+  const dir = result.stdout.trim();
+  if (result.status !== 0 || !dir) return undefined;
+  const build = { dir, snapteld: path.join(dir, 'bin', 'snapteld'), pluginDir: path.join(dir, 'plugins') };
+  return existsSync(build.snapteld) ? build : undefined;
+}
+
+/** The one line a test prints when it cannot run for want of the build. */
+export const SNAP_NOT_BUILT = `real Snap not built: run \`${SNAP_BUILD_COMMAND}\` (about 3 minutes) to run these tests`;
+
+export interface SnapdOptions {
+  build: SnapBuild;
+  config: StackConfig;
+  /** Where the task publishes (the Hindsight stage's heka_tcp port). */
+  hekaPort: number;
+  nodeName: string;
+}
+
+export interface TaskView {
+  id: string;
+  name: string;
+  task_state: string;
+  hit_count?: number;
+  miss_count?: number;
+  failed_count?: number;
+  last_failure_message?: string;
+}
+
+export interface HealthcheckResult {
+  code: number | null;
+  output: string;
+}
+
+/** The compiled files of the task template and the daemon config, as the ConfigMap holds them. */
+export function compiledSnapFiles(config: StackConfig): Record<string, string> {
+  return {
+    [SNAP_FILES.config]: generatedYaml(snapdConfig(config.collector)),
+    [SNAP_FILES.task]: generatedYaml(snapTask(config.collector)),
+  };
+}
+
+/** The mounts a container would see, as the host paths a local process sees. */
+function hostPathOf(config: StackConfig, value: unknown): unknown {
+  for (const mount of Object.values(config.collector.hostMounts)) {
+    if (value === mount.mountPath) return mount.hostPath;
+  }
+  return value;
+}
+
+/** The compiled task template with the host mounts and the Heka port of this machine. */
+export function localTask(config: StackConfig, template: string, hekaPort: number): string {
+  const task = parseYaml(template) as {
+    workflow: { collect: { config?: Record<string, Record<string, unknown>>; publish: { config: { port: number } }[] } };
+  };
+  for (const settings of Object.values(task.workflow.collect.config ?? {})) {
+    for (const [key, value] of Object.entries(settings)) settings[key] = hostPathOf(config, value);
+  }
+  for (const publisher of task.workflow.collect.publish) publisher.config.port = hekaPort;
+  // the node name placeholder stays: the entrypoint fills it in
+  return stringifyYaml(task);
+}
+
+export class Snapd {
+  private child: ChildProcess | undefined;
+  private readonly unregister: () => void;
+
+  constructor(
+    readonly dir: string,
+    readonly apiPort: number,
+    readonly logFile: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly args: string[],
+  ) {
+    this.unregister = onProcessEnd(() => {
+      this.child?.kill('SIGKILL');
+      rmSync(this.dir, { recursive: true, force: true });
+    });
+  }
+
+  async start(): Promise<void> {
+    const log = createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn('sh', [ENTRYPOINT, ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.child = child;
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) => {
+        void this.log().then((log) => reject(new Error(`snapteld exited (${code ?? signal}) while starting:\n${log}`)));
+      }));
+    const deadline = Date.now() + 60_000;
+    const ready = (async () => {
+      while (Date.now() < deadline) {
+        const tasks = await this.tasks().catch(() => []);
+        if (tasks.some((task) => task.task_state === 'Running')) return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      throw new Error(`no Running task 60 s after starting snapteld:\n${await this.log()}`);
+    })();
+    await Promise.race([ready, exited]);
+    exited.catch(() => undefined);
+  }
+
+  /** GET /v1/tasks: the tasks with their hit, miss and failure counts. */
+  async tasks(): Promise<TaskView[]> {
+    const response = await fetch(`http://127.0.0.1:${this.apiPort}/v1/tasks`, { signal: AbortSignal.timeout(5_000) });
+    const body = (await response.json()) as { body?: { ScheduledTasks?: TaskView[] } };
+    return body.body?.ScheduledTasks ?? [];
+  }
+
+  /** The image's healthcheck, run as the kubelet's probe `probe` runs it. */
+  healthcheck(probe: string): HealthcheckResult {
+    const result = spawnSync('sh', [HEALTHCHECK, probe], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'], SNAP_API_PORT: String(this.apiPort), SNAP_HEALTHCHECK_STATE_DIR: path.join(this.dir, 'tmp') },
+    });
+    return { code: result.status, output: `${result.stdout}${result.stderr}` };
+  }
+
+  log(): Promise<string> {
+    return readFile(this.logFile, 'utf8').catch(() => '');
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.unregister();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts snapteld through the image's entrypoint, with the compiled config and task, and
+ * resolves once the task it auto-loaded is Running.
+ */
+export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
+  const { build, config, hekaPort, nodeName } = options;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'stacklight-snapd-'));
+  const templates = path.join(dir, 'templates');
+  const tasks = path.join(dir, 'tasks');
+  await Promise.all([templates, tasks, path.join(dir, 'tmp')].map((sub) => mkdir(sub, { recursive: true })));
+  const files = compiledSnapFiles(config);
+  const apiPort = await freePort();
+  const daemon = parseYaml(files[SNAP_FILES.config]!) as ReturnType<typeof snapdConfig>;
+  daemon.control.auto_discover_path = `${build.pluginDir}:${tasks}`;
+  daemon.restapi.port = apiPort;
+  daemon.control.listen_port = await freePort();
+  const configFile = path.join(dir, SNAP_FILES.config);
+  await writeFile(configFile, stringifyYaml(daemon));
+  await writeFile(path.join(templates, SNAP_FILES.task), localTask(config, files[SNAP_FILES.task]!, hekaPort));
+  const env = {
+    PATH: process.env['PATH'],
+    TMPDIR: path.join(dir, 'tmp'),
+    NODE_NAME: nodeName,
+    SNAP_TASK_TEMPLATE_DIR: templates,
+    SNAP_TASK_DIR: tasks,
+    SNAP_DAEMON: build.snapteld,
+  };
+  const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), env, ['--config', configFile]);
+  try {
+    await snapd.start();
+  } catch (error) {
+    await snapd.dispose();
+    throw error;
+  }
+  return snapd;
+}
