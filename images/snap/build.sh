@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# snap-build (builder stage only): fetches one Go repository at a full commit into the GOPATH,
-# vendors its dependencies from its lock file (fetch-deps.sh), applies the project's patch for
-# it if there is one (patches/<repository>.sh), and builds its binaries with CGO off.
+# snap-build: fetches one Go repository at a full commit into the GOPATH, vendors its
+# dependencies from its lock file (fetch-deps.sh, run as `fetch-deps` from PATH), applies the
+# project's patch for it if there is one (patches/<repository>.sh), and builds its binaries with
+# CGO off. Run by the image's builder stage (Dockerfile) and, outside Docker, by build-local.sh,
+# which sets OUT, GOPATH, PATCHES and PATH; the defaults are the builder stage's.
 #
 #   build.sh snap <commit>                 -> $OUT/bin/snapteld, $OUT/bin/snaptel
 #   build.sh plugin <repository> <commit>  -> $OUT/plugins/<repository>
 #
 # Old Snap predates Go modules: GO111MODULE=off and the GOPATH layout
 # ($GOPATH/src/github.com/intelsdi-x/<repository>) let the vendor/ directory resolve imports.
+# GOTOOLCHAIN=local: the Go that runs the script builds, never one downloaded on the way.
 set -euo pipefail
 
 PROG=snap-build
 OUT="${OUT:-/out}"
 PATCHES="${PATCHES:-/usr/local/share/snap-build/patches}"
-export GO111MODULE=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+export GO111MODULE=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 GOPATH="${GOPATH:-/go}"
 export GOPATH
 
@@ -26,6 +29,7 @@ die() {
 fetch() {
   local repository=$1 commit=$2 dir
   [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "$repository: '$commit' is not a full commit"
+  command -v fetch-deps >/dev/null || die "fetch-deps (fetch-deps.sh) is not on PATH"
   dir="$GOPATH/src/github.com/intelsdi-x/$repository"
   rm -rf "$dir"
   mkdir -p "$dir"

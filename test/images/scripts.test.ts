@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { stack } from '../../config/stack.ts';
@@ -274,6 +275,26 @@ describe('snap healthcheck', () => {
     assert.equal(unset.code, 1);
     assert.match(unset.stderr, /SNAP_API_PORT is not set/);
   });
+});
+
+describe('snap build patches', () => {
+  const patches = readdirSync(imagePath('snap', 'patches')).filter((name) => name.startsWith('snap-') && name.endsWith('.sh'));
+
+  it('there is one per fix, named after its repository', () => {
+    for (const repository of ['snap-plugin-publisher-heka', 'snap-plugin-collector-disk', 'snap-plugin-collector-processes', 'snap-plugin-collector-interface', 'snap-plugin-collector-smart']) {
+      assert.ok(patches.includes(`${repository}.sh`), `no patch for ${repository}`);
+    }
+  });
+
+  for (const patch of patches) {
+    it(`${patch} stops the build, naming what it looked for, on a source it was not written for`, async () => {
+      const dir = await temp('snap-patch');
+      await mkdir(path.join(dir, 'vendor'), { recursive: true });
+      const result = await run('bash', [imagePath('snap', 'patches', patch)], { cwd: dir, env: { PATH: process.env.PATH } });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /^[a-z]+ patch: .+ (is missing|expected .+)$/m);
+    });
+  }
 });
 
 describe('hindsight entrypoint', () => {

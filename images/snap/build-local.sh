@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# build-local: builds snapteld, snaptel and the plugins of the Snap image outside Docker, with
+# the machine's Go in GOPATH mode, by running the image's own build.sh, fetch-deps.sh and
+# patches/ (a fix to them fixes the image and this build alike).
+#
+#   images/snap/build-local.sh          build unless already built; print where the binaries are
+#   images/snap/build-local.sh --dir    only print that directory; exit 1 if it is not built yet
+#
+# The directory is the only line on stdout (dir=$(images/snap/build-local.sh)); progress, one
+# line per step, goes to stderr.
+#
+# What is built, and at which commits, is read from the Dockerfile (its *_COMMIT and
+# GOYACC_VERSION arguments and its snap-build lines): the pins live there only.
+#
+# The binaries go to a cache outside the checkout, shared by every clone on the machine:
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/ms-stacklight/snap/<key>/
+#     bin/snapteld  bin/snaptel  plugins/<repository>...  sources/COMMITS  build.log  key.txt
+# <key> hashes the builds and their commits, the goyacc version, the Go version and the contents
+# of build.sh, fetch-deps.sh and patches/: a directory is reused while none of them changes. A
+# build runs in a temporary directory beside it and is renamed into place only when every step
+# succeeded, so a failed or interrupted build leaves nothing half-made.
+#
+# Sources are fetched from the https://github.com/... URLs the scripts name, with the machine's
+# git configuration (url.<base>.insteadOf may send them elsewhere). The Go module proxy serves
+# goyacc. Needs bash, git, go (GOTOOLCHAIN=local: no other Go is downloaded).
+set -euo pipefail
+
+PROG=build-local
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+dockerfile=$here/Dockerfile
+
+say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+
+mode=build
+case "${1:-}" in
+  '') ;;
+  --dir) mode=dir ;;
+  -h | --help)
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+  *) die "usage: build-local.sh [--dir]" ;;
+esac
+[ $# -le 1 ] || die "usage: build-local.sh [--dir]"
+
+command -v go >/dev/null || die "go is not installed"
+command -v git >/dev/null || die "git is not installed"
+export GOTOOLCHAIN=local
+
+# The pins: NAME=value for every ARG *_COMMIT and GOYACC_VERSION of the Dockerfile.
+declare -A arg=()
+while IFS='=' read -r name value; do
+  arg[$name]=$value
+done < <(sed -n -E 's/^ARG ([A-Z_]+_COMMIT|GOYACC_VERSION)=([^[:space:]]+)[[:space:]]*$/\1=\2/p' "$dockerfile")
+goyacc_version=${arg[GOYACC_VERSION]:-}
+[[ $goyacc_version =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "no ARG GOYACC_VERSION=v<x.y.z> in $dockerfile"
+
+# The builds: the Dockerfile's `snap-build snap "${X_COMMIT}"` and
+# `snap-build plugin <repository> "${X_COMMIT}"`, in order, with the commits resolved.
+steps=()
+while read -r kind rest; do
+  if [ "$kind" = snap ]; then repository=snap; var=$rest; else read -r repository var <<<"$rest"; fi
+  var=${var//[\"\$\{\}]/}
+  commit=${arg[$var]:-}
+  [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "$repository: ARG $var in $dockerfile is not a full commit"
+  steps+=("$kind $repository $commit")
+done < <(grep -oE 'snap-build (snap|plugin [a-z0-9-]+) "\$\{[A-Z_]+_COMMIT\}"' "$dockerfile" | sed 's/^snap-build //')
+if [ "${#steps[@]}" -lt 2 ] || [[ ${steps[0]} != "snap snap "* ]]; then
+  die "found no snap-build lines (snap first, then the plugins) in $dockerfile"
+fi
+
+# The key: what the build reads and runs.
+go_version=$(go version)
+key_input() {
+  printf 'build %s\n' "${steps[@]}"
+  printf 'goyacc %s\n' "$goyacc_version"
+  printf '%s\n' "$go_version"
+  local f
+  for f in build.sh fetch-deps.sh $(cd "$here" && find patches -type f | LC_ALL=C sort); do
+    printf 'file %s %s\n' "$f" "$(sha256sum <"$here/$f" | cut -d' ' -f1)"
+  done
+}
+key=$(key_input | sha256sum | cut -c1-16)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/ms-stacklight/snap
+final=$cache/$key
+
+if [ -x "$final/bin/snapteld" ]; then
+  say "up to date: $final (key $key)"
+  printf '%s\n' "$final"
+  exit 0
+fi
+if [ "$mode" = dir ]; then
+  say "not built: $final (key $key); run images/snap/build-local.sh"
+  printf '%s\n' "$final"
+  exit 1
+fi
+
+say "building ${#steps[@]} repositories with $go_version into $final (key $key)"
+mkdir -p "$cache"
+# Leftovers of builds killed too hard to clean up after themselves.
+find "$cache" -maxdepth 1 -name '.build-*' -mmin +1440 -exec rm -rf {} +
+work=$(mktemp -d "$cache/.build-$key.XXXXXX")
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$work/gopath" "$work/tools" "$work/out"
+printf '%s\n' "$(key_input)" >"$work/out/key.txt"
+# build.sh calls fetch-deps.sh as `fetch-deps` (its name in the image).
+ln -s "$here/fetch-deps.sh" "$work/tools/fetch-deps"
+log=$work/out/build.log
+: >"$log"
+
+# step <label> <command...>: one line per step; the step's own output goes to build.log and is
+# shown if it fails.
+total=$((${#steps[@]} + 1))
+n=0
+step() {
+  local label=$1 started status=0
+  shift
+  n=$((n + 1))
+  started=$SECONDS
+  printf '==> %s\n' "$label" >>"$log"
+  "$@" >>"$log.step" 2>&1 || status=$?
+  cat "$log.step" >>"$log"
+  if [ "$status" -ne 0 ]; then
+    printf '%s: [%d/%d] %s: FAILED after %ds; its output:\n' "$PROG" "$n" "$total" "$label" $((SECONDS - started)) >&2
+    sed 's/^/    /' "$log.step" >&2
+    rm -f "$log.step"
+    die "build failed; nothing was written to $final"
+  fi
+  rm -f "$log.step"
+  say "[$n/$total] $label ($((SECONDS - started))s)"
+}
+
+# goyacc in module mode from the Go module proxy, into the build's own tools directory.
+install_goyacc() {
+  (cd "$work" && GO111MODULE=on GOFLAGS=-modcacherw GOBIN="$work/tools" \
+    go install "golang.org/x/tools/cmd/goyacc@$goyacc_version")
+}
+step "goyacc $goyacc_version" install_goyacc
+
+export GOPATH=$work/gopath OUT=$work/out PATCHES=$here/patches GOYACC=$work/tools/goyacc
+export PATH=$work/tools:$PATH GO111MODULE=off CGO_ENABLED=0
+for s in "${steps[@]}"; do
+  read -r kind repository commit <<<"$s"
+  if [ "$kind" = snap ]; then
+    step "snap @ ${commit:0:12}" bash "$here/build.sh" snap "$commit"
+  else
+    step "$repository @ ${commit:0:12}" bash "$here/build.sh" plugin "$repository" "$commit"
+  fi
+done
+
+for f in bin/snapteld bin/snaptel; do [ -x "$work/out/$f" ] || die "build.sh made no $f"; done
+# Into place in one rename; a build that finished first in the meantime is kept.
+if mv -T "$work/out" "$final" 2>/dev/null; then
+  say "built in ${SECONDS}s: $final"
+else
+  [ -x "$final/bin/snapteld" ] || die "could not move the build to $final"
+  say "another build finished first; keeping $final"
+fi
+say "snapteld: $final/bin/snapteld  snaptel: $final/bin/snaptel  plugins: $final/plugins/"
+printf '%s\n' "$final"
