@@ -488,7 +488,7 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
       assert.equal(probe['cfg.database'], stack.influxdb.database);
       assert.equal(probe['cfg.precision'], 'ms');
       assert.equal(probe['cfg.static_tags'], '{}');
-      assert.equal(probe['cfg.excluded_tags'], '["plugin_running_on"]');
+      assert.equal(probe['cfg.excluded_tags'], JSON.stringify(stack.hindsight.output.excludedTags));
       assert.equal(probe['password_from_env'], 'from-the-secret');
       assert.notEqual(stage.hekaPort, stack.collector.hekaPort); // the test port, not 5565
       // a Snap collection run reaches the plugin through the compiled matcher

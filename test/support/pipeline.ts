@@ -32,11 +32,13 @@ export interface PipelineOptions {
   stage?: Partial<HindsightStageOptions>;
   /** One stage per name, each with that Hostname, all writing to the one InfluxDB (default: one stage). */
   hostnames?: readonly string[];
+  /** The retention policy's duration (default: the config's; `INF` keeps points of any age). */
+  retention?: string;
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   if (options.hostnames?.length === 0) throw new Error('startPipeline: hostnames is empty (leave it out for one stage)');
-  const influx = await startInfluxDB({ config: options.config });
+  const influx = await startInfluxDB({ config: options.config, ...(options.retention !== undefined && { retention: options.retention }) });
   const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
   const stages: HindsightStage[] = [];
   try {
@@ -84,8 +86,11 @@ export function pointKey(measurement: string, tags: Record<string, string>, time
   return `${measurement}|${tagText}|${timeMs}`;
 }
 
+/** What of a metric the plugin's contract reads: the mock's SnapMetric, or one decoded from Snap's message. */
+export type PublishedMetric = Pick<SnapMetric, 'name' | 'dynamic' | 'tags' | 'value' | 'valueType' | 'timestampNs'>;
+
 /** The point InfluxDB must hold for a metric Snap published (the plugin's contract). */
-export function expectedPoint(metric: SnapMetric, config: StackConfig): ExpectedPoint {
+export function expectedPoint(metric: PublishedMetric, config: StackConfig): ExpectedPoint {
   const tags: Record<string, string> = {};
   if (metric.dynamic) tags[metric.dynamic.name] = metric.dynamic.value;
   for (const [key, value] of Object.entries(metric.tags)) {

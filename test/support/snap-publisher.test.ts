@@ -10,7 +10,7 @@ import { METRIC_FAMILIES, measurementName, snapNamespace } from '../../compiler/
 import { SNAP } from '../../compiler/facts.ts';
 import { stack } from '../../config/stack.ts';
 import { decodeMessage, encodeFramed, parseFrames, stringField, uuidToString, ValueType } from './heka.ts';
-import { craft, DEFAULT_DYNAMIC_VALUES, NASTY_TAG_VALUES, PLUGIN_RUNNING_ON, SnapPublisher } from './snap-publisher.ts';
+import { FAMILY_TAGS, craft, DEFAULT_DYNAMIC_VALUES, NASTY_TAG_VALUES, PLUGIN_RUNNING_ON, SnapPublisher } from './snap-publisher.ts';
 
 /** A TCP server recording each connection's bytes. */
 function recorder(): Promise<{ port: number; connections: Buffer[][]; close: () => Promise<void> }> {
@@ -54,7 +54,9 @@ describe('the mock Snap publisher: metrics', () => {
       assert.equal(m.valueType, m.definition.type);
       const jsType = { float: 'number', integer: 'bigint', string: 'string', bool: 'boolean' }[m.valueType];
       assert.equal(typeof m.value, jsType, m.name);
-      assert.deepEqual(m.tags, { [PLUGIN_RUNNING_ON]: node.hostname, [SNAP.nodeTag]: node.name });
+      const own = m.dynamic ? (FAMILY_TAGS[m.family]?.(m.dynamic.value) ?? {}) : {};
+      assert.deepEqual(m.tags, { [PLUGIN_RUNNING_ON]: node.hostname, [SNAP.nodeTag]: node.name, ...own });
+      if (m.family === 'interface') assert.deepEqual(Object.keys(own).sort(), ['hardware_addr', 'mtu'], 'eth0 has a MAC');
       assert.equal(m.timestampNs, 123n);
     }
     const cpuIds = metrics.filter((m) => m.family === 'cpu').map((m) => m.dynamic?.value);
@@ -91,7 +93,8 @@ describe('the mock Snap publisher: messages', () => {
       assert.ok(message.timestamp! > metric.timestampNs); // published after it was collected
       const names = message.fields.map((f) => f.name);
       const tagNames = names.slice(metric.dynamic ? 1 : 0, names.indexOf('dimensions'));
-      assert.deepEqual([...tagNames].sort(), ['hostname', 'plugin_running_on']);
+      assert.deepEqual([...tagNames].sort(), Object.keys(metric.tags).sort());
+      assert.ok(tagNames.includes('hostname') && tagNames.includes('plugin_running_on'));
       assert.deepEqual(names, [...(metric.dynamic ? [metric.dynamic.name] : []), ...tagNames, 'dimensions', 'name', 'value', 'timestamp']);
       const byName = (n: string) => message.fields.find((f) => f.name === n)!;
       assert.deepEqual(byName('dimensions').valueString, names.slice(0, names.indexOf('dimensions')));

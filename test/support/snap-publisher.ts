@@ -64,6 +64,15 @@ export const DEFAULT_DYNAMIC_VALUES: Readonly<Partial<Record<MetricFamily, reado
   smart: ['sda'],
 };
 
+/**
+ * Tags a collector adds to its metrics besides Snap's: the interface collector adds the
+ * interface's MTU, and its MAC address as text when it has one (images/snap/patches/).
+ */
+export const FAMILY_TAGS: Readonly<Partial<Record<MetricFamily, (instance: string) => Record<string, string>>>> = {
+  interface: (name): Record<string, string> =>
+    name === 'lo' ? { mtu: '65536' } : { mtu: '1500', hardware_addr: `02:00:00:00:00:${(name.length % 256).toString(16).padStart(2, '0')}` },
+};
+
 export interface FakeNode {
   /** The Kubernetes node name: the value of the compiler's Snap tag (SNAP.nodeTag, `hostname`). */
   name: string;
@@ -90,7 +99,7 @@ export interface SnapMetric {
   /** The `name` field: the static namespace parts joined with "." (= measurementName()). */
   name: string;
   dynamic?: { name: string; value: string };
-  /** Snap tags: plugin_running_on and the node tag. */
+  /** Snap tags: plugin_running_on, the node tag, and the family's own (FAMILY_TAGS). */
   tags: Record<string, string>;
   value: MetricValue;
   valueType: SnapValueType;
@@ -203,7 +212,7 @@ export function snapJson(metric: SnapMetric): string {
     config: null,
     data: '__DATA__',
     tags: metric.tags,
-    unit: '',
+    Unit_: '',
     description: '',
     timestamp: goTime(metric.timestampNs),
   };
@@ -369,7 +378,11 @@ export class SnapPublisher {
             namespace,
             name: measurementName(family, definition),
             ...(family.dynamic && dynamicValue !== undefined && { dynamic: { name: family.dynamic, value: dynamicValue } }),
-            tags: { [PLUGIN_RUNNING_ON]: node.hostname, [SNAP.nodeTag]: node.name },
+            tags: {
+              [PLUGIN_RUNNING_ON]: node.hostname,
+              [SNAP.nodeTag]: node.name,
+              ...(dynamicValue !== undefined && FAMILY_TAGS[familyName]?.(dynamicValue)),
+            },
             value: plausibleValue(family, definition, this.random, state),
             valueType: definition.type,
             timestampNs,

@@ -55,6 +55,11 @@ export interface SnapdOptions {
   /** Where the task publishes (the Hindsight stage's heka_tcp port). */
   hekaPort: number;
   nodeName: string;
+  /**
+   * os.Hostname() for snapteld (Message Hostname, the plugin_running_on tag): set in a UTS
+   * namespace of its own (unshare, root only); default: this machine's.
+   */
+  hostname?: string;
 }
 
 export interface TaskView {
@@ -111,6 +116,7 @@ export class Snapd {
     readonly logFile: string,
     private readonly env: NodeJS.ProcessEnv,
     private readonly args: string[],
+    private readonly hostname?: string,
   ) {
     this.unregister = onProcessEnd(() => {
       this.child?.kill('SIGKILL');
@@ -120,7 +126,10 @@ export class Snapd {
 
   async start(): Promise<void> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn('sh', [ENTRYPOINT, ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...args] = this.hostname
+      ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec sh "$@"', this.hostname, ENTRYPOINT, ...this.args]
+      : ['sh', ENTRYPOINT, ...this.args];
+    const child = spawn(command!, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.child = child;
@@ -205,7 +214,7 @@ export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
     SNAP_TASK_DIR: tasks,
     SNAP_DAEMON: build.snapteld,
   };
-  const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), env, ['--config', configFile]);
+  const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), env, ['--config', configFile], options.hostname);
   try {
     await snapd.start();
   } catch (error) {
