@@ -21,15 +21,16 @@ export const PLUGINS = {
   output: { name: 'influxdb', filename: 'influxdb_out.lua' },
 } as const;
 
-/** Every key lua/output/influxdb_out.lua reads with read_config(). */
+/**
+ * Every key lua/output/influxdb_out.lua reads with read_config() from its own cfg. It also reads
+ * memory_limit, which Hindsight adds to every output's runtime cfg from output_defaults
+ * (hindsightCfg).
+ */
 export interface InfluxdbOutputCfg {
   filename: string;
   message_matcher: string;
   /** Seconds between timer_event calls: the batch's flush interval. */
   ticker_interval: number;
-  memory_limit: number;
-  instruction_limit: number;
-  output_limit: number;
   /** Base URL of InfluxDB, without a trailing slash. */
   influxdb_url: string;
   database: string;
@@ -49,14 +50,11 @@ export interface InfluxdbOutputCfg {
 }
 
 export function influxdbOutputCfg(config: StackConfig): InfluxdbOutputCfg {
-  const { output, limits } = config.hindsight;
+  const { output } = config.hindsight;
   return {
     filename: PLUGINS.output.filename,
     message_matcher: OUTPUT_MESSAGE_MATCHER,
     ticker_interval: durationSeconds(output.flushInterval),
-    memory_limit: limits.memoryLimit,
-    instruction_limit: limits.instructionLimit,
-    output_limit: limits.outputLimit,
     influxdb_url: influxdbUrl(config),
     database: config.influxdb.database,
     retention_policy: config.influxdb.retentionPolicy,
@@ -82,8 +80,13 @@ export function hekaTcpInputCfg(config: StackConfig) {
   };
 }
 
+/** Hindsight's own limit on a message, which no sandbox's output_limit may exceed. */
+const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024;
+
 export function hindsightCfg(config: StackConfig) {
+  const { limits } = config.hindsight;
   return {
+    max_message_size: Math.max(DEFAULT_MAX_MESSAGE_SIZE, limits.outputLimit),
     output_path: HINDSIGHT.outputDir,
     output_size: config.hindsight.queueFileSize,
     sandbox_load_path: '',
@@ -95,6 +98,11 @@ export function hindsightCfg(config: StackConfig) {
     io_lua_cpath: `${HINDSIGHT.moduleDir}/?.so;${HINDSIGHT.plainModuleDir}/?.so`,
     analysis_lua_path: `${HINDSIGHT.projectModuleDir}/?.lua;${HINDSIGHT.plainModuleDir}/?.lua`,
     analysis_lua_cpath: `${HINDSIGHT.plainModuleDir}/?.so`,
+    // Hindsight 0.16 refuses a cfg without these three tables. Each plugin of the type starts
+    // from them; Hindsight hands the result to the plugin in its runtime cfg.
+    input_defaults: {},
+    analysis_defaults: {},
+    output_defaults: { output_limit: limits.outputLimit, memory_limit: limits.memoryLimit, instruction_limit: limits.instructionLimit },
   };
 }
 

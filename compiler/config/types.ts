@@ -115,7 +115,7 @@ export interface HindsightConfig {
     /** Snap tags not written to InfluxDB. */
     excludedTags: readonly string[];
   };
-  /** lua_sandbox limits of the output plugin. */
+  /** lua_sandbox limits of the output plugin: hindsight.cfg's output_defaults, which every output starts from. */
   limits: {
     /** Bytes; the sandbox default is 8 MiB. */
     memoryLimit: number;

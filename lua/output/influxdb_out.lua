@@ -27,7 +27,8 @@ Suggested matcher (emitted by the compiler): `Type == 'snap.heka' || Type == 'st
     static_tags       = { cluster = "prod" }    -- added to every point (win over message tags)
     excluded_tags     = { "plugin_running_on" } -- message tags not written
     max_retry_backoff = 30                      -- NEW, optional: longest delay between retries (s)
-    memory_limit, instruction_limit, output_limit -- sandbox limits (memory_limit caps the batch)
+    memory_limit, instruction_limit, output_limit -- sandbox limits, usually from hindsight.cfg's
+                                                  -- output_defaults (memory_limit caps the batch)
 
 ## Delivery
 - process_message returns -4 while batching; when a batch is full it is written and 0 is

@@ -18,6 +18,7 @@ import { stack } from '../../config/stack.ts';
 import { boolField, decodeMessage, doubleField, encodeFramed, encodeMessage, integerField, nowNs, parseFrames, stringField, type HekaMessage } from './heka.ts';
 import {
   FIXTURES_DIR,
+  readLuaTree,
   REPO_ROOT,
   startHindsightStage,
   writeHindsightConfig,
@@ -458,6 +459,31 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
     }
   });
 
+  // What Hindsight 0.16 answers to each (src/hs_config.c), after "config_parser loading <path> failed: ".
+  const REFUSED_CFGS: [string, (cfg: string) => string, string][] = [
+    ['without input_defaults', (cfg) => cfg.replace(/^input_defaults = .*$/m, ''), 'input_defaults must be a table'],
+    ['with output_defaults not a table', (cfg) => cfg.replace(/^output_defaults = .*$/m, 'output_defaults = 1'), 'output_defaults must be a table'],
+    ['with an unknown default', (cfg) => cfg.replace(/^analysis_defaults = .*$/m, 'analysis_defaults = {memory_limt = 1}'), "invalid option: 'analysis_defaults.memory_limt'"],
+    ['with an unknown option', (cfg) => `${cfg}\nsandbox_lod_path = ""\n`, "invalid option: 'sandbox_lod_path'"],
+    ['with an output_limit above max_message_size', (cfg) => cfg.replace(/^max_message_size = .*$/m, 'max_message_size = 2048'), 'max_message_size must be greater than or equal to the sandbox output_limit'],
+    ['without output_path', (cfg) => cfg.replace(/^output_path = .*$/m, ''), 'output_path must be set to a string'],
+    ['with a negative limit', (cfg) => cfg.replace(/^input_defaults = .*$/m, 'input_defaults = {memory_limit = -1}'), 'memory_limit must be an unsigned int'],
+  ];
+  for (const [what, edit, message] of REFUSED_CFGS) {
+    it(`refuses a hindsight.cfg ${what}, as Hindsight does and with its message`, T, async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'stage-refused-'));
+      await writeHindsightConfig(dir, stack, await readLuaTree());
+      const file = path.join(dir, 'hindsight.cfg');
+      await writeFile(file, edit(await readFile(file, 'utf8')));
+      await assert.rejects(startHindsightStage({ configDir: dir }), (error: Error) => {
+        // the stage copies the config directory: the path is the copy's
+        assert.match(error.message, new RegExp(`config_parser loading /\\S+/hindsight\\.cfg failed: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+        return true;
+      });
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+
   it('runs the compiler\'s layout: hindsight.cfg, run/input/heka_tcp.cfg, run/output/influxdb.cfg, modules/', T, async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'stage-compiled-'));
     const log = path.join(dir, 'probe.log');
@@ -475,7 +501,7 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
           influxdb: {
             log_path: log,
             influxdb_url: 'http://127.0.0.1:1',
-            probe_keys: ['influxdb_url', 'database', 'retention_policy', 'username', 'precision', 'static_tags', 'excluded_tags', 'batch_max_points', 'timeout'],
+            probe_keys: ['influxdb_url', 'database', 'retention_policy', 'username', 'precision', 'static_tags', 'excluded_tags', 'batch_max_points', 'timeout', 'memory_limit', 'instruction_limit', 'output_limit'],
           },
         },
       },
@@ -490,6 +516,10 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
       assert.equal(probe['cfg.static_tags'], '{}');
       assert.equal(probe['cfg.excluded_tags'], JSON.stringify(stack.hindsight.output.excludedTags));
       assert.equal(probe['password_from_env'], 'from-the-secret');
+      // the sandbox limits come from hindsight.cfg's output_defaults, as Hindsight hands them over
+      assert.equal(probe['cfg.memory_limit'], String(stack.hindsight.limits.memoryLimit));
+      assert.equal(probe['cfg.instruction_limit'], String(stack.hindsight.limits.instructionLimit));
+      assert.equal(probe['cfg.output_limit'], String(stack.hindsight.limits.outputLimit));
       assert.notEqual(stage.hekaPort, stack.collector.hekaPort); // the test port, not 5565
       // a Snap collection run reaches the plugin through the compiled matcher
       const publisher = new SnapPublisher({ port: stage.hekaPort, config: stack, nodes: 2 });

@@ -17,6 +17,7 @@ package.path = here .. "/lib/?.lua;" .. package.path
 
 local socket = require "socket"
 local util = require "util"
+local hs_config = require "hs_config"
 local heka = require "heka"
 
 local ok_args, opts = pcall(util.parse_args, arg, {
@@ -37,10 +38,15 @@ local QUEUE_DIR = opts.output_dir .. "/input"
 
 local hs = {}
 if util.file_exists(opts.config_dir .. "/hindsight.cfg") then
-  hs = assert(util.load_cfg(opts.config_dir .. "/hindsight.cfg"))
+  local values, err = hs_config.load(opts.config_dir .. "/hindsight.cfg")
+  if not values then
+    util.log(3, "config_parser", "%s", err)
+    os.exit(2)
+  end
+  hs = values
 end
-local max_message_size = tonumber(hs.max_message_size) or 64 * 1024
-local output_size = tonumber(hs.output_size) or 64 * 1024 * 1024
+local max_message_size = hs.max_message_size or 64 * 1024
+local output_size = hs.output_size or 64 * 1024 * 1024
 
 -- find the heka_tcp cfg
 local plugin = opts.plugin

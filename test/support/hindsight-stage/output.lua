@@ -4,7 +4,8 @@
 --   lua5.1 output.lua --config-dir DIR --output-dir DIR --plugin NAME [options]
 --
 -- DIR layout (what the compiler emits): run/output/NAME.cfg and its .lua, modules/**.lua,
--- optionally hindsight.cfg (max_message_size, output_size and hostname are honoured).
+-- optionally hindsight.cfg (read and checked as Hindsight does: lib/hs_config.lua; its
+-- max_message_size, output_size, hostname and output_defaults are honoured).
 -- It reads the queue the input process writes (<output-dir>/input/<id>.log), evaluates the
 -- message_matcher, calls process_message/timer_event and keeps the checkpoint in
 -- <output-dir>/output.NAME.cp. A clean stop is asked by closing stdin (or writing "stop").
@@ -22,6 +23,7 @@ local util = require "util"
 local heka = require "heka"
 local matcher = require "matcher"
 local sandbox = require "sandbox"
+local hs_config = require "hs_config"
 
 local floor, ceil = math.floor, math.ceil
 
@@ -81,18 +83,19 @@ end
 ---------------------------------------------------------------------------------------------
 -- configuration (hs_load_sandbox_config + hs_output_runtime_cfg)
 
-local hs = {}
+local hs = { output_defaults = hs_config.sandbox_defaults("output") }
 if util.file_exists(opts.config_dir .. "/hindsight.cfg") then
-  local values, err = util.load_cfg(opts.config_dir .. "/hindsight.cfg")
+  local values, err = hs_config.load(opts.config_dir .. "/hindsight.cfg")
   if not values then
-    log(3, "loading hindsight.cfg failed: %s", err)
+    util.log(3, "config_parser", "%s", err)
     os.exit(2)
   end
   hs = values
 end
-local max_message_size = tonumber(hs.max_message_size) or 64 * 1024
-local output_size = tonumber(hs.output_size) or 64 * 1024 * 1024
+local max_message_size = hs.max_message_size or 64 * 1024
+local output_size = hs.output_size or 64 * 1024 * 1024
 local hostname = opts.hostname ~= "" and opts.hostname or hs.hostname or util.hostname()
+local defaults = hs.output_defaults
 local module_path = opts.config_dir .. "/modules/?.lua"
 
 local function fail_load(err)
@@ -122,26 +125,26 @@ local function load_config()
   local values, err = util.load_cfg(CFG_FILE)
   if not values then error(err, 0) end
   local c = {}
-  c.output_limit = unsigned(values, "output_limit", 64 * 1024)
-  c.memory_limit = unsigned(values, "memory_limit", 8 * 1024 * 1024)
-  c.instruction_limit = unsigned(values, "instruction_limit", 1000000)
-  c.ticker_interval = unsigned(values, "ticker_interval", 0)
+  c.output_limit = unsigned(values, "output_limit", defaults.output_limit)
+  c.memory_limit = unsigned(values, "memory_limit", defaults.memory_limit)
+  c.instruction_limit = unsigned(values, "instruction_limit", defaults.instruction_limit)
+  c.ticker_interval = unsigned(values, "ticker_interval", defaults.ticker_interval)
   if type(values.filename) ~= "string" then error("filename must be set to a string", 0) end
   if values.filename:find("[/\\]") then error("filename must not contain a path component", 0) end
   if not values.filename:match(".%.lua$") then error("filename must have a .lua extension", 0) end
   c.filename = values.filename
-  c.preserve_data = boolean(values, "preserve_data", false)
-  c.restricted_headers = boolean(values, "restricted_headers", false)
-  c.shutdown_on_terminate = boolean(values, "shutdown_on_terminate", false)
+  c.preserve_data = boolean(values, "preserve_data", defaults.preserve_data)
+  c.restricted_headers = boolean(values, "restricted_headers", defaults.restricted_headers)
+  c.shutdown_on_terminate = boolean(values, "shutdown_on_terminate", defaults.shutdown_on_terminate)
   if type(values.message_matcher) ~= "string" then error("message_matcher must be set to a string", 0) end
   c.message_matcher = values.message_matcher
   c.async_buffer_size = unsigned(values, "async_buffer_size", 0)
-  c.remove_checkpoints_on_terminate = boolean(values, "remove_checkpoints_on_terminate", false)
+  c.remove_checkpoints_on_terminate = boolean(values, "remove_checkpoints_on_terminate", defaults.remove_checkpoints_on_terminate)
   local rq = values.read_queue
   if rq ~= nil and rq ~= "both" and rq ~= "input" and rq ~= "analysis" then
     error("read_queue invalid option " .. tostring(rq), 0)
   end
-  c.read_queue = rq or "both"
+  c.read_queue = rq or defaults.read_queue
 
   -- what read_config sees: the original cfg, then Hindsight's defaults and overrides
   local r = {}
