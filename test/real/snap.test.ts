@@ -14,7 +14,10 @@ import { SNAP } from '../../compiler/facts.ts';
 import { stack } from '../../config/stack.ts';
 import { runDashboards, valuedPoints } from '../support/dashboard-data.ts';
 import { quoteIdentifier, quoteString } from '../support/influxdb.ts';
-import { eventually, startPipeline, type Pipeline } from '../support/pipeline.ts';
+import { decodeMessage, parseFrames } from '../support/heka.ts';
+import { startHekaRecorder, type HekaRecorder } from '../support/heka-recorder.ts';
+import { eventually, expectedPoint, startPipeline, storedPoints, type Pipeline } from '../support/pipeline.ts';
+import { publishedMetric } from '../support/snap-capture.ts';
 import { SNAP_NOT_BUILT, snapBuild, startSnapd, type Snapd, type TaskView } from '../support/snapd.ts';
 
 const build = snapBuild();
@@ -32,25 +35,22 @@ async function task(snapd: Snapd): Promise<TaskView> {
   return tasks[0]!;
 }
 
-/** The points of every catalogue metric tagged with the node, in InfluxDB. */
-async function pointsFromNode(pipeline: Pipeline): Promise<number> {
-  const measurements = stack.collector.families.flatMap((name) => METRIC_FAMILIES[name].metrics.map((metric) => measurementName(METRIC_FAMILIES[name], metric)));
-  const series = await pipeline.influx.query(`SELECT count("value") FROM ${measurements.map(quoteIdentifier).join(', ')} WHERE "hostname" = ${quoteString(NODE)}`, 'reader');
-  return series.reduce((total, one) => total + Number(one.values[0]?.[1] ?? 0), 0);
-}
-
 describe('the real Snap, with the compiled task, into the plugin and InfluxDB', { skip: build ? false : SNAP_NOT_BUILT }, () => {
   let pipeline: Pipeline;
+  let recorder: HekaRecorder;
   let snapd: Snapd;
   let startedMs = 0;
 
   before(async () => {
     pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 } });
+    // Snap publishes through a recorder: the test knows every message it sent
+    recorder = await startHekaRecorder({ forwardTo: pipeline.stage.hekaPort });
     startedMs = Date.now();
-    snapd = await startSnapd({ build: build!, config: stack, hekaPort: pipeline.stage.hekaPort, nodeName: NODE });
+    snapd = await startSnapd({ build: build!, config: stack, hekaPort: recorder.port, nodeName: NODE });
   });
   after(async () => {
     await snapd?.dispose();
+    await recorder?.close();
     await pipeline?.dispose();
   });
 
@@ -106,13 +106,21 @@ describe('the real Snap, with the compiled task, into the plugin and InfluxDB', 
     assert.deepEqual(missing, [], `measurements with no point from ${NODE}`);
   });
 
-  it('every message the stage received becomes one point: none lost, none dropped, none made up', async () => {
-    const received = pipeline.stage.inputStats()!.messages;
-    assert.ok(received > 0);
-    const total = await eventually('every received message in InfluxDB', () => pointsFromNode(pipeline), (points) => points >= received);
-    const output = pipeline.stage.outputStats()!;
-    assert.ok(total <= pipeline.stage.inputStats()!.messages, `${total} points from ${pipeline.stage.inputStats()!.messages} messages`);
+  it('every message Snap sent so far is its point in InfluxDB, exactly: none lost, none changed, none made up', async () => {
+    const messages = recorder.publishes.flatMap((publish) => parseFrames(publish).map((frame) => decodeMessage(frame.message)));
+    assert.ok(messages.length > 0);
+    const expected = new Map(messages.map((message) => expectedPoint(publishedMetric(message), stack)).map((point) => [point.key, point]));
+    const lastMs = Math.max(...[...expected.values()].map((point) => point.timeMs));
+    const stored = await eventually(`${expected.size} points in InfluxDB`, () => storedPoints(pipeline.influx), (points) => [...expected.keys()].every((key) => points.has(key)));
+    for (const [key, point] of expected) {
+      const found = stored.get(key)!;
+      if (point.type === 'float') assert.ok(Math.abs(Number(found.value) - Number(point.value)) <= Math.abs(Number(point.value)) * 1e-12, key);
+      else assert.equal(String(found.value), String(point.value), key);
+    }
+    const unasked = [...stored.keys()].filter((key) => !expected.has(key) && Number(key.split('|')[2]) <= lastMs);
+    assert.deepEqual(unasked, []);
     assert.equal(pipeline.stage.inputStats()!.discarded_bytes, 0, 'the stage could not frame some of what Snap sent');
+    const output = pipeline.stage.outputStats()!;
     assert.equal(output.returns['-1'] ?? 0, 0, `messages the plugin refused: ${JSON.stringify(output.returns)}`);
   });
 
@@ -134,10 +142,12 @@ describe('the real Snap, with the compiled task, into the plugin and InfluxDB', 
     assert.equal(snapd.healthcheck('liveness').code, 0);
     const before = await task(snapd);
     await pipeline.stage.kill();
+    await recorder.unlisten();
     await sleep(20_000);
     const during = snapd.healthcheck('liveness');
     const failed = await task(snapd);
     await pipeline.stage.start();
+    await recorder.listen();
     assert.equal(during.code, 1, during.output);
     assert.match(during.output, /run\(s\) since the last check failed \(last failure: .+\)/);
     assert.ok((failed.failed_count ?? 0) > (before.failed_count ?? 0), 'the failed runs are counted');

@@ -11,7 +11,6 @@
  *   bash images/snap/build-local.sh && node --import tsx test/support/snap-capture.ts
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -21,6 +20,7 @@ import { METRIC_FAMILIES, type FamilyDefinition } from '../../compiler/collector
 import { stack } from '../../config/stack.ts';
 import { REPO_ROOT } from './hindsight-stage.ts';
 import { decodeMessage, parseFrames, type DecodedMessage } from './heka.ts';
+import { startHekaRecorder } from './heka-recorder.ts';
 import type { PublishedMetric } from './pipeline.ts';
 import type { MetricValue, SnapValueType } from './snap-publisher.ts';
 import { SNAP_NOT_BUILT, snapBuild, startSnapd, type SnapBuild } from './snapd.ts';
@@ -53,26 +53,19 @@ function kept(publish: Uint8Array): Uint8Array {
 
 /** Each publish (one TCP connection) the real Snap made, as the bytes it wrote. */
 export async function captureSnap(build: SnapBuild, runs: number): Promise<Uint8Array[]> {
-  const publishes: Uint8Array[] = [];
-  const server = net.createServer((socket) => {
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('end', () => publishes.push(Buffer.concat(chunks)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  const snapd = await startSnapd({ build, config: captureConfig(), hekaPort: port, nodeName: CAPTURE_NODE, hostname: CAPTURE_HOSTNAME });
+  const recorder = await startHekaRecorder();
+  const snapd = await startSnapd({ build, config: captureConfig(), hekaPort: recorder.port, nodeName: CAPTURE_NODE, hostname: CAPTURE_HOSTNAME });
   try {
     const deadline = Date.now() + (runs + 3) * 15_000;
-    while (publishes.length < runs) {
-      if (Date.now() > deadline) throw new Error(`only ${publishes.length} of ${runs} publishes; snapteld's log:\n${await snapd.log()}`);
+    while (recorder.publishes.length < runs) {
+      if (Date.now() > deadline) throw new Error(`only ${recorder.publishes.length} of ${runs} publishes; snapteld's log:\n${await snapd.log()}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   } finally {
     await snapd.dispose();
-    server.close();
+    await recorder.close();
   }
-  return publishes.slice(0, runs);
+  return recorder.publishes.slice(0, runs);
 }
 
 /** The committed capture's messages, in the order Snap sent them. */
