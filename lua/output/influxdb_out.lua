@@ -38,7 +38,10 @@ Suggested matcher (emitted by the compiler): `Type == 'snap.heka' || Type == 'st
   exponential back-off (1 s doubling up to max_retry_backoff): while the batch is full
   process_message returns -3 (Hindsight re-offers the same message, already batched, about every
   second, without a request until the back-off expires) and Hindsight's queue keeps the backlog.
-  Nothing is dropped.
+  Nothing is dropped. While InfluxDB does not answer at all (down, restarting), the plugin asks
+  GET /ping at most once a second (a refused connection is no request) and retries at once
+  when it answers, so a backlog does not wait out the back-off; an InfluxDB that answers with
+  an error keeps the back-off.
 - 400 "partial write" (field type conflict, points beyond the retention policy, unparsable
   lines...): InfluxDB 1.x already wrote the good points, so the batch is committed and only the
   rejected points (dropped=N plus the "unable to parse" lines) are counted as dropped.
@@ -217,8 +220,12 @@ local write_url = influxdb_url .. "/write?db=" .. urlencode(database)
     .. (retention_policy ~= "" and ("&rp=" .. urlencode(retention_policy)) or "")
     .. "&precision=" .. precision
 
+local ping_url = influxdb_url .. "/ping"
+
 -- LuaSocket applies http.TIMEOUT to every socket operation of a request.
 http.TIMEOUT = timeout
+local PING_INTERVAL = 1
+local PING_TIMEOUT = min(timeout, 1)
 
 local MAX_REQUESTS_PER_CALL = 8   -- bounds the time and instructions of one call while splitting
 local MAX_RESPONSE_BYTES = 65536
@@ -357,15 +364,37 @@ local function classify(code, err, body, n)
     return "retry", 0, msg
 end
 
-local function schedule_retry(now, msg)
+-- unreachable: the last failure had no HTTP answer at all, so a /ping can tell when it is back
+local unreachable, next_ping = false, 0
+
+local function schedule_retry(now, msg, answered)
     if backoff == 0 then backoff = 1 else backoff = min(backoff * 2, max_retry_backoff) end
     next_attempt = now + backoff
+    unreachable, next_ping = not answered, now + PING_INTERVAL
     log(format("%s: %s; retry in %gs", plugin_name, msg, backoff))
 end
 
 local function healthy()
     if backoff > 0 then log(plugin_name .. ": InfluxDB writes recovered") end
-    backoff, next_attempt = 0, 0
+    backoff, next_attempt, unreachable = 0, 0, false
+end
+
+local function answers_ping()
+    http.TIMEOUT = PING_TIMEOUT
+    local ok, r, code = pcall(http.request, { url = ping_url, method = "GET", sink = function() return 1 end })
+    http.TIMEOUT = timeout
+    return ok and r ~= nil and code ~= nil
+end
+
+-- Whether a write may be tried now: the back-off is over, or an unreachable InfluxDB answers again.
+local function due(now)
+    if now >= next_attempt then return true end
+    if not unreachable or now < next_ping then return false end
+    next_ping = now + PING_INTERVAL
+    if not answers_ping() then return false end
+    log(plugin_name .. ": InfluxDB answers again; retrying now")
+    next_attempt, unreachable = now, false
+    return true
 end
 
 local function reset_batch()
@@ -400,7 +429,7 @@ local function flush(budget)
             end
             stats.retries = stats.retries + 1
             if code == 401 or code == 403 then load_credentials() end -- a rotated Secret
-            schedule_retry(gettime(), note_error(msg))
+            schedule_retry(gettime(), note_error(msg), code ~= nil)
             return false
         end
         healthy()
@@ -472,7 +501,7 @@ local function send_stats(now)
     local code, err, body = post(lines, 1, #lines)
     local action, _, msg = classify(code, err, body, 1)
     if action == "retry" then
-        schedule_retry(now, note_error("self-monitoring write: " .. msg))
+        schedule_retry(now, note_error("self-monitoring write: " .. msg), code ~= nil)
     elseif action == "ok" then
         healthy()
     else
@@ -486,7 +515,7 @@ local function safe_flush()
     local ok, done, report = pcall(flush, MAX_REQUESTS_PER_CALL)
     if ok then return done, report end
     stats.retries = stats.retries + 1
-    schedule_retry(gettime(), note_error("internal error while writing: " .. tostring(done)))
+    schedule_retry(gettime(), note_error("internal error while writing: " .. tostring(done)), true)
     return false
 end
 
@@ -526,7 +555,7 @@ function process_message()
     pending = false
     if batch_n == 0 then return 0 end -- written by timer_event while Hindsight was retrying
     if batch_n >= 2 and (batch_n >= batch_max_points or batch_bytes >= batch_max_bytes) then
-        if gettime() < next_attempt then
+        if not due(gettime()) then
             pending = true
             return -3, stats.last_error
         end
@@ -546,7 +575,7 @@ end
 
 function timer_event(ns, shutdown)
     local now = gettime()
-    if batch_n > 0 and (shutdown or now >= next_attempt) then
+    if batch_n > 0 and (shutdown or due(now)) then
         if safe_flush() then update_checkpoint() end
     end
     if batch_n == 0 and (shutdown or gettime() >= next_attempt) then

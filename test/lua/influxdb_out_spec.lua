@@ -206,23 +206,63 @@ describe("influxdb_out retries", function()
         assert.are.equal(0, ret)
         assert.is_true(retries >= 99)
         assert.are.equal(2, hs.cp)
-        -- one request per back-off step, not one per second: 1, 2, 4, 8, 16, 30, 30...
-        local during = 0
+        -- one write per back-off step, not one per second: 1, 2, 4, 8, 16, 30, 30...; and at most
+        -- one /ping a second, which a down InfluxDB refuses before any request is made
+        local during, pings, last_ping = 0, 0, nil
         local previous
         for _, req in ipairs(hs.http.requests) do
             if req.time < start + 100 then
-                during = during + 1
-                if previous then assert.is_true(req.time - previous <= 31, "back-off above max_retry_backoff") end
-                previous = req.time
+                if req.method == "GET" then
+                    pings = pings + 1
+                    assert.matches("/ping$", req.url)
+                    if last_ping then assert.is_true(req.time - last_ping >= 0.999, "pings more than once a second") end
+                    last_ping = req.time
+                else
+                    during = during + 1
+                    if previous then assert.is_true(req.time - previous <= 31, "back-off above max_retry_backoff") end
+                    previous = req.time
+                end
             end
         end
-        assert.is_true(during >= 6 and during <= 10, "requests during the outage: " .. during)
+        assert.is_true(during >= 6 and during <= 10, "writes during the outage: " .. during)
+        assert.is_true(pings >= 50 and pings <= 100, "pings during the outage: " .. pings)
         -- the re-offered message was batched once
         assert.are.same({ [1] = 1, [2] = 1 }, written_values(hs))
         hs.idle(6)
         local stats = hs.last_stats()
         assert.is_true(tonumber(stats.retries:match("%d+")) >= 6)
         assert.matches("connection refused", stats.last_error)
+    end)
+
+    it("retries at once when an InfluxDB that did not answer answers /ping again, not after the back-off", function()
+        local hs = outage("connection refused", 45)
+        hs.deliver(snap(1))
+        local back = 45
+        hs.deliver(snap(2)) -- Hindsight re-offers point 2 about every second until it is written
+        local writes = {}
+        for _, req in ipairs(hs.http.requests) do
+            if req.method == "POST" and req.accepted then writes[#writes + 1] = req.time end
+        end
+        assert.is_true(#writes >= 1)
+        local start = hs.http.requests[1].time
+        -- the back-off had grown to 16-30 s by then: the write came within 2 s of InfluxDB's return
+        assert.is_true(writes[1] - (start + back) <= 2, "written " .. (writes[1] - start - back) .. " s after InfluxDB came back")
+        assert.are.same({ [1] = 1, [2] = 1 }, written_values(hs))
+    end)
+
+    it("keeps the back-off for an InfluxDB that answers with an error: no write a second", function()
+        local hs = outage(503, 100)
+        local start = hs.clock.now
+        hs.deliver(snap(1))
+        hs.deliver(snap(2))
+        local writes, pings = 0, 0
+        for _, req in ipairs(hs.http.requests) do
+            if req.time < start + 100 then
+                if req.method == "GET" then pings = pings + 1 else writes = writes + 1 end
+            end
+        end
+        assert.are.equal(0, pings)
+        assert.is_true(writes >= 6 and writes <= 10, "writes during the outage: " .. writes)
     end)
 
     it("retries a failed timer flush together with the points batched since", function()
