@@ -25,27 +25,11 @@
 # goyacc. Needs bash, git, go (GOTOOLCHAIN=local: no other Go is downloaded).
 set -euo pipefail
 
-PROG=build-local
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 dockerfile=$here/Dockerfile
-
-say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
-
-mode=build
-case "${1:-}" in
-  '') ;;
-  --dir) mode=dir ;;
-  -h | --help)
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-    exit 0
-    ;;
-  *) die "usage: build-local.sh [--dir]" ;;
-esac
-[ $# -le 1 ] || die "usage: build-local.sh [--dir]"
+# shellcheck source=SCRIPTDIR/../build-local.lib.sh
+. "$here/../build-local.lib.sh"
+parse_mode "$@"
 
 command -v go >/dev/null || die "go is not installed"
 command -v git >/dev/null || die "git is not installed"
@@ -85,30 +69,14 @@ key_input() {
   done
 }
 key=$(key_input | sha256sum | cut -c1-16)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/ms-stacklight/snap
+cache=$(cache_root snap)
 final=$cache/$key
-
-if [ -x "$final/bin/snapteld" ]; then
-  say "up to date: $final (key $key)"
-  printf '%s\n' "$final"
-  exit 0
-fi
-if [ "$mode" = dir ]; then
-  say "not built: $final (key $key); run images/snap/build-local.sh"
-  printf '%s\n' "$final"
-  exit 1
-fi
+is_built() { [ -x "$1/bin/snapteld" ] && [ -x "$1/bin/snaptel" ]; }
+exit_if_cached "$final" "$key" is_built
 
 say "building ${#steps[@]} repositories with $go_version into $final (key $key)"
-mkdir -p "$cache"
-# Leftovers of builds killed too hard to clean up after themselves.
-find "$cache" -maxdepth 1 -name '.build-*' -mmin +1440 -exec rm -rf {} +
-work=$(mktemp -d "$cache/.build-$key.XXXXXX")
-cleanup() { rm -rf "$work"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$work/gopath" "$work/tools" "$work/out"
+start_work "$cache" "$key"
+mkdir -p "$work/gopath" "$work/tools"
 printf '%s\n' "$(key_input)" >"$work/out/key.txt"
 # build.sh calls fetch-deps.sh as `fetch-deps` (its name in the image).
 ln -s "$here/fetch-deps.sh" "$work/tools/fetch-deps"
@@ -155,13 +123,6 @@ for s in "${steps[@]}"; do
   fi
 done
 
-for f in bin/snapteld bin/snaptel; do [ -x "$work/out/$f" ] || die "build.sh made no $f"; done
-# Into place in one rename; a build that finished first in the meantime is kept.
-if mv -T "$work/out" "$final" 2>/dev/null; then
-  say "built in ${SECONDS}s: $final"
-else
-  [ -x "$final/bin/snapteld" ] || die "could not move the build to $final"
-  say "another build finished first; keeping $final"
-fi
+move_into_place "$work/out" "$final" is_built
 say "snapteld: $final/bin/snapteld  snaptel: $final/bin/snaptel  plugins: $final/plugins/"
 printf '%s\n' "$final"
