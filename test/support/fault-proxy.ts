@@ -31,6 +31,12 @@ export async function startFaultProxy(target = ''): Promise<FaultProxy> {
       response.writeHead(state.failWith, { 'content-type': 'text/plain' }).end('injected by the test proxy\n');
       return;
     }
+    if (!state.target) {
+      // no InfluxDB behind it yet: as if it were away
+      count(0);
+      request.socket.destroy();
+      return;
+    }
     const upstream = http.request(new URL(request.url ?? '/', state.target), { method: request.method, headers: request.headers }, (answer) => {
       count(answer.statusCode ?? 0);
       response.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -10,12 +10,29 @@ import { join } from 'node:path';
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { SELF_MONITORING } from '../../compiler/collector/hindsight.ts';
 import { startInfluxDB, type InfluxDBServer } from './influxdb.ts';
+import { HINDSIGHT_NOT_BUILT, hindsightBuild, startRealHindsight } from './hindsight-real.ts';
 import { influxdbWiring, readLuaTree, startHindsightStage, writeHindsightConfig, type HindsightStage, type HindsightStageOptions } from './hindsight-stage.ts';
 import { PLUGIN_RUNNING_ON, SnapPublisher, type SnapMetric, type SnapPublisherOptions } from './snap-publisher.ts';
 import type { LuaValue } from '../../compiler/render/lua.ts';
 
+/** What the tests do to a Hindsight, the stage's or the real one. */
+export interface HindsightProcess {
+  hekaPort: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  errFile(): string | undefined;
+  logs(): string;
+  dispose(): Promise<void>;
+}
+
+/** The Hindsights a pipeline test can run on: the stage always, the real one when it is built. */
+export type Engine = 'stage' | 'real';
+
 export interface Pipeline {
   influx: InfluxDBServer;
+  /** The Hindsight the test runs on (the first stage, or the real Hindsight). */
+  hindsight: HindsightProcess;
   /** The first (or only) stage. */
   stage: HindsightStage;
   /** One stage per `hostnames` entry, in that order (a collector pod's Hindsight per node). */
@@ -34,6 +51,52 @@ export interface PipelineOptions {
   hostnames?: readonly string[];
   /** The retention policy's duration (default: the config's; `INF` keeps points of any age). */
   retention?: string;
+}
+
+export interface EnginePipeline {
+  engine: Engine;
+  influx: InfluxDBServer;
+  hindsight: HindsightProcess;
+  config: StackConfig;
+  publisher(options?: Partial<SnapPublisherOptions>): SnapPublisher;
+  dispose(): Promise<void>;
+}
+
+/** The engines available here, printing one line when the real Hindsight is not built. */
+export function availableEngines(): Engine[] {
+  if (hindsightBuild()) return ['stage', 'real'];
+  console.log(`# skipped on the real Hindsight: ${HINDSIGHT_NOT_BUILT}`);
+  return ['stage'];
+}
+
+/** The pipeline on either engine: the stage (startPipeline) or the real Hindsight, both with the compiled files. */
+export async function startEnginePipeline(engine: Engine, options: PipelineOptions): Promise<EnginePipeline> {
+  if (engine === 'stage') return { engine, ...(await startPipeline(options)) };
+  const build = hindsightBuild();
+  if (!build) throw new Error(HINDSIGHT_NOT_BUILT);
+  const influx = await startInfluxDB({ config: options.config, ...(options.retention !== undefined && { retention: options.retention }) });
+  const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
+  try {
+    await writeHindsightConfig(configDir, options.config, await readLuaTree());
+    const wiring = influxdbWiring(influx, options.output ?? {});
+    const hindsight = await startRealHindsight({ build, configDir, ...wiring, ...(options.stage?.env && { env: { ...wiring.env, ...options.stage.env } }) });
+    return {
+      engine,
+      influx,
+      hindsight,
+      config: options.config,
+      publisher: (extra = {}) => new SnapPublisher({ port: hindsight.hekaPort, config: options.config, ...extra }),
+      async dispose() {
+        await hindsight.dispose().catch(() => undefined);
+        await influx.dispose().catch(() => undefined);
+        await rm(configDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await influx.dispose();
+    await rm(configDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
@@ -56,6 +119,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const first = stages[0]!;
   return {
     influx,
+    hindsight: first,
     stage: first,
     stages,
     config: options.config,
