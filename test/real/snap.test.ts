@@ -2,8 +2,8 @@
  * The real Snap: snapteld and the plugins built from images/snap's pinned sources by
  * `bash images/snap/build-local.sh`, started through the image's entrypoint with the compiled
  * snapd.yaml and task (test/support/snapd.ts rewrites only paths and ports), collecting this
- * machine's /proc and publishing into the Hindsight stage with the plugins of lua/, into a real
- * InfluxDB. Skipped, with one line naming the build command, when the build is not there.
+ * machine's /proc and publishing into Hindsight with the plugins of lua/ (the real Hindsight when
+ * it is built, else the stage), into a real InfluxDB. Skipped, with one line naming the build command, when the build is not there.
  *
  * SNAP_SOAK_SECONDS (default 120) sets how long the collection runs before it is judged.
  */
@@ -16,12 +16,16 @@ import { runDashboards, valuedPoints } from '../support/dashboard-data.ts';
 import { quoteIdentifier, quoteString } from '../support/influxdb.ts';
 import { decodeMessage, parseFrames } from '../support/heka.ts';
 import { startHekaRecorder, type HekaRecorder } from '../support/heka-recorder.ts';
-import { eventually, expectedPoint, startPipeline, storedPoints, type Pipeline } from '../support/pipeline.ts';
+import { hindsightBuild, type RealHindsight } from '../support/hindsight-real.ts';
+import type { HindsightStage } from '../support/hindsight-stage.ts';
+import { eventually, expectedPoint, startEnginePipeline, storedPoints, type EnginePipeline } from '../support/pipeline.ts';
 import { publishedMetric } from '../support/snap-capture.ts';
 import { SNAP_NOT_BUILT, snapBuild, startSnapd, type Snapd, type TaskView } from '../support/snapd.ts';
 
 const build = snapBuild();
 if (!build) console.log(`# skipped: ${SNAP_NOT_BUILT}`);
+/** Into the real Hindsight when it is built (the whole real pipeline), else into the stage. */
+const ENGINE = hindsightBuild() ? 'real' : 'stage';
 
 const NODE = 'node-real-1';
 const SOAK_MS = Number(process.env['SNAP_SOAK_SECONDS'] ?? 120) * 1000;
@@ -35,16 +39,16 @@ async function task(snapd: Snapd): Promise<TaskView> {
   return tasks[0]!;
 }
 
-describe('the real Snap, with the compiled task, into the plugin and InfluxDB', { skip: build ? false : SNAP_NOT_BUILT }, () => {
-  let pipeline: Pipeline;
+describe(`the real Snap, with the compiled task, into the plugin on ${ENGINE === 'real' ? 'the real Hindsight' : 'the Hindsight stage'} and InfluxDB`, { skip: build ? false : SNAP_NOT_BUILT }, () => {
+  let pipeline: EnginePipeline;
   let recorder: HekaRecorder;
   let snapd: Snapd;
   let startedMs = 0;
 
   before(async () => {
-    pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 } });
+    pipeline = await startEnginePipeline(ENGINE, { config: stack, output: { ticker_interval: 1 } });
     // Snap publishes through a recorder: the test knows every message it sent
-    recorder = await startHekaRecorder({ forwardTo: pipeline.stage.hekaPort });
+    recorder = await startHekaRecorder({ forwardTo: pipeline.hindsight.hekaPort });
     startedMs = Date.now();
     snapd = await startSnapd({ build: build!, config: stack, hekaPort: recorder.port, nodeName: NODE });
   });
@@ -119,9 +123,15 @@ describe('the real Snap, with the compiled task, into the plugin and InfluxDB', 
     }
     const unasked = [...stored.keys()].filter((key) => !expected.has(key) && Number(key.split('|')[2]) <= lastMs);
     assert.deepEqual(unasked, []);
-    assert.equal(pipeline.stage.inputStats()!.discarded_bytes, 0, 'the stage could not frame some of what Snap sent');
-    const output = pipeline.stage.outputStats()!;
-    assert.equal(output.returns['-1'] ?? 0, 0, `messages the plugin refused: ${JSON.stringify(output.returns)}`);
+    assert.equal(pipeline.hindsight.errFile(), undefined);
+    if (pipeline.engine === 'stage') {
+      const stage = pipeline.hindsight as HindsightStage;
+      assert.equal(stage.inputStats()!.discarded_bytes, 0, 'the stage could not frame some of what Snap sent');
+      assert.equal(stage.outputStats()!.returns['-1'] ?? 0, 0, `messages the plugin refused: ${JSON.stringify(stage.outputStats()!.returns)}`);
+    } else {
+      const output = (pipeline.hindsight as RealHindsight).pluginStats().find((row) => row.plugin === 'output.influxdb');
+      assert.equal(output?.process_message_failures ?? 0, 0, 'messages the plugin refused');
+    }
   });
 
   it('every dashboard panel and variable query returns data from what the real Snap collected', async () => {
@@ -141,12 +151,12 @@ describe('the real Snap, with the compiled task, into the plugin and InfluxDB', 
   it('Hindsight\'s input gone for 20 s: the failed runs are counted and the healthcheck turns unhealthy, then healthy again', async () => {
     assert.equal(snapd.healthcheck('liveness').code, 0);
     const before = await task(snapd);
-    await pipeline.stage.kill();
+    await pipeline.hindsight.kill();
     await recorder.unlisten();
     await sleep(20_000);
     const during = snapd.healthcheck('liveness');
     const failed = await task(snapd);
-    await pipeline.stage.start();
+    await pipeline.hindsight.start();
     await recorder.listen();
     assert.equal(during.code, 1, during.output);
     assert.match(during.output, /run\(s\) since the last check failed \(last failure: .+\)/);
