@@ -20,70 +20,70 @@ const round = (index: number) => (BigInt(Date.now()) * 1_000_000n / (10n * SECON
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const engine of availableEngines()) {
-describe(`on ${engine === 'real' ? 'the real Hindsight' : 'the Hindsight stage'}`, () => {
-let proxy: FaultProxy;
-let pipeline: EnginePipeline;
+  describe(`on ${engine === 'real' ? 'the real Hindsight' : 'the Hindsight stage'}`, () => {
+    let proxy: FaultProxy;
+    let pipeline: EnginePipeline;
 
-before(async () => {
-  proxy = await startFaultProxy();
-  pipeline = await startEnginePipeline(engine, { config, output: { ticker_interval: 1, max_retry_backoff: 2, influxdb_url: proxy.url } });
-  proxy.target = pipeline.influx.url;
-});
-after(async () => {
-  await pipeline?.dispose();
-  await proxy?.close();
-});
+    before(async () => {
+      proxy = await startFaultProxy();
+      pipeline = await startEnginePipeline(engine, { config, output: { ticker_interval: 1, max_retry_backoff: 2, influxdb_url: proxy.url } });
+      proxy.target = pipeline.influx.url;
+    });
+    after(async () => {
+      await pipeline?.dispose();
+      await proxy?.close();
+    });
 
-const metricsOf = (publisher: SnapPublisher): SnapMetric[] => publisher.sent.flatMap((record) => (record.metric ? [record.metric] : []));
+    const metricsOf = (publisher: SnapPublisher): SnapMetric[] => publisher.sent.flatMap((record) => (record.metric ? [record.metric] : []));
 
-/** Every metric is in InfluxDB exactly once with its value. */
-async function assertAllArrived(metrics: readonly SnapMetric[], what: string): Promise<void> {
-  const expected = new Map(metrics.map((metric) => [expectedPoint(metric, config).key, expectedPoint(metric, config)]));
-  const stored = await eventually(`${what}: ${expected.size} points`, () => storedPoints(pipeline.influx), (points) => [...expected.keys()].every((key) => points.has(key)), 30_000).catch((error: Error) => {
-    throw new Error(`${error.message}\nHindsight's log:\n${pipeline.hindsight.logs().split('\n').slice(-30).join('\n')}`);
+    /** Every metric is in InfluxDB exactly once with its value. */
+    async function assertAllArrived(metrics: readonly SnapMetric[], what: string): Promise<void> {
+      const expected = new Map(metrics.map((metric) => [expectedPoint(metric, config).key, expectedPoint(metric, config)]));
+      const stored = await eventually(`${what}: ${expected.size} points`, () => storedPoints(pipeline.influx), (points) => [...expected.keys()].every((key) => points.has(key)), 30_000).catch((error: Error) => {
+        throw new Error(`${error.message}\nHindsight's log:\n${pipeline.hindsight.logs().split('\n').slice(-30).join('\n')}`);
+      });
+      for (const [key, point] of expected) {
+        assert.equal(stored.get(key)!.count, 1, key);
+        if (point.type === 'float') assert.equal(Number(stored.get(key)!.value), point.value, key);
+        else assert.equal(stored.get(key)!.value, point.value, key);
+      }
+    }
+
+    it('InfluxDB answering 503 for 6 s, Hindsight killed in the middle of it: no point is lost', async () => {
+      const publisher = pipeline.publisher({ nodes: 2, seed: 31 });
+      await publisher.tick(round(1));
+      await assertAllArrived(metricsOf(publisher), 'before');
+      proxy.failWith = 503;
+      const started = Date.now();
+      await publisher.tick(round(2));
+      await eventually('a write answered 503', async () => proxy.answered.get(503) ?? 0, (count) => count > 0, 10_000);
+      await pipeline.hindsight.kill();
+      await pipeline.hindsight.start();
+      await publisher.tick(round(3));
+      await sleep(Math.max(0, 6_000 - (Date.now() - started)));
+      const refused = proxy.answered.get(503) ?? 0;
+      proxy.failWith = undefined;
+      await assertAllArrived(metricsOf(publisher), 'after the 503s');
+      assert.ok(refused >= 2, `only ${refused} requests met the 503s`);
+      assert.ok(Number((await selfMonitoring(pipeline.influx)).request_failures) > 0, 'the 503s were not counted');
+      assert.equal(pipeline.hindsight.errFile(), undefined);
+    });
+
+    it('Hindsight killed while InfluxDB is down, both back later: no point is lost', async () => {
+      const publisher = pipeline.publisher({ nodes: 2, seed: 37 });
+      await pipeline.influx.stop();
+      const unanswered = proxy.answered.get(0) ?? 0;
+      await publisher.tick(round(10));
+      // the plugin tried to write round 10: it is in Hindsight's queue, which is what a kill must not lose
+      await eventually('a write that InfluxDB could not answer', async () => proxy.answered.get(0) ?? 0, (count) => count > unanswered, 10_000);
+      await pipeline.hindsight.kill();
+      await publisher.tick(round(11)).catch(() => undefined); // the input is down too: Snap loses this run
+      await pipeline.hindsight.start();
+      await publisher.tick(round(12));
+      await pipeline.influx.start();
+      const delivered = metricsOf(publisher).filter((metric) => metric.timestampNs !== round(11));
+      await assertAllArrived(delivered, 'after the kill and the outage');
+      assert.equal(pipeline.hindsight.errFile(), undefined);
+    });
   });
-  for (const [key, point] of expected) {
-    assert.equal(stored.get(key)!.count, 1, key);
-    if (point.type === 'float') assert.equal(Number(stored.get(key)!.value), point.value, key);
-    else assert.equal(stored.get(key)!.value, point.value, key);
-  }
-}
-
-it('InfluxDB answering 503 for 6 s, Hindsight killed in the middle of it: no point is lost', async () => {
-  const publisher = pipeline.publisher({ nodes: 2, seed: 31 });
-  await publisher.tick(round(1));
-  await assertAllArrived(metricsOf(publisher), 'before');
-  proxy.failWith = 503;
-  const started = Date.now();
-  await publisher.tick(round(2));
-  await eventually('a write answered 503', async () => proxy.answered.get(503) ?? 0, (count) => count > 0, 10_000);
-  await pipeline.hindsight.kill();
-  await pipeline.hindsight.start();
-  await publisher.tick(round(3));
-  await sleep(Math.max(0, 6_000 - (Date.now() - started)));
-  const refused = proxy.answered.get(503) ?? 0;
-  proxy.failWith = undefined;
-  await assertAllArrived(metricsOf(publisher), 'after the 503s');
-  assert.ok(refused >= 2, `only ${refused} requests met the 503s`);
-  assert.ok(Number((await selfMonitoring(pipeline.influx)).request_failures) > 0, 'the 503s were not counted');
-  assert.equal(pipeline.hindsight.errFile(), undefined);
-});
-
-it('Hindsight killed while InfluxDB is down, both back later: no point is lost', async () => {
-  const publisher = pipeline.publisher({ nodes: 2, seed: 37 });
-  await pipeline.influx.stop();
-  const unanswered = proxy.answered.get(0) ?? 0;
-  await publisher.tick(round(10));
-  // the plugin tried to write round 10: it is in Hindsight's queue, which is what a kill must not lose
-  await eventually('a write that InfluxDB could not answer', async () => proxy.answered.get(0) ?? 0, (count) => count > unanswered, 10_000);
-  await pipeline.hindsight.kill();
-  await publisher.tick(round(11)).catch(() => undefined); // the input is down too: Snap loses this run
-  await pipeline.hindsight.start();
-  await publisher.tick(round(12));
-  await pipeline.influx.start();
-  const delivered = metricsOf(publisher).filter((metric) => metric.timestampNs !== round(11));
-  await assertAllArrived(delivered, 'after the kill and the outage');
-  assert.equal(pipeline.hindsight.errFile(), undefined);
-});
-});
 }

@@ -25,49 +25,49 @@ async function replay(port: number, bytes: Uint8Array): Promise<void> {
 }
 
 for (const engine of availableEngines()) {
-describe(`the real Snap capture through the plugin into InfluxDB, on ${engine === 'real' ? 'the real Hindsight' : 'the Hindsight stage'}`, () => {
-  let pipeline: EnginePipeline;
-  let stored: Awaited<ReturnType<typeof storedPoints>>;
+  describe(`the real Snap capture through the plugin into InfluxDB, on ${engine === 'real' ? 'the real Hindsight' : 'the Hindsight stage'}`, () => {
+    let pipeline: EnginePipeline;
+    let stored: Awaited<ReturnType<typeof storedPoints>>;
 
-  before(async () => {
-    // the capture's points keep their collection times: a retention of any age keeps them
-    pipeline = await startEnginePipeline(engine, { config, retention: 'INF', output: { ticker_interval: 1 } });
-    await replay(pipeline.hindsight.hekaPort, gunzipSync(readFileSync(CAPTURE_FILE)));
-    stored = await eventually('every captured message in InfluxDB', () => storedPoints(pipeline.influx), (points) => points.size >= new Set(expected.map((p) => p.key)).size);
-  });
-  after(() => pipeline?.dispose());
+    before(async () => {
+      // the capture's points keep their collection times: a retention of any age keeps them
+      pipeline = await startEnginePipeline(engine, { config, retention: 'INF', output: { ticker_interval: 1 } });
+      await replay(pipeline.hindsight.hekaPort, gunzipSync(readFileSync(CAPTURE_FILE)));
+      stored = await eventually('every captured message in InfluxDB', () => storedPoints(pipeline.influx), (points) => points.size >= new Set(expected.map((p) => p.key)).size);
+    });
+    after(() => pipeline?.dispose());
 
-  it('every message is exactly its point: measurement, tags, time, value', () => {
-    assert.ok(expected.length > 500, `${expected.length} messages in the capture`);
-    const wrong: string[] = [];
-    for (const point of expected) {
-      const found = stored.get(point.key);
-      if (!found) wrong.push(`missing ${point.key}`);
-      else if (!sameValue(found.value, point)) wrong.push(`${point.key}: ${String(found.value)} instead of ${String(point.value)}`);
-    }
-    const extra = [...stored.keys()].filter((key) => !expected.some((point) => point.key === key));
-    assert.deepEqual(wrong, []);
-    assert.deepEqual(extra, [], 'points that no message asked for');
-    assert.equal(pipeline.hindsight.errFile(), undefined);
-  });
+    it('every message is exactly its point: measurement, tags, time, value', () => {
+      assert.ok(expected.length > 500, `${expected.length} messages in the capture`);
+      const wrong: string[] = [];
+      for (const point of expected) {
+        const found = stored.get(point.key);
+        if (!found) wrong.push(`missing ${point.key}`);
+        else if (!sameValue(found.value, point)) wrong.push(`${point.key}: ${String(found.value)} instead of ${String(point.value)}`);
+      }
+      const extra = [...stored.keys()].filter((key) => !expected.some((point) => point.key === key));
+      assert.deepEqual(wrong, []);
+      assert.deepEqual(extra, [], 'points that no message asked for');
+      assert.equal(pipeline.hindsight.errFile(), undefined);
+    });
 
-  it('each measurement has the catalogue\'s field type', async () => {
-    const types = await fieldTypes(pipeline.influx);
-    for (const name of config.collector.families) {
-      const family = METRIC_FAMILIES[name];
-      for (const metric of family.metrics) assert.equal(types.get(measurementName(family, metric)), metric.type, measurementName(family, metric));
-    }
-  });
+    it('each measurement has the catalogue\'s field type', async () => {
+      const types = await fieldTypes(pipeline.influx);
+      for (const name of config.collector.families) {
+        const family = METRIC_FAMILIES[name];
+        for (const metric of family.metrics) assert.equal(types.get(measurementName(family, metric)), metric.type, measurementName(family, metric));
+      }
+    });
 
-  it('interfaces are tagged interface=<name>, without their MTU or MAC (excludedTags)', () => {
-    const interfaces = expected.filter((point) => point.measurement === 'intel.procfs.iface.bytes_recv');
-    assert.ok(interfaces.some((point) => point.tags['interface'] === 'eth0'), JSON.stringify(interfaces.map((point) => point.tags)));
-    for (const point of interfaces) {
-      assert.deepEqual(Object.keys(point.tags).sort(), ['hostname', 'interface']);
-      assert.ok(stored.has(point.key), point.key);
-    }
+    it('interfaces are tagged interface=<name>, without their MTU or MAC (excludedTags)', () => {
+      const interfaces = expected.filter((point) => point.measurement === 'intel.procfs.iface.bytes_recv');
+      assert.ok(interfaces.some((point) => point.tags['interface'] === 'eth0'), JSON.stringify(interfaces.map((point) => point.tags)));
+      for (const point of interfaces) {
+        assert.deepEqual(Object.keys(point.tags).sort(), ['hostname', 'interface']);
+        assert.ok(stored.has(point.key), point.key);
+      }
+    });
   });
-});
 }
 
 /** InfluxDB's JSON gives integers as numbers: compare as the point's type says. */
