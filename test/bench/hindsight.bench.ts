@@ -1,0 +1,228 @@
+/**
+ * The output plugin inside the real Hindsight (part of `npm run bench`, when
+ * `bash images/hindsight/build-local.sh` has built it), with the compiled files, measured in one
+ * run on this machine:
+ * - backlog drain: Snap-shaped messages queued by Hindsight while InfluxDB is down, then the
+ *   time from InfluxDB answering again until the first of them, and all of them, are in
+ *   InfluxDB (points/s), with Hindsight's and influxd's CPU per point;
+ * - the same backlog through a do-nothing output plugin (read_message("raw"), return 0) in the
+ *   same Hindsight: the most any output plugin can drain here;
+ * - Hindsight's own plugins.tsv for the plugin (Process Message Avg and SD: Hindsight samples
+ *   some calls only, and a call that writes a batch counts its HTTP request);
+ * - InfluxDB's direct ingest of the same points in 5,000-point batches.
+ * Targets (the real-Hindsight issue): drain ≥ 50k points/s, first points ≤ 2 s after InfluxDB
+ * answers again, Process Message Avg ≤ 15 µs.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stack } from '../../config/stack.ts';
+import { PLUGINS } from '../../compiler/collector/hindsight.ts';
+import { encodeFramed } from '../support/heka.ts';
+import { HINDSIGHT_NOT_BUILT, hindsightBuild, startRealHindsight, type RealHindsight } from '../support/hindsight-real.ts';
+import { influxdbWiring, readLuaTree, writeHindsightConfig } from '../support/hindsight-stage.ts';
+import { startInfluxDB, type InfluxDBServer } from '../support/influxdb.ts';
+import { SnapPublisher } from '../support/snap-publisher.ts';
+
+const NODES = 20;
+const ROUNDS = 120; // 20 × 120 × 89 = 213,600 messages
+const CLOCK_TICKS = 100;
+const thousands = (value: number) => `${(value / 1000).toFixed(1)}k`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU seconds (user + system) of the processes whose command line matches, from /proc. */
+async function cpuSeconds(matches: (args: string) => boolean): Promise<number> {
+  let total = 0;
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+      if (!matches(args)) continue;
+      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return total;
+}
+
+const isHindsight = (args: string) => /\/usr\/bin\/hindsight /.test(args);
+const isInfluxd = (args: string) => /(^|\/)influxd( |$)/.test(args);
+
+/** The messages of ROUNDS collections of NODES nodes, framed, one publish per node and round. */
+function backlog(): Uint8Array[][] {
+  const publisher = new SnapPublisher({ port: 0, config: stack, nodes: NODES, seed: 41 });
+  const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
+  const publishes: Uint8Array[][] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const node of publisher.nodes) {
+      publishes.push(publisher.collect(node, base + BigInt(round) * 10_000_000_000n).map((metric) => encodeFramed(publisher.message(metric))));
+    }
+  }
+  return publishes;
+}
+
+async function publishAll(port: number, publishes: readonly Uint8Array[][]): Promise<void> {
+  const publisher = new SnapPublisher({ port, config: stack, nodes: 1 });
+  for (const frames of publishes) {
+    const result = await publisher.sendRaw(frames, { port, keep: false });
+    if (!result.ok) throw new Error(`a publish failed: ${result.error}`);
+  }
+}
+
+/** Waits until Hindsight's input has injected `count` messages (plugins.tsv, written every few seconds). */
+async function queued(hindsight: RealHindsight, count: number): Promise<void> {
+  const input = `input.${PLUGINS.input.name}`;
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(250)) {
+    if ((hindsight.pluginStats().find((row) => row.plugin === input)?.inject_message_count ?? 0) >= count) return;
+  }
+  throw new Error(`Hindsight did not queue ${count} messages within 2 minutes`);
+}
+
+async function pointsWritten(influx: InfluxDBServer): Promise<number> {
+  const rows = await influx.rows('SELECT last("points_written") FROM "hindsight_output"', 'reader').catch(() => []);
+  return Number(rows[0]?.['last'] ?? 0);
+}
+
+async function configDir(lua: Map<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'stacklight-bench-'));
+  await writeHindsightConfig(dir, stack, lua);
+  return dir;
+}
+
+interface Drain {
+  messages: number;
+  firstMs: number;
+  seconds: number;
+  hindsightCpu: number;
+  influxdCpu: number;
+  pluginStats: ReturnType<RealHindsight['pluginStats']>;
+}
+
+async function pluginDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>, publishes: Uint8Array[][]): Promise<Drain> {
+  const influx = await startInfluxDB({ config: stack });
+  const dir = await configDir(await readLuaTree());
+  const hindsight = await startRealHindsight({ build, configDir: dir, ...influxdbWiring(influx, { ticker_interval: 1 }) });
+  try {
+    const messages = publishes.reduce((sum, frames) => sum + frames.length, 0);
+    await influx.stop();
+    await publishAll(hindsight.hekaPort, publishes);
+    await queued(hindsight, messages);
+    const [hsBefore, influxBefore] = [await cpuSeconds(isHindsight), await cpuSeconds(isInfluxd)];
+    const started = performance.now();
+    await influx.start();
+    let firstMs = 0;
+    for (;;) {
+      const written = await pointsWritten(influx);
+      if (written > 0 && firstMs === 0) firstMs = performance.now() - started;
+      if (written >= messages) break;
+      if (performance.now() - started > 300_000) throw new Error(`only ${written} of ${messages} points written in 5 minutes`);
+      await sleep(50);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const [hsAfter, influxAfter] = [await cpuSeconds(isHindsight), await cpuSeconds(isInfluxd)];
+    await sleep(7000); // plugins.tsv is written every few seconds
+    return { messages, firstMs, seconds, hindsightCpu: hsAfter - hsBefore, influxdCpu: influxAfter - influxBefore, pluginStats: hindsight.pluginStats() };
+  } finally {
+    await hindsight.dispose();
+    await influx.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A do-nothing output: it waits (returning -3, so Hindsight offers the same message again every
+ * second) until the bench says go, then reads each message and returns 0, and reports its count
+ * every 10,000 messages.
+ */
+function noopPlugin(benchUrl: string): string {
+  return `require "string"
+local http = require "socket.http"
+local go, n = false, 0
+function process_message()
+  if not go then
+    if http.request("${benchUrl}go") ~= "go" then return -3 end
+    go = true
+  end
+  local raw = read_message("raw")
+  n = n + 1
+  if n % 10000 == 0 then http.request("${benchUrl}count?n=" .. n) end
+  return 0
+end
+function timer_event() end
+`;
+}
+
+async function noopDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>, publishes: Uint8Array[][]): Promise<{ messages: number; seconds: number; hindsightCpu: number }> {
+  const reports: { n: number; at: number }[] = [];
+  let go = false;
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://bench');
+    if (url.pathname === '/go') return response.end(go ? 'go' : 'wait');
+    reports.push({ n: Number(url.searchParams.get('n')), at: performance.now() });
+    response.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const lua = await readLuaTree();
+  lua.set(`output/${PLUGINS.output.filename}`, noopPlugin(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`));
+  const dir = await configDir(lua);
+  const hindsight = await startRealHindsight({ build, configDir: dir, env: { INFLUXDB_PASSWORD: 'unused' } });
+  try {
+    const messages = publishes.reduce((sum, frames) => sum + frames.length, 0);
+    await publishAll(hindsight.hekaPort, publishes);
+    await queued(hindsight, messages);
+    const cpuBefore = await cpuSeconds(isHindsight);
+    go = true;
+    const last = Math.floor(messages / 10000) * 10000;
+    for (const deadline = Date.now() + 120_000; !reports.some((r) => r.n === last); await sleep(20)) {
+      if (Date.now() > deadline) throw new Error('the do-nothing output did not finish within 2 minutes');
+    }
+    const hindsightCpu = (await cpuSeconds(isHindsight)) - cpuBefore;
+    const first = reports.find((r) => r.n === 10000)!;
+    const end = reports.find((r) => r.n === last)!;
+    return { messages: last - 10000, seconds: (end.at - first.at) / 1000, hindsightCpu: (hindsightCpu * last) / messages };
+  } finally {
+    await hindsight.dispose();
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function directIngest(publishes: Uint8Array[][]): Promise<number> {
+  const messages = publishes.reduce((sum, frames) => sum + frames.length, 0);
+  const influx = await startInfluxDB({ config: stack });
+  try {
+    const publisher = new SnapPublisher({ port: 0, config: stack, nodes: 1, seed: 41 });
+    const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
+    const lines: string[] = [];
+    for (let round = 0; lines.length < messages; round++) {
+      for (const metric of publisher.collect(publisher.nodes[0]!, base + BigInt(round) * 10_000_000_000n)) {
+        lines.push(`${metric.name},hostname=${metric.node.name}${metric.dynamic ? `,${metric.dynamic.name}=${metric.dynamic.value}` : ''} value=${typeof metric.value === 'string' ? JSON.stringify(metric.value) : metric.valueType === 'integer' ? `${metric.value}i` : metric.value} ${metric.timestampNs / 1_000_000n}`);
+      }
+    }
+    const started = performance.now();
+    for (let index = 0; index < lines.length; index += 5000) await influx.writeLines(lines.slice(index, index + 5000), 'writer', { precision: 'ms' });
+    return lines.length / ((performance.now() - started) / 1000);
+  } finally {
+    await influx.dispose();
+  }
+}
+
+const build = hindsightBuild();
+if (!build) {
+  console.log(`real Hindsight: skipped (${HINDSIGHT_NOT_BUILT})`);
+} else {
+  const publishes = backlog();
+  const drain = await pluginDrain(build, publishes);
+  const output = drain.pluginStats.find((row) => row.plugin === `output.${PLUGINS.output.name}`);
+  console.log(`real Hindsight, the plugin draining a backlog of ${drain.messages} Snap messages (${NODES} nodes × ${ROUNDS} collections) once InfluxDB answers again:`);
+  console.log(`    first points in InfluxDB after ${(drain.firstMs / 1000).toFixed(2)} s   target ≤ 2 s`);
+  console.log(`    all in ${drain.seconds.toFixed(2)} s: ${thousands(drain.messages / drain.seconds)} points/s   target ≥ 50k`);
+  console.log(`    CPU per point: hindsight ${((drain.hindsightCpu / drain.messages) * 1e6).toFixed(1)} µs, influxd ${((drain.influxdCpu / drain.messages) * 1e6).toFixed(1)} µs`);
+  console.log(`    plugins.tsv: Process Message Avg ${((output?.process_message_avg ?? 0) / 1000).toFixed(1)} µs (SD ${((output?.process_message_sd ?? 0) / 1000).toFixed(1)} µs) over ${output?.process_message_count} messages, Message Matcher Avg ${((output?.message_matcher_avg ?? 0) / 1000).toFixed(1)} µs, Max Memory ${output?.max_memory} B   target ≤ 15 µs`);
+  const noop = await noopDrain(build, publishes);
+  console.log(`real Hindsight, a do-nothing output draining the same backlog: ${thousands(noop.messages / noop.seconds)} messages/s (the most any output plugin can reach here), hindsight CPU ${((noop.hindsightCpu / noop.messages) * 1e6).toFixed(1)} µs per message`);
+  console.log(`InfluxDB direct ingest of as many points in 5,000-point batches: ${thousands(await directIngest(publishes))} points/s`);
+}
