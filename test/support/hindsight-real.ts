@@ -12,7 +12,7 @@
  *   await hs.kill(); await hs.start();         // same port, same queue and checkpoints
  *   hs.pluginStats()                          // Hindsight's own plugins.tsv
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -20,18 +20,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { HINDSIGHT } from '../../compiler/facts.ts';
 import { PLUGINS } from '../../compiler/collector/hindsight.ts';
-import { luaValue } from '../../compiler/render/lua.ts';
 import { onProcessEnd } from './cleanup.ts';
 import type { CfgOverrides, HindsightStageOptions } from './hindsight-stage.ts';
-import { REPO_ROOT } from './hindsight-stage.ts';
+import { assignments, REPO_ROOT } from './hindsight-stage.ts';
 import { freePort } from './influxdb.ts';
+import { localBuild, notBuilt } from './local-build.ts';
 
-export const HINDSIGHT_BUILD_COMMAND = 'bash images/hindsight/build-local.sh';
-const BUILD_LOCAL = path.join(REPO_ROOT, 'images/hindsight/build-local.sh');
 const ENTRYPOINT = path.join(REPO_ROOT, 'images/hindsight/entrypoint.sh');
 
 /** The one line a test prints when it cannot run for want of the build. */
-export const HINDSIGHT_NOT_BUILT = `real Hindsight not built: run \`${HINDSIGHT_BUILD_COMMAND}\` (about 30 s) to run these tests on it`;
+export const HINDSIGHT_NOT_BUILT = notBuilt('real Hindsight', 'hindsight', 'about 30 s');
 
 export interface HindsightBuild {
   dir: string;
@@ -40,11 +38,8 @@ export interface HindsightBuild {
 
 /** The local build for the Dockerfile's current pins, if build-local.sh has made it. */
 export function hindsightBuild(): HindsightBuild | undefined {
-  const result = spawnSync('bash', [BUILD_LOCAL, '--dir'], { encoding: 'utf8' });
-  const dir = result.stdout.trim();
-  if (result.status !== 0 || !dir) return undefined;
-  const binary = path.join(dir, 'usr/bin/hindsight');
-  return existsSync(binary) ? { dir, binary } : undefined;
+  const dir = localBuild('hindsight', 'usr/bin/hindsight');
+  return dir ? { dir, binary: path.join(dir, 'usr/bin/hindsight') } : undefined;
 }
 
 /** One row of Hindsight's plugins.tsv (times in ns, as Hindsight writes them). */
@@ -85,10 +80,6 @@ function localPaths(text: string, dirs: { config: string; run: string; state: st
     .replaceAll(HINDSIGHT.outputDir, dirs.state)
     .replaceAll('/usr/lib/luasandbox/', `${dirs.build}/usr/lib/luasandbox/`)
     .replaceAll('/usr/share/luasandbox/', `${dirs.build}/usr/share/luasandbox/`);
-}
-
-function assignments(values: CfgOverrides): string {
-  return Object.entries(values).map(([key, value]) => `${key} = ${luaValue(value)}`).join('\n');
 }
 
 export type RealHindsightOptions = Pick<HindsightStageOptions, 'configDir' | 'overrides' | 'env' | 'hekaPort'> & { build: HindsightBuild };

@@ -139,7 +139,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-function assignments(values: CfgOverrides): string {
+/** Lua assignments appended to a cfg (later assignments win), one per override. */
+export function assignments(values: CfgOverrides): string {
   return Object.entries(values)
     .map(([key, value]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`not a Lua identifier: ${key}`);

@@ -14,7 +14,7 @@
  *   await snapd.healthcheck('liveness');  // images/snap/healthcheck.sh against it
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,9 +25,8 @@ import { generatedYaml } from '../../compiler/render/yaml.ts';
 import { onProcessEnd } from './cleanup.ts';
 import { freePort } from './influxdb.ts';
 import { REPO_ROOT } from './hindsight-stage.ts';
+import { localBuild, notBuilt } from './local-build.ts';
 
-export const SNAP_BUILD_COMMAND = 'bash images/snap/build-local.sh';
-const BUILD_LOCAL = path.join(REPO_ROOT, 'images/snap/build-local.sh');
 const ENTRYPOINT = path.join(REPO_ROOT, 'images/snap/entrypoint.sh');
 const HEALTHCHECK = path.join(REPO_ROOT, 'images/snap/healthcheck.sh');
 
@@ -39,15 +38,12 @@ export interface SnapBuild {
 
 /** The local build for the Dockerfile's current pins, if build-local.sh has made it. */
 export function snapBuild(): SnapBuild | undefined {
-  const result = spawnSync('bash', [BUILD_LOCAL, '--dir'], { encoding: 'utf8' });
-  const dir = result.stdout.trim();
-  if (result.status !== 0 || !dir) return undefined;
-  const build = { dir, snapteld: path.join(dir, 'bin', 'snapteld'), pluginDir: path.join(dir, 'plugins') };
-  return existsSync(build.snapteld) ? build : undefined;
+  const dir = localBuild('snap', 'bin/snapteld');
+  return dir ? { dir, snapteld: path.join(dir, 'bin', 'snapteld'), pluginDir: path.join(dir, 'plugins') } : undefined;
 }
 
 /** The one line a test prints when it cannot run for want of the build. */
-export const SNAP_NOT_BUILT = `real Snap not built: run \`${SNAP_BUILD_COMMAND}\` (about 3 minutes) to run these tests`;
+export const SNAP_NOT_BUILT = notBuilt('real Snap', 'snap', 'about 90 s');
 
 export interface SnapdOptions {
   build: SnapBuild;

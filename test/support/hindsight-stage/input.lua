@@ -36,17 +36,9 @@ util.set_log_level(opts.log_level)
 local RUN_DIR = opts.config_dir .. "/run"
 local QUEUE_DIR = opts.output_dir .. "/input"
 
-local hs = {}
-if util.file_exists(opts.config_dir .. "/hindsight.cfg") then
-  local values, err = hs_config.load(opts.config_dir .. "/hindsight.cfg")
-  if not values then
-    util.log(3, "config_parser", "%s", err)
-    os.exit(2)
-  end
-  hs = values
-end
-local max_message_size = hs.max_message_size or 64 * 1024
-local output_size = hs.output_size or 64 * 1024 * 1024
+local hs = hs_config.load_dir(opts.config_dir)
+local max_message_size = hs.max_message_size
+local output_size = hs.output_size
 
 -- find the heka_tcp cfg
 local plugin = opts.plugin

@@ -83,17 +83,9 @@ end
 ---------------------------------------------------------------------------------------------
 -- configuration (hs_load_sandbox_config + hs_output_runtime_cfg)
 
-local hs = { output_defaults = hs_config.sandbox_defaults("output") }
-if util.file_exists(opts.config_dir .. "/hindsight.cfg") then
-  local values, err = hs_config.load(opts.config_dir .. "/hindsight.cfg")
-  if not values then
-    util.log(3, "config_parser", "%s", err)
-    os.exit(2)
-  end
-  hs = values
-end
-local max_message_size = hs.max_message_size or 64 * 1024
-local output_size = hs.output_size or 64 * 1024 * 1024
+local hs = hs_config.load_dir(opts.config_dir)
+local max_message_size = hs.max_message_size
+local output_size = hs.output_size
 local hostname = opts.hostname ~= "" and opts.hostname or hs.hostname or util.hostname()
 local defaults = hs.output_defaults
 local module_path = opts.config_dir .. "/modules/?.lua"

@@ -2,6 +2,7 @@
 -- load_sandbox_defaults), for the stage's input and output processes: the same checks in the
 -- same order, the same messages, so a cfg the real Hindsight refuses is refused here too.
 --
+--   local cfg = hs_config.load_dir(config_dir)   -- a refused cfg ends the process, logged
 --   local cfg, err = hs_config.load(path)
 --   -- err: "loading <path> failed: input_defaults must be a table" (logged by the caller
 --   --      under the module name "config_parser", as Hindsight logs it)
@@ -137,6 +138,21 @@ local function parse(values)
   end
   no_unknown_options(values)
   return c
+end
+
+-- The config of a stage process: DIR/hindsight.cfg read as Hindsight reads it, or, without
+-- one, Hindsight's defaults; a cfg Hindsight refuses ends the process as it ends Hindsight.
+function M.load_dir(dir)
+  local path = dir .. "/hindsight.cfg"
+  if not util.file_exists(path) then
+    return { max_message_size = 64 * 1024, output_size = 64 * 1024 * 1024, input_defaults = M.sandbox_defaults("input"), output_defaults = M.sandbox_defaults("output") }
+  end
+  local cfg, err = M.load(path)
+  if not cfg then
+    util.log(3, "config_parser", "%s", err)
+    os.exit(2)
+  end
+  return cfg
 end
 
 function M.load(path)
