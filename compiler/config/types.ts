@@ -124,7 +124,11 @@ export interface HindsightConfig {
     /** Bytes one output call may produce. */
     outputLimit: number;
   };
-  /** Bytes a Hindsight queue file may grow to before it rolls over. */
+  /**
+   * Bytes a Hindsight queue file may grow to before it rolls over. Hindsight deletes a file once
+   * every reader is past it, so up to one file more than the backlog stays on disk; its output
+   * moves to the next file at most once a second, which small files make a drain's bottleneck.
+   */
   queueFileSize: number;
 }
 

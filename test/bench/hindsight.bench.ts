@@ -26,8 +26,8 @@ import { influxdbWiring, readLuaTree, writeHindsightConfig } from '../support/hi
 import { startInfluxDB, type InfluxDBServer } from '../support/influxdb.ts';
 import { SnapPublisher } from '../support/snap-publisher.ts';
 
-const NODES = 20;
-const ROUNDS = 120; // 20 × 120 × 89 = 213,600 messages
+const NODES = 1;
+const ROUNDS = 2400; // 1 × 2,400 × 89 = 213,600 messages: one node's backlog, as one collector pod's Hindsight holds it
 const CLOCK_TICKS = 100;
 const thousands = (value: number) => `${(value / 1000).toFixed(1)}k`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
