@@ -7,8 +7,9 @@
  *   InfluxDB (points/s), with Hindsight's and influxd's CPU per point;
  * - the same backlog through a do-nothing output plugin (read_message("raw"), return 0) in the
  *   same Hindsight: the most any output plugin can drain here;
- * - Hindsight's own plugins.tsv for the plugin after a steady two-minute stream (Process Message
- *   Avg and SD: Hindsight times one call every 6 s, its first call included);
+ * - the plugin's process_message timed on every call during a steady two-minute stream of one
+ *   node's messages (mean and histogram), next to plugins.tsv's Process Message Avg, which
+ *   Hindsight takes from one call every 6 s;
  * - InfluxDB's direct ingest of the same points in 5,000-point batches.
  * Targets (the real-Hindsight issue): drain ≥ 50k points/s, first points ≤ 2 s after InfluxDB
  * answers again, Process Message Avg ≤ 15 µs.
@@ -111,8 +112,9 @@ async function pluginDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>
     await publishAll(hindsight.hekaPort, publishes);
     await queued(hindsight, messages);
     const [hsBefore, influxBefore] = [await cpuSeconds(isHindsight), await cpuSeconds(isInfluxd)];
-    const started = performance.now();
+    // the clock starts when InfluxDB answers again (start() resolves once it answers /ping)
     await influx.start();
+    const started = performance.now();
     let firstMs = 0;
     for (;;) {
       const written = await pointsWritten(influx);
@@ -191,16 +193,64 @@ async function noopDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>, 
 }
 
 /**
- * plugins.tsv's Process Message Avg: Hindsight times one process_message call every 6 seconds
- * (hs_checkpoint_writer.c sample_sec), the plugin's very first call included, and averages those
- * since it started: a short run reports its first, cold call. So one node's messages stream in
- * for STEADY_SECONDS (as fast as the publisher goes) and the average is read at the end.
+ * The plugin's own process_message timed on every call, for STEADY_SECONDS of one node's
+ * messages streaming in: a wrapper appended to the plugin (for the bench only) takes
+ * socket.gettime() around each call, writes included, and reports the mean and a histogram to
+ * the bench over HTTP. Next to it, plugins.tsv's Process Message Avg, which Hindsight takes from
+ * one call every 6 seconds (hs_checkpoint_writer.c sample_sec), its first call included.
  */
 const STEADY_SECONDS = 120;
-async function steadyProcessMessage(build: NonNullable<ReturnType<typeof hindsightBuild>>): Promise<{ messages: number; avg: number; sd: number }> {
+const BUCKETS_US = [5, 10, 20, 50, 100, 1000];
+
+function timingWrapper(reportUrl: string): string {
+  return `
+local string = require "string"
+local table = require "table"
+local bench_socket = require "socket"
+local bench_http = require "socket.http"
+local bench_pm = process_message
+local bench_buckets, bench_counts, bench_n, bench_sum = { ${BUCKETS_US.join(', ')} }, {}, 0, 0
+process_message = function(...)
+  local started = bench_socket.gettime()
+  local a, b = bench_pm(...)
+  local us = (bench_socket.gettime() - started) * 1e6
+  bench_n, bench_sum = bench_n + 1, bench_sum + us
+  local k = #bench_buckets + 1
+  for i, limit in ipairs(bench_buckets) do if us < limit then k = i break end end
+  bench_counts[k] = (bench_counts[k] or 0) + 1
+  if bench_n % 20000 == 0 then
+    local parts = {}
+    for i = 1, #bench_buckets + 1 do parts[i] = tostring(bench_counts[i] or 0) end
+    bench_http.request("${reportUrl}?n=" .. bench_n .. "&sum=" .. string.format("%.0f", bench_sum) .. "&counts=" .. table.concat(parts, ","))
+  end
+  return a, b
+end
+`;
+}
+
+interface CallTimes {
+  messages: number;
+  calls: number;
+  meanUs: number;
+  counts: number[];
+  tsvAvg: number;
+  tsvSd: number;
+}
+
+async function steadyProcessMessage(build: NonNullable<ReturnType<typeof hindsightBuild>>): Promise<CallTimes> {
+  let last = { n: 0, sum: 0, counts: [] as number[] };
+  const server = http.createServer((request, response) => {
+    const query = new URL(request.url ?? '/', 'http://bench').searchParams;
+    last = { n: Number(query.get('n')), sum: Number(query.get('sum')), counts: (query.get('counts') ?? '').split(',').map(Number) };
+    response.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const lua = await readLuaTree();
+  const plugin = `output/${PLUGINS.output.filename}`;
+  lua.set(plugin, lua.get(plugin)! + timingWrapper(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`));
   const influx = await startInfluxDB({ config: stack });
-  const dir = await configDir(await readLuaTree());
-  const hindsight = await startRealHindsight({ build, configDir: dir, ...influxdbWiring(influx, { ticker_interval: 1 }) });
+  const dir = await configDir(lua);
+  const hindsight = await startRealHindsight({ build, configDir: dir, ...influxdbWiring(influx, {}) });
   try {
     const publisher = new SnapPublisher({ port: hindsight.hekaPort, config: stack, nodes: 1, seed: 43 });
     const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
@@ -212,10 +262,11 @@ async function steadyProcessMessage(build: NonNullable<ReturnType<typeof hindsig
     }
     await sleep(7000);
     const output = hindsight.pluginStats().find((row) => row.plugin === `output.${PLUGINS.output.name}`);
-    return { messages, avg: output?.process_message_avg ?? 0, sd: output?.process_message_sd ?? 0 };
+    return { messages, calls: last.n, meanUs: last.sum / last.n, counts: last.counts, tsvAvg: output?.process_message_avg ?? 0, tsvSd: output?.process_message_sd ?? 0 };
   } finally {
     await hindsight.dispose();
     await influx.dispose();
+    server.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -249,11 +300,16 @@ if (!build) {
   const output = drain.pluginStats.find((row) => row.plugin === `output.${PLUGINS.output.name}`);
   console.log(`real Hindsight, the plugin draining a backlog of ${drain.messages} Snap messages (${NODES} nodes × ${ROUNDS} collections) once InfluxDB answers again:`);
   console.log(`    first points in InfluxDB after ${(drain.firstMs / 1000).toFixed(2)} s   target ≤ 2 s`);
-  console.log(`    all in ${drain.seconds.toFixed(2)} s: ${thousands(drain.messages / drain.seconds)} points/s   target ≥ 50k`);
+  console.log(`    all in ${drain.seconds.toFixed(2)} s: ${thousands(drain.messages / drain.seconds)} points/s; from the first point to the last: ${thousands(drain.messages / (drain.seconds - drain.firstMs / 1000))} points/s   target ≥ 50k`);
   console.log(`    CPU per point: hindsight ${((drain.hindsightCpu / drain.messages) * 1e6).toFixed(1)} µs, influxd ${((drain.influxdCpu / drain.messages) * 1e6).toFixed(1)} µs`);
   console.log(`    plugins.tsv after the drain (a few samples, the first call's included): Process Message Avg ${((output?.process_message_avg ?? 0) / 1000).toFixed(1)} µs (SD ${((output?.process_message_sd ?? 0) / 1000).toFixed(1)} µs), Message Matcher Avg ${((output?.message_matcher_avg ?? 0) / 1000).toFixed(1)} µs, Max Memory ${output?.max_memory} B`);
   const steady = await steadyProcessMessage(build);
-  console.log(`real Hindsight, one node's messages streaming in for ${STEADY_SECONDS} s (${steady.messages} messages, a sample every 6 s): plugins.tsv Process Message Avg ${(steady.avg / 1000).toFixed(1)} µs (SD ${(steady.sd / 1000).toFixed(1)} µs)   target ≤ 15 µs`);
+  const limits = [...BUCKETS_US.map((limit) => `<${limit}`), `≥${BUCKETS_US.at(-1)}`];
+  const share = steady.counts.map((count, i) => `${limits[i]} µs ${((100 * count) / steady.calls).toFixed(1)}%`).join(', ');
+  console.log(`real Hindsight, one node's messages streaming in for ${STEADY_SECONDS} s (${steady.messages} messages, default cfg):`);
+  console.log(`    process_message timed on every call (${steady.calls} calls, writes included): mean ${steady.meanUs.toFixed(1)} µs   target ≤ 15 µs`);
+  console.log(`    calls by time: ${share}`);
+  console.log(`    plugins.tsv Process Message Avg (one call every 6 s): ${(steady.tsvAvg / 1000).toFixed(1)} µs (SD ${(steady.tsvSd / 1000).toFixed(1)} µs)`);
   const noop = await noopDrain(build, publishes);
   console.log(`real Hindsight, a do-nothing output draining the same backlog: ${thousands(noop.messages / noop.seconds)} messages/s (the most any output plugin can reach here), hindsight CPU ${((noop.hindsightCpu / noop.messages) * 1e6).toFixed(1)} µs per message`);
   console.log(`InfluxDB direct ingest of as many points in 5,000-point batches: ${thousands(await directIngest(publishes))} points/s`);
