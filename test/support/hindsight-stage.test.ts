@@ -5,7 +5,7 @@
  * replay after kill -9, and loading the compiler's layout.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +26,7 @@ import {
   type HindsightStageOptions,
 } from './hindsight-stage.ts';
 import { craft, SnapPublisher } from './snap-publisher.ts';
+import { HINDSIGHT_NOT_BUILT, hindsightBuild } from './hindsight-real.ts';
 
 interface Fixture {
   dir: string;
@@ -469,7 +470,21 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
     ['without output_path', (cfg) => cfg.replace(/^output_path = .*$/m, ''), 'output_path must be set to a string'],
     ['with a negative limit', (cfg) => cfg.replace(/^input_defaults = .*$/m, 'input_defaults = {memory_limit = -1}'), 'memory_limit must be an unsigned int'],
   ];
+  const realHindsight = hindsightBuild();
   for (const [what, edit, message] of REFUSED_CFGS) {
+    it(`the real Hindsight refuses a hindsight.cfg ${what}, with the message the stage gives`, { ...T, skip: realHindsight ? false : HINDSIGHT_NOT_BUILT }, async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'real-refused-'));
+      try {
+        await writeHindsightConfig(dir, stack, await readLuaTree());
+        const file = path.join(dir, 'hindsight.cfg');
+        await writeFile(file, edit(await readFile(file, 'utf8')));
+        const result = spawnSync(realHindsight!.binary, [file], { encoding: 'utf8', timeout: 10_000 });
+        assert.notEqual(result.status, 0, 'hindsight started');
+        assert.ok(`${result.stdout}${result.stderr}`.includes(`config_parser loading ${file} failed: ${message}\n`), `${result.stdout}${result.stderr}`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
     it(`refuses a hindsight.cfg ${what}, as Hindsight does and with its message`, T, async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'stage-refused-'));
       await writeHindsightConfig(dir, stack, await readLuaTree());
