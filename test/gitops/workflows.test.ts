@@ -220,3 +220,23 @@ test('renovate.json: annotated ARGs of images/*/Dockerfile are found; every anno
     assert.equal(matchAll(manager, text).length, annotations, `${path}: an annotation is not followed by ARG <NAME>=<version>`);
   }
 });
+
+test('images.yml: the Hindsight smoke test\'s own hindsight.cfg is one Hindsight 0.16 accepts (the stage\'s hs_config.lua reads it as hs_config.c does)', async () => {
+  const text = await readFile(join(WORKFLOWS, 'images.yml'), 'utf8');
+  const heredoc = /cat > "\$dir\/hindsight\.cfg" <<'EOF'\n([\s\S]*?)\n\s*EOF/.exec(text);
+  assert.ok(heredoc, 'no hindsight.cfg heredoc in the smoke test');
+  const dir = await mkdtemp(join(tmpdir(), 'smoke-cfg-'));
+  try {
+    const cfg = join(dir, 'hindsight.cfg');
+    await writeFile(cfg, `${heredoc[1]!.split('\n').map((line) => line.trim()).join('\n')}\n`);
+    const lib = join(REPO_ROOT, 'test/support/hindsight-stage/lib/?.lua');
+    const script = `package.path = ${JSON.stringify(lib)} .. ";" .. package.path
+      local cfg, err = require("hs_config").load(${JSON.stringify(cfg)})
+      if not cfg then io.stderr:write(err, "\\n") os.exit(1) end
+      print(#cfg.output_path > 0 and "accepted")`;
+    const { stdout } = await run('lua5.1', ['-e', script]);
+    assert.equal(stdout.trim(), 'accepted');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
