@@ -34,13 +34,13 @@ import {
 } from './checks.ts';
 import { METRIC_FAMILIES } from '../collector/metrics.ts';
 import { cidrContains } from './cidr.ts';
+import { QUANTITY, quantityValue } from './quantity.ts';
 
 // Formats, as Kubernetes and InfluxDB define them.
 const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
-const QUANTITY = /^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const ABSOLUTE_PATH = /^\/([^\0]*[^/\0])?$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -233,6 +233,14 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
       add(`networkPolicy.podCidrs[${index}]`, `"${pods}" contains networkPolicy.nodeCidrs[${nodes}] "${nodeCidrs[nodes]}": InfluxDB's policy could not tell the collector's node addresses from any pod's`);
     }
   });
+  // Hindsight keeps the queue file being written and removes a full one only once every reader is
+  // past it: an emptyDir smaller than two files gets the pod evicted before the backlog can drain.
+  if (c.hindsightState.type === 'emptyDir' && quantityValue(c.hindsightState.sizeLimit) < 2 * h.queueFileSize) {
+    add(
+      'collector.hindsightState.sizeLimit',
+      `${c.hindsightState.sizeLimit} is less than two of hindsight.queueFileSize (${h.queueFileSize} bytes): Hindsight needs room for the file it writes and a full one`,
+    );
+  }
   if (config.influxdb.enabled && config.influxdb.servicePort === c.hekaPort) {
     add('influxdb.servicePort', `${config.influxdb.servicePort} is also collector.hekaPort`);
   }

@@ -80,6 +80,11 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
     'prod.collector.snapControlPort: 8181 is also collector.snapApiPort: both listen on the node, they must differ',
   ],
   [
+    'a Hindsight state emptyDir too small for two queue files',
+    (c) => (c.dev.collector.hindsightState = { type: 'emptyDir', sizeLimit: '300Mi' }),
+    'dev.collector.hindsightState.sizeLimit: 300Mi is less than two of hindsight.queueFileSize (268435456 bytes): Hindsight needs room for the file it writes and a full one',
+  ],
+  [
     'a batch too large for the sandbox',
     (c) => (c.dev.hindsight.output.batchMaxBytes = 1024 * 1024),
     "dev.hindsight.output.batchMaxBytes: 1048576 is more than a sixteenth of hindsight.limits.memoryLimit (8388608): the sandbox counts garbage too, so a batch must stay well inside its memory",
