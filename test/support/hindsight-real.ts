@@ -21,8 +21,7 @@ import path from 'node:path';
 import { HINDSIGHT } from '../../compiler/facts.ts';
 import { PLUGINS } from '../../compiler/collector/hindsight.ts';
 import { onProcessEnd } from './cleanup.ts';
-import type { CfgOverrides, HindsightStageOptions } from './hindsight-stage.ts';
-import { assignments, REPO_ROOT } from './hindsight-stage.ts';
+import { assignments, REPO_ROOT, type CfgOverrides, type HindsightStageOptions } from './hindsight-stage.ts';
 import { freePort } from './influxdb.ts';
 import { localBuild, notBuilt } from './local-build.ts';
 
