@@ -21,9 +21,8 @@ import {
 } from '../kube/objects.ts';
 import { podTemplate, storageVolume } from '../kube/workloads.ts';
 import { credentialSecrets } from '../secrets/credentials.ts';
-import { generatedYaml } from '../render/yaml.ts';
 import { METRIC_FAMILIES } from './metrics.ts';
-import { SNAP_FILES, snapdConfig, snapTask } from './snap.ts';
+import { SNAP_FILES, snapFiles } from './snap.ts';
 import { hindsightFiles, type ConfigFile } from './hindsight.ts';
 
 const COMPONENT = NAMES.collector;
@@ -157,10 +156,7 @@ function podSpec(config: StackConfig, files: readonly ConfigFile[]): V1PodSpec {
 }
 
 export function collector(config: StackConfig, inputs: BuildInputs): Manifest[] {
-  const snapData = {
-    [SNAP_FILES.config]: generatedYaml(snapdConfig(config.collector)),
-    [SNAP_FILES.task]: generatedYaml(snapTask(config.collector)),
-  };
+  const snapData = snapFiles(config.collector);
   const files = hindsightFiles(config, inputs.lua);
   const hindsightData = Object.fromEntries(files.map(({ key, content }) => [key, content]));
   const daemonSet: Manifest = {

@@ -7,6 +7,7 @@ import type { CollectorConfig, SnapLogLevel } from '../config/types.ts';
 import { Scalar } from 'yaml';
 import { SNAP } from '../facts.ts';
 import { METRIC_FAMILIES, snapNamespace } from './metrics.ts';
+import { generatedYaml } from '../render/yaml.ts';
 
 const LOG_LEVELS: Record<SnapLogLevel, number> = { debug: 1, info: 2, warning: 3, error: 4, fatal: 5 };
 
@@ -84,5 +85,13 @@ export function snapTask(collector: CollectorConfig) {
         publish: [{ plugin_name: 'heka', config: { host: HEKA_HOST, port: collector.hekaPort } }],
       },
     },
+  };
+}
+
+/** The snap-config ConfigMap's data: the daemon's config and the task template, rendered. */
+export function snapFiles(collector: CollectorConfig): Record<string, string> {
+  return {
+    [SNAP_FILES.config]: generatedYaml(snapdConfig(collector)),
+    [SNAP_FILES.task]: generatedYaml(snapTask(collector)),
   };
 }

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { METRIC_FAMILIES, measurementName } from '../../compiler/collector/metrics.ts';
 import { SNAP } from '../../compiler/facts.ts';
+import { snapTask } from '../../compiler/collector/snap.ts';
 import { stack } from '../../config/stack.ts';
 import { runDashboards, valuedPoints } from '../support/dashboard-data.ts';
 import { quoteIdentifier, quoteString } from '../support/influxdb.ts';
@@ -66,7 +67,7 @@ describe(`the real Snap, with the compiled task, into the plugin on ${ENGINE ===
     const response = await fetch(`http://127.0.0.1:${snapd.apiPort}/v1/tasks/${running.id}`);
     const detail = (await response.json()) as { body: { workflow: { collect: { metrics: Record<string, unknown>; tags: Record<string, Record<string, string>> } } } };
     const metrics = Object.keys(detail.body.workflow.collect.metrics).sort();
-    const compiled = stack.collector.families.flatMap((name) => METRIC_FAMILIES[name].metrics.map((metric) => `/${[...METRIC_FAMILIES[name].prefix, ...(METRIC_FAMILIES[name].dynamic ? ['*'] : []), metric.path].join('/')}`)).sort();
+    const compiled = Object.keys(snapTask(stack.collector).workflow.collect.metrics).sort();
     assert.deepEqual(metrics, compiled);
     assert.deepEqual(Object.values(detail.body.workflow.collect.tags).map((tags) => tags[SNAP.nodeTag]), [NODE]);
   });

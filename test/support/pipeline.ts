@@ -74,11 +74,7 @@ export async function startEnginePipeline(engine: Engine, options: PipelineOptio
   if (engine === 'stage') return { engine, ...(await startPipeline(options)) };
   const build = hindsightBuild();
   if (!build) throw new Error(HINDSIGHT_NOT_BUILT);
-  const influx = await startInfluxDB({ config: options.config, ...(options.retention !== undefined && { retention: options.retention }) });
-  const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
-  try {
-    await writeHindsightConfig(configDir, options.config, await readLuaTree());
-    const wiring = influxdbWiring(influx, options.output ?? {});
+  return withBackend(options, async ({ influx, configDir, wiring, release }) => {
     const hindsight = await startRealHindsight({ build, configDir, ...wiring, ...(options.stage?.env && { env: { ...wiring.env, ...options.stage.env } }) });
     return {
       engine,
@@ -88,48 +84,62 @@ export async function startEnginePipeline(engine: Engine, options: PipelineOptio
       publisher: (extra = {}) => new SnapPublisher({ port: hindsight.hekaPort, config: options.config, ...extra }),
       async dispose() {
         await hindsight.dispose().catch(() => undefined);
-        await influx.dispose().catch(() => undefined);
-        await rm(configDir, { recursive: true, force: true });
+        await release();
       },
     };
-  } catch (error) {
-    await influx.dispose();
+  });
+}
+
+/**
+ * What both engines start from: a real InfluxDB and the compiled Hindsight files in a temporary
+ * directory; `start` brings up the Hindsight(s) on them, and everything is released if it fails.
+ */
+async function withBackend<T extends { dispose(): Promise<void> }>(
+  options: PipelineOptions,
+  start: (backend: { influx: InfluxDBServer; configDir: string; wiring: ReturnType<typeof influxdbWiring>; release(): Promise<void> }) => Promise<T>,
+): Promise<T> {
+  const influx = await startInfluxDB({ config: options.config, ...(options.retention !== undefined && { retention: options.retention }) });
+  const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
+  const release = async () => {
+    await influx.dispose().catch(() => undefined);
     await rm(configDir, { recursive: true, force: true });
+  };
+  try {
+    await writeHindsightConfig(configDir, options.config, await readLuaTree());
+    return await start({ influx, configDir, wiring: influxdbWiring(influx, options.output ?? {}), release });
+  } catch (error) {
+    await release();
     throw error;
   }
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   if (options.hostnames?.length === 0) throw new Error('startPipeline: hostnames is empty (leave it out for one stage)');
-  const influx = await startInfluxDB({ config: options.config, ...(options.retention !== undefined && { retention: options.retention }) });
-  const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
-  const stages: HindsightStage[] = [];
-  try {
-    await writeHindsightConfig(configDir, options.config, await readLuaTree());
-    const wiring = influxdbWiring(influx, options.output ?? {});
-    for (const hostname of options.hostnames ?? [undefined]) {
-      stages.push(await startHindsightStage({ configDir, retryDelayMs: 200, ...wiring, ...options.stage, ...(hostname !== undefined && { hostname }) }));
+  return withBackend(options, async ({ influx, configDir, wiring, release }) => {
+    const stages: HindsightStage[] = [];
+    const disposeStages = () => Promise.all(stages.map((stage) => stage.dispose().catch(() => undefined)));
+    try {
+      for (const hostname of options.hostnames ?? [undefined]) {
+        stages.push(await startHindsightStage({ configDir, retryDelayMs: 200, ...wiring, ...options.stage, ...(hostname !== undefined && { hostname }) }));
+      }
+    } catch (error) {
+      await disposeStages();
+      throw error;
     }
-  } catch (error) {
-    await Promise.all(stages.map((stage) => stage.dispose().catch(() => undefined)));
-    await influx.dispose();
-    await rm(configDir, { recursive: true, force: true });
-    throw error;
-  }
-  const first = stages[0]!;
-  return {
-    influx,
-    hindsight: first,
-    stage: first,
-    stages,
-    config: options.config,
-    publisher: (extra = {}) => new SnapPublisher({ port: first.hekaPort, config: options.config, ...extra }),
-    async dispose() {
-      await Promise.all(stages.map((stage) => stage.dispose().catch(() => undefined)));
-      await influx.dispose().catch(() => undefined);
-      await rm(configDir, { recursive: true, force: true });
-    },
-  };
+    const first = stages[0]!;
+    return {
+      influx,
+      hindsight: first,
+      stage: first,
+      stages,
+      config: options.config,
+      publisher: (extra = {}) => new SnapPublisher({ port: first.hekaPort, config: options.config, ...extra }),
+      async dispose() {
+        await disposeStages();
+        await release();
+      },
+    };
+  });
 }
 
 /** A point as the tests compare it: measurement, tags (sorted), time in ms, value and its type. */

@@ -20,8 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { StackConfig } from '../../compiler/config/types.ts';
-import { SNAP_FILES, snapdConfig, snapTask } from '../../compiler/collector/snap.ts';
-import { generatedYaml } from '../../compiler/render/yaml.ts';
+import { SNAP_FILES, snapdConfig, snapFiles } from '../../compiler/collector/snap.ts';
 import { onProcessEnd } from './cleanup.ts';
 import { freePort } from './influxdb.ts';
 import { REPO_ROOT } from './hindsight-stage.ts';
@@ -71,14 +70,6 @@ export interface TaskView {
 export interface HealthcheckResult {
   code: number | null;
   output: string;
-}
-
-/** The compiled files of the task template and the daemon config, as the ConfigMap holds them. */
-export function compiledSnapFiles(config: StackConfig): Record<string, string> {
-  return {
-    [SNAP_FILES.config]: generatedYaml(snapdConfig(config.collector)),
-    [SNAP_FILES.task]: generatedYaml(snapTask(config.collector)),
-  };
 }
 
 /** The mounts a container would see, as the host paths a local process sees. */
@@ -193,7 +184,7 @@ export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
   const templates = path.join(dir, 'templates');
   const tasks = path.join(dir, 'tasks');
   await Promise.all([templates, tasks, path.join(dir, 'tmp')].map((sub) => mkdir(sub, { recursive: true })));
-  const files = compiledSnapFiles(config);
+  const files = snapFiles(config.collector);
   const apiPort = await freePort();
   const daemon = parseYaml(files[SNAP_FILES.config]!) as ReturnType<typeof snapdConfig>;
   daemon.control.auto_discover_path = `${build.pluginDir}:${tasks}`;
