@@ -16,7 +16,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stack } from '../../config/stack.ts';
@@ -25,44 +25,30 @@ import { encodeFramed } from '../support/heka.ts';
 import { HINDSIGHT_NOT_BUILT, hindsightBuild, startRealHindsight, type RealHindsight } from '../support/hindsight-real.ts';
 import { influxdbWiring, readLuaTree, writeHindsightConfig } from '../support/hindsight-stage.ts';
 import { startInfluxDB, type InfluxDBServer } from '../support/influxdb.ts';
-import { SnapPublisher } from '../support/snap-publisher.ts';
+import { SnapPublisher, type SnapMetric } from '../support/snap-publisher.ts';
+import { cpuSeconds, directIngest, isInfluxd, thousands } from './support.ts';
 
 const NODES = 1;
 const ROUNDS = 2400; // 1 × 2,400 × 89 = 213,600 messages: one node's backlog, as one collector pod's Hindsight holds it
-const CLOCK_TICKS = 100;
-const thousands = (value: number) => `${(value / 1000).toFixed(1)}k`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** CPU seconds (user + system) of the processes whose command line matches, from /proc. */
-async function cpuSeconds(matches: (args: string) => boolean): Promise<number> {
-  let total = 0;
-  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
-    try {
-      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
-      if (!matches(args)) continue;
-      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return total;
-}
-
 const isHindsight = (args: string) => /\/usr\/bin\/hindsight /.test(args);
-const isInfluxd = (args: string) => /(^|\/)influxd( |$)/.test(args);
+/** Hindsight's and influxd's CPU seconds so far. */
+const cpu = async () => cpuSeconds({ hindsight: isHindsight, influxd: isInfluxd });
 
-/** The messages of ROUNDS collections of NODES nodes, framed, one publish per node and round. */
-function backlog(): Uint8Array[][] {
+/** The messages of ROUNDS collections of NODES nodes, framed, one publish per node and round, and their metrics. */
+function backlog(): { publishes: Uint8Array[][]; metrics: SnapMetric[] } {
   const publisher = new SnapPublisher({ port: 0, config: stack, nodes: NODES, seed: 41 });
   const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
   const publishes: Uint8Array[][] = [];
+  const metrics: SnapMetric[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const node of publisher.nodes) {
-      publishes.push(publisher.collect(node, base + BigInt(round) * 10_000_000_000n).map((metric) => encodeFramed(publisher.message(metric))));
+      const collected = publisher.collect(node, base + BigInt(round) * 10_000_000_000n);
+      metrics.push(...collected);
+      publishes.push(collected.map((metric) => encodeFramed(publisher.message(metric))));
     }
   }
-  return publishes;
+  return { publishes, metrics };
 }
 
 async function publishAll(port: number, publishes: readonly Uint8Array[][]): Promise<void> {
@@ -111,7 +97,7 @@ async function pluginDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>
     await influx.stop();
     await publishAll(hindsight.hekaPort, publishes);
     await queued(hindsight, messages);
-    const [hsBefore, influxBefore] = [await cpuSeconds(isHindsight), await cpuSeconds(isInfluxd)];
+    const before = await cpu();
     // the clock starts when InfluxDB answers again (start() resolves once it answers /ping)
     await influx.start();
     const started = performance.now();
@@ -124,9 +110,9 @@ async function pluginDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>
       await sleep(50);
     }
     const seconds = (performance.now() - started) / 1000;
-    const [hsAfter, influxAfter] = [await cpuSeconds(isHindsight), await cpuSeconds(isInfluxd)];
+    const after = await cpu();
     await sleep(7000); // plugins.tsv is written every few seconds
-    return { messages, firstMs, seconds, hindsightCpu: hsAfter - hsBefore, influxdCpu: influxAfter - influxBefore, pluginStats: hindsight.pluginStats() };
+    return { messages, firstMs, seconds, hindsightCpu: (after['hindsight'] ?? 0) - (before['hindsight'] ?? 0), influxdCpu: (after['influxd'] ?? 0) - (before['influxd'] ?? 0), pluginStats: hindsight.pluginStats() };
   } finally {
     await hindsight.dispose();
     await influx.dispose();
@@ -175,13 +161,13 @@ async function noopDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>, 
     const messages = publishes.reduce((sum, frames) => sum + frames.length, 0);
     await publishAll(hindsight.hekaPort, publishes);
     await queued(hindsight, messages);
-    const cpuBefore = await cpuSeconds(isHindsight);
+    const cpuBefore = (await cpu())['hindsight'] ?? 0;
     go = true;
     const last = Math.floor(messages / 10000) * 10000;
     for (const deadline = Date.now() + 120_000; !reports.some((r) => r.n === last); await sleep(20)) {
       if (Date.now() > deadline) throw new Error('the do-nothing output did not finish within 2 minutes');
     }
-    const hindsightCpu = (await cpuSeconds(isHindsight)) - cpuBefore;
+    const hindsightCpu = ((await cpu())['hindsight'] ?? 0) - cpuBefore;
     const first = reports.find((r) => r.n === 10000)!;
     const end = reports.find((r) => r.n === last)!;
     return { messages: last - 10000, seconds: (end.at - first.at) / 1000, hindsightCpu: (hindsightCpu * last) / messages };
@@ -271,31 +257,11 @@ async function steadyProcessMessage(build: NonNullable<ReturnType<typeof hindsig
   }
 }
 
-async function directIngest(publishes: Uint8Array[][]): Promise<number> {
-  const messages = publishes.reduce((sum, frames) => sum + frames.length, 0);
-  const influx = await startInfluxDB({ config: stack });
-  try {
-    const publisher = new SnapPublisher({ port: 0, config: stack, nodes: 1, seed: 41 });
-    const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
-    const lines: string[] = [];
-    for (let round = 0; lines.length < messages; round++) {
-      for (const metric of publisher.collect(publisher.nodes[0]!, base + BigInt(round) * 10_000_000_000n)) {
-        lines.push(`${metric.name},hostname=${metric.node.name}${metric.dynamic ? `,${metric.dynamic.name}=${metric.dynamic.value}` : ''} value=${typeof metric.value === 'string' ? JSON.stringify(metric.value) : metric.valueType === 'integer' ? `${metric.value}i` : metric.value} ${metric.timestampNs / 1_000_000n}`);
-      }
-    }
-    const started = performance.now();
-    for (let index = 0; index < lines.length; index += 5000) await influx.writeLines(lines.slice(index, index + 5000), 'writer', { precision: 'ms' });
-    return lines.length / ((performance.now() - started) / 1000);
-  } finally {
-    await influx.dispose();
-  }
-}
-
 const build = hindsightBuild();
 if (!build) {
   console.log(`real Hindsight: skipped (${HINDSIGHT_NOT_BUILT})`);
 } else {
-  const publishes = backlog();
+  const { publishes, metrics } = backlog();
   const drain = await pluginDrain(build, publishes);
   const output = drain.pluginStats.find((row) => row.plugin === `output.${PLUGINS.output.name}`);
   console.log(`real Hindsight, the plugin draining a backlog of ${drain.messages} Snap messages (${NODES} nodes × ${ROUNDS} collections) once InfluxDB answers again:`);
@@ -312,5 +278,5 @@ if (!build) {
   console.log(`    plugins.tsv Process Message Avg (one call every 6 s): ${(steady.tsvAvg / 1000).toFixed(1)} µs (SD ${(steady.tsvSd / 1000).toFixed(1)} µs)`);
   const noop = await noopDrain(build, publishes);
   console.log(`real Hindsight, a do-nothing output draining the same backlog: ${thousands(noop.messages / noop.seconds)} messages/s (the most any output plugin can reach here), hindsight CPU ${((noop.hindsightCpu / noop.messages) * 1e6).toFixed(1)} µs per message`);
-  console.log(`InfluxDB direct ingest of as many points in 5,000-point batches: ${thousands(await directIngest(publishes))} points/s`);
+  console.log(`InfluxDB direct ingest of as many points in 5,000-point batches: ${thousands(await directIngest(metrics))} points/s`);
 }

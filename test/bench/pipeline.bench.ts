@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { stack } from '../../config/stack.ts';
 import { REPO_ROOT } from '../../compiler/tools.ts';
@@ -22,6 +22,7 @@ import { startPipeline, expectedPoint, storedPoints } from '../support/pipeline.
 import { startInfluxDB } from '../support/influxdb.ts';
 import { SnapPublisher, type SnapMetric } from '../support/snap-publisher.ts';
 import { encodeFramed, encodeMessage } from '../support/heka.ts';
+import { cpuSeconds, directIngest, isInfluxd, thousands, type Roles } from './support.ts';
 
 const run = promisify(execFile);
 // several nodes, each with its own Hindsight stage as in the DaemonSet
@@ -111,40 +112,12 @@ async function pluginIntoInfluxDB(): Promise<{ rate: number; metrics: SnapMetric
   });
 }
 
-const escapeKey = (text: string) => text.replace(/([,= ])/g, '\\$1');
-
-/** The same points as line protocol (plain values and tags: the bench's data needs no more). */
-function lineOf(metric: SnapMetric): string {
-  const point = expectedPoint(metric, stack);
-  const tags = Object.keys(point.tags).sort().map((key) => `,${escapeKey(key)}=${escapeKey(point.tags[key]!)}`).join('');
-  const value = point.type === 'integer' ? `${point.value}i` : point.type === 'string' ? JSON.stringify(point.value) : String(point.value);
-  return `${point.measurement}${tags} value=${value} ${point.timeMs}`;
-}
-
-/** /proc/<pid>/stat counts CPU time in clock ticks (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds (user + system) used so far by the stage's processes and influxd, from /proc. */
-async function cpuSeconds(): Promise<Record<string, number>> {
-  const roles: [string, (args: string) => boolean][] = [
-    ['stage input', (args) => /lua5\.1 .*input\.lua/.test(args)],
-    ['stage output (with the plugin)', (args) => /lua5\.1 .*output\.lua/.test(args)],
-    ['influxd', (args) => /(^|\/)influxd( |$)/.test(args)],
-  ];
-  const totals: Record<string, number> = {};
-  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
-    try {
-      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
-      const role = roles.find(([, matches]) => matches(args))?.[0];
-      if (!role) continue;
-      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-      totals[role] = (totals[role] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return totals;
-}
+/** The processes of the end-to-end run whose CPU time is counted. */
+const ROLES: Roles = {
+  'stage input': (args) => /lua5\.1 .*input\.lua/.test(args),
+  'stage output (with the plugin)': (args) => /lua5\.1 .*output\.lua/.test(args),
+  influxd: isInfluxd,
+};
 
 /**
  * Shaped as the DaemonSet runs: each fake node's metrics go to a Hindsight stage of its own (a
@@ -168,7 +141,7 @@ async function endToEnd(): Promise<{ points: number; seconds: number; metrics: S
         publishes.push({ port: pipeline.stages[index]!.hekaPort, frames: collected.map((metric) => encodeFramed(publisher.message(metric))) });
       });
     }
-    const cpuBefore = await cpuSeconds();
+    const cpuBefore = await cpuSeconds(ROLES);
     const publisherBefore = process.cpuUsage();
     const started = performance.now();
     // one write per message on a new connection per publish, as Snap's publisher writes
@@ -183,7 +156,7 @@ async function endToEnd(): Promise<{ points: number; seconds: number; metrics: S
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const seconds = (performance.now() - started) / 1000;
-    const cpuAfter = await cpuSeconds();
+    const cpuAfter = await cpuSeconds(ROLES);
     const publisherCpu = process.cpuUsage(publisherBefore);
     const cpu: Record<string, number> = { 'mock publisher and the polling (this process)': (publisherCpu.user + publisherCpu.system) / 1e6 };
     for (const [role, total] of Object.entries(cpuAfter)) cpu[role] = total - (cpuBefore[role] ?? 0);
@@ -192,22 +165,6 @@ async function endToEnd(): Promise<{ points: number; seconds: number; metrics: S
     await pipeline.dispose();
   }
 }
-
-async function directIngest(metrics: readonly SnapMetric[]): Promise<number> {
-  const influx = await startInfluxDB({ config: stack });
-  try {
-    const lines = metrics.map(lineOf);
-    const started = performance.now();
-    for (let index = 0; index < lines.length; index += 5000) {
-      await influx.writeLines(lines.slice(index, index + 5000), 'writer', { precision: 'ms' });
-    }
-    return lines.length / ((performance.now() - started) / 1000);
-  } finally {
-    await influx.dispose();
-  }
-}
-
-const thousands = (value: number) => `${(value / 1000).toFixed(1)}k`;
 
 /**
  * The bound the run's CPU implies: every process of the run shares this machine's cores, so at
