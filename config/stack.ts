@@ -86,5 +86,6 @@ export const stack: StackConfig = {
     engine: 'flux',
     repository: { url: 'https://github.com/ms-stacklight/ms-stacklight.git', branch: 'main' },
     interval: '5m',
+    healthCheckTimeout: '10m',
   },
 };

@@ -4,15 +4,24 @@
  * and Argo CD schemas (required fields, types, enums), unknown (misspelled) fields of core
  * kinds, and the repository's rules. Encrypted Secrets are checked with their `sops` block set
  * aside, as kubeconform does; an Argo CD overlay's KSOPS Secrets are built encrypted.
+ *
+ * `--server` then asks the cluster of the current kubeconfig (`--kubeconfig`, `--context`) too:
+ * a server-side apply dry run of every overlay and clusters/<env> (nothing is stored). Secrets go
+ * with their `sops` block set aside (their values stay encrypted: the server judges the shape);
+ * the server's Pod Security and deprecation warnings are printed.
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { serverSideApply, type ApplyResult } from '../kube/apply.ts';
 import { kustomizeBuildEncrypted } from '../kustomize/build.ts';
 import { schemaInputOf, schemaProblems, unknownFieldProblems, type KubeObject } from '../kube/schema.ts';
 import { ruleProblems } from '../kube/rules.ts';
 
-const { values } = parseArgs({ options: { root: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { root: { type: 'string' }, server: { type: 'boolean' }, kubeconfig: { type: 'string' }, context: { type: 'string' } },
+});
 const root = resolve(values.root ?? '.');
 
 /** Kinds whose every field the client's models list (custom resources rely on their schemas alone). */
@@ -36,6 +45,35 @@ for (const target of targets) {
   for (const problem of problems) console.log(`     ${problem}`);
   failures += problems.length;
 }
+/** The dry run's lines for one target, and how many objects the server refused. */
+function serverReport(target: string, results: readonly ApplyResult[], seconds: string): { lines: string[]; refused: number } {
+  const refused = results.filter((r) => r.status === 'refused');
+  const skipped = results.filter((r) => r.status === 'skipped');
+  const head = `${refused.length === 0 ? 'ok  ' : 'FAIL'} ${target} (server dry run): ${results.length - refused.length - skipped.length} accepted, ${skipped.length} not judged, ${refused.length} refused in ${seconds}s`;
+  const lines = [head];
+  for (const result of results) {
+    if (result.status === 'refused' || result.status === 'skipped') lines.push(`     ${result.status === 'refused' ? 'refused' : 'not judged'}: ${result.object}: ${result.message}`);
+    for (const warning of result.warnings) lines.push(`     warning: ${result.object}: ${warning}`);
+  }
+  return { lines, refused: refused.length };
+}
+
+if (values.server) {
+  const kc = new KubeConfig();
+  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+  else kc.loadFromDefault();
+  if (values.context) kc.setCurrentContext(values.context);
+  console.log(`server: ${kc.getCurrentCluster()?.server ?? '(none)'} (context ${kc.getCurrentContext()})`);
+  for (const target of targets.filter((t) => t !== 'base')) {
+    const started = performance.now();
+    const objects = (await kustomizeBuildEncrypted(join(root, target))).map(schemaInputOf);
+    const results = await serverSideApply(kc, objects, { dryRun: true });
+    const { lines, refused } = serverReport(target, results, ((performance.now() - started) / 1000).toFixed(2));
+    for (const line of lines) console.log(line);
+    failures += refused;
+  }
+}
+
 if (failures > 0) {
   console.error(`validate: ${failures} problem(s)`);
   process.exitCode = 1;

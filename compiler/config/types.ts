@@ -213,6 +213,12 @@ export interface GitOpsConfig {
   repository: { url: string; branch: string };
   /** How often the engine reconciles the cluster with the repository. */
   interval: Duration;
+  /**
+   * How long a sync waits for the collector, InfluxDB and Grafana to be healthy before it is
+   * reported failed (Flux's Kustomization timeout; at least 30s). Long enough for a DaemonSet to
+   * roll on every node; a new revision cancels a running wait (see the README's GitOps section).
+   */
+  healthCheckTimeout: Duration;
 }
 
 export interface StackConfig {

@@ -189,6 +189,7 @@ const stack = object<StackConfig>({
       branch: text(GIT_BRANCH, 'a branch name'),
     }),
     interval: duration(10, 86_400),
+    healthCheckTimeout: duration(30, 86_400),
   }),
 });
 

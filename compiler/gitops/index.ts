@@ -22,8 +22,8 @@ export type GitOpsObject =
 
 export const overlayPath = (environment: string) => `overlays/${environment}`;
 
-/** The workloads whose health tells that a sync worked. */
-function workloads(config: StackConfig) {
+/** The workloads whose health tells that a sync worked (health checks, `npm run status`). */
+export function workloads(config: StackConfig) {
   return [
     { apiVersion: 'apps/v1', kind: 'DaemonSet', name: NAMES.collector, namespace: config.namespace },
     ...(config.influxdb.enabled ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: NAMES.influxdb, namespace: config.namespace }] : []),
@@ -52,7 +52,7 @@ function fluxObjects(environment: string, config: StackConfig): GitOpsObject[] {
         // The workloads are listed as health checks; `wait: true` would make Flux ignore the list.
         wait: false,
         healthChecks: workloads(config),
-        timeout: '10m',
+        timeout: config.gitops.healthCheckTimeout,
         decryption: { provider: 'sops', secretRef: { name: FLUX.decryptionSecret } },
       },
     },

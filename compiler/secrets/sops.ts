@@ -34,3 +34,15 @@ export async function updateKeys(root: string, file: string, keyFile: string): P
   const env = { ...process.env, SOPS_AGE_KEY_FILE: keyFile };
   await $({ ...quiet, cwd, env })`${bin} --config ${config} updatekeys --yes ${file}`;
 }
+
+/**
+ * Decrypts one encrypted document given as text (a Secret as `kustomize build` emits it, as
+ * Flux's kustomize-controller decrypts it after the build), read from stdin; the plaintext comes
+ * back through a pipe.
+ */
+export async function decryptText(root: string, encrypted: string, keyFile: string): Promise<string> {
+  const { bin, config, cwd } = await sops(root);
+  const env = { ...process.env, SOPS_AGE_KEY_FILE: keyFile };
+  const result = await $({ ...quiet, cwd, env, input: encrypted })`${bin} --config ${config} decrypt --input-type yaml --output-type yaml`;
+  return result.stdout;
+}

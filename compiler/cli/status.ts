@@ -1,0 +1,47 @@
+/**
+ * `npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json] [--root <dir>]`:
+ * the state of the environment's cluster as Flux syncs it (compiler/gitops/status.ts). Exits 0
+ * when healthy, 1 when not, 2 when the status could not be read.
+ */
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { readConfig, resolveConfig, ConfigError } from '../config/load.ts';
+import { clusterStatus, formatStatus } from '../gitops/status.ts';
+import { kustomizeBuild } from '../kustomize/build.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { root: { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' }, json: { type: 'boolean' } },
+});
+const root = resolve(values.root ?? '.');
+
+async function localHead(): Promise<string | undefined> {
+  return promisify(execFile)('git', ['-C', root, 'rev-parse', 'HEAD']).then(({ stdout }) => stdout.trim(), () => undefined);
+}
+
+try {
+  const [environment] = positionals;
+  if (!environment) throw new Error('usage: npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json]');
+  const resolved = resolveConfig(await readConfig(join(root, 'config')));
+  const env = resolved.environments.find((candidate) => candidate.name === environment);
+  if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
+  if (env.config.gitops.engine !== 'flux') throw new Error(`${environment} is synced by ${env.config.gitops.engine}: npm run status reads Flux's objects only`);
+  const kc = new KubeConfig();
+  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+  else kc.loadFromDefault();
+  if (values.context) kc.setCurrentContext(values.context);
+  const report = await clusterStatus(kc, {
+    environment,
+    config: env.config,
+    compiled: await kustomizeBuild(join(root, 'overlays', environment)),
+    localHead: await localHead(),
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  process.exitCode = report.healthy ? 0 : 1;
+} catch (error) {
+  console.error(`status: ${error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message}`);
+  process.exitCode = 2;
+}

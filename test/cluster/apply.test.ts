@@ -1,0 +1,106 @@
+/**
+ * Every compiled overlay applied server-side to a real control plane (test/support/cluster.ts:
+ * etcd, kube-apiserver, kube-controller-manager), its Secrets decrypted first as Flux does, with
+ * throw-away age keys made for this run; and `npm run validate -- --server` against it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { compile } from '../../compiler/compile.ts';
+import { serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
+import type { KubeObject } from '../../compiler/kube/schema.ts';
+import { kustomizeBuild } from '../../compiler/kustomize/build.ts';
+import { parseYamlDocuments, toYaml } from '../../compiler/render/yaml.ts';
+import { decrypt, decryptText } from '../../compiler/secrets/sops.ts';
+import { LocalCluster } from '../support/cluster.ts';
+import { runCli, runCliOk } from '../support/cli.ts';
+import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
+
+const ENVIRONMENTS = ['dev', 'prod'] as const;
+let cluster: LocalCluster;
+let repo: TempRepo;
+let keyFile: string;
+
+before(async () => {
+  [cluster, repo] = await Promise.all([LocalCluster.start(), tempRepo({ secrets: false })]);
+  keyFile = join(repo.root, 'keys.txt');
+  for (const environment of ENVIRONMENTS) {
+    await runCliOk('secrets.ts', ['init', environment, '--root', repo.root, '--age-key-file', keyFile]);
+  }
+  await compile({ root: repo.root });
+});
+after(async () => {
+  await cluster?.dispose();
+  await repo?.remove();
+});
+
+/** The overlay as kustomize builds it, each encrypted Secret decrypted (kustomize-controller's order). */
+async function decryptedOverlay(environment: string): Promise<KubeObject[]> {
+  const objects = await kustomizeBuild(join(repo.root, 'overlays', environment));
+  return Promise.all(objects.map(async (object) => {
+    if (object.kind !== 'Secret' || !('sops' in object)) return object;
+    return parseYamlDocuments(await decryptText(repo.root, toYaml(object), keyFile), 'secret')[0] as KubeObject;
+  }));
+}
+
+function refusals(results: readonly ApplyResult[]): string[] {
+  return results.filter((r) => r.status === 'refused' || r.status === 'skipped').map((r) => `${r.object}: ${r.message}`);
+}
+
+/** The values `npm run secrets` set, from the encrypted file. */
+async function valuesSet(environment: string, name: string): Promise<Record<string, string>> {
+  const [secret] = parseYamlDocuments(await decrypt(repo.root, `overlays/${environment}/secrets/${name}.yaml`, keyFile), name) as [{ stringData: Record<string, string> }];
+  return secret.stringData;
+}
+
+for (const environment of ENVIRONMENTS) {
+  test(`overlays/${environment} applies server-side, every object accepted, Secrets holding the values npm run secrets set`, async () => {
+    const objects = await decryptedOverlay(environment);
+    const results = await serverSideApply(cluster.kubeConfig, objects);
+    assert.deepEqual(refusals(results), []);
+    assert.equal(results.length, objects.length);
+    const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    const secrets = objects.filter((object) => object.kind === 'Secret');
+    assert.ok(secrets.length >= 3, `only ${secrets.length} Secrets in overlays/${environment}`);
+    for (const secret of secrets) {
+      const { name, namespace } = secret.metadata as { name: string; namespace: string };
+      const live = await core.readNamespacedSecret({ name, namespace });
+      const data = Object.fromEntries(Object.entries(live.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+      assert.deepEqual(data, await valuesSet(environment, name), `${namespace}/${name}`);
+    }
+  });
+}
+
+test('the encrypted Secrets as committed are refused by the server: decryption before the apply is needed', async () => {
+  const objects = await kustomizeBuild(join(repo.root, 'overlays/dev'));
+  const encrypted = objects.filter((object) => object.kind === 'Secret' && 'sops' in object);
+  assert.ok(encrypted.length > 0);
+  const results = await serverSideApply(cluster.kubeConfig, encrypted, { dryRun: true });
+  for (const result of results) {
+    assert.equal(result.status, 'refused', result.object);
+    assert.match(result.message ?? '', /sops/);
+  }
+});
+
+test('validate --server: the compiled output passes a dry run, a field the schema lacks is refused', async () => {
+  const ok = await runCli('validate.ts', ['--root', repo.root, '--server', '--kubeconfig', cluster.kubeconfigPath]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^ok {3}overlays\/dev \(server dry run\): \d+ accepted/m);
+  assert.match(ok.stdout, /^ok {3}overlays\/prod \(server dry run\)/m);
+
+  const broken = await tempRepo({ secrets: false });
+  try {
+    await runCliOk('secrets.ts', ['init', 'dev', '--root', broken.root, '--age-key-file', join(broken.root, 'keys.txt')]);
+    await runCliOk('secrets.ts', ['init', 'prod', '--root', broken.root, '--age-key-file', join(broken.root, 'keys.txt')]);
+    await compile({ root: broken.root });
+    const patch = 'overlays/dev/patches/deployment-grafana.yaml';
+    await broken.write(patch, `${await broken.read(patch)}- op: add\n  path: /spec/replicaz\n  value: 2\n`);
+    const result = await runCli('validate.ts', ['--root', broken.root, '--server', '--kubeconfig', cluster.kubeconfigPath]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stdout, /^FAIL overlays\/dev \(server dry run\)/m);
+    assert.match(result.stdout, /refused: Deployment\/stacklight\/grafana: .*replicaz/);
+  } finally {
+    await broken.remove();
+  }
+});
