@@ -42,6 +42,11 @@ export const FLUX = {
   decryptionSecret: 'sops-age',
   /** Flux reads age keys from Secret keys ending in `.agekey`. */
   ageKeyFile: 'age.agekey',
+  /**
+   * kustomize-controller's feature gates: a new revision cancels a running health check, so a fix
+   * for a stuck rollout is applied at once instead of after the Kustomization's timeout.
+   */
+  kustomizeControllerFeatureGates: 'CancelHealthCheckOnNewRevision=true',
 } as const;
 
 /** Argo CD's side. */

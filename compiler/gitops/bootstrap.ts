@@ -45,6 +45,10 @@ function fluxSteps(input: BootstrapInput): string[] {
   return [
     `# 1. Install Flux's controllers (the flux CLI: https://fluxcd.io/flux/installation/).`,
     `flux install --namespace=${FLUX.namespace}`,
+    `# Let a new revision cancel a running health check: without it a fix for a stuck rollout waits`,
+    `# behind the Kustomization's timeout (gitops.healthCheckTimeout) before it is applied.`,
+    `kubectl -n ${FLUX.namespace} patch deployment kustomize-controller --type json -p '${JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/args/-', value: `--feature-gates=${FLUX.kustomizeControllerFeatureGates}` }])}'`,
+    `kubectl -n ${FLUX.namespace} rollout status deployment kustomize-controller`,
     ``,
     `# 2. The age key Flux decrypts the Secrets of ${input.environment} with (a Secret key ending in .agekey).`,
     ...keyStep(input, FLUX.namespace, FLUX.decryptionSecret, FLUX.ageKeyFile),

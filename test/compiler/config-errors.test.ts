@@ -94,6 +94,11 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
     (c) => (c.prod.influxdb = { enabled: false, database: 'metrics', retentionPolicy: 'autogen', url: 'ftp://influx.example.net' }),
     'prod.influxdb.url: "ftp://influx.example.net" is not an http(s) URL like https://influxdb.example.net:8086',
   ],
+  [
+    'a health check timeout below Flux\'s floor',
+    (c) => (c.dev.gitops = { healthCheckTimeout: '10s' }),
+    'dev.gitops.healthCheckTimeout: 10s is shorter than the minimum of 30s',
+  ],
   ['a remote InfluxDB without URL', (c) => (c.prod.influxdb = { enabled: false, database: 'metrics', retentionPolicy: 'autogen' }), 'prod.influxdb.url: is missing'],
   [
     'a namespace that is not a DNS label',

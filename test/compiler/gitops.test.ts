@@ -105,6 +105,7 @@ test('bootstrap prints the exact Flux commands, pointing at the key\'s line with
   const recipient = /age: (age1\w+)/.exec(await repo.read('.sops.yaml').then((text) => text.split('overlays/prod')[1]!))?.[1];
   assert.ok(recipient && output.includes(recipient), 'the prod recipient is not named');
   assert.match(output, /flux install --namespace=flux-system/);
+  assert.match(output, /patch deployment kustomize-controller --type json -p '\[\{"op":"add","path":"\/spec\/template\/spec\/containers\/0\/args\/-","value":"--feature-gates=CancelHealthCheckOnNewRevision=true"\}\]'/);
   assert.match(output, /kubectl -n flux-system create secret generic sops-age --from-file=age\.agekey=\/dev\/stdin/);
   assert.match(output, /kubectl apply -k clusters\/prod/);
   for (const key of keys.filter((text) => text.startsWith('AGE-SECRET-KEY-'))) assert.ok(!output.includes(key), 'a private key was printed');

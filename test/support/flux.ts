@@ -18,9 +18,6 @@ import { freePort } from './influxdb.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What kustomize-controller runs with in the tests, as the bootstrap recommends. */
-export const KUSTOMIZE_CONTROLLER_FEATURE_GATES = 'CancelHealthCheckOnNewRevision=true';
-
 export interface Condition {
   type: string;
   status: string;
@@ -100,7 +97,8 @@ export class LocalFlux implements AsyncDisposable {
     this.daemons.push(Daemon.start('kustomize-controller', bin('kustomize-controller'), [
       `--health-addr=127.0.0.1:${kustomizeHealth}`, `--metrics-addr=127.0.0.1:${kustomizeMetrics}`,
       '--watch-all-namespaces=true',
-      `--feature-gates=${KUSTOMIZE_CONTROLLER_FEATURE_GATES}`,
+      // as the bootstrap sets them
+      `--feature-gates=${FLUX.kustomizeControllerFeatureGates}`,
     ], log('kustomize-controller'), env));
     for (const [daemon, port] of [[this.daemons[0]!, sourceHealth], [this.daemons[1]!, kustomizeHealth]] as const) {
       for (const deadline = Date.now() + 60_000; !(await healthy(port)); await sleep(200)) {
