@@ -27,7 +27,7 @@ PROG=cluster-build
 parse_mode "$@"
 
 command -v go >/dev/null || die "go is not installed"
-export GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 
 modules=$here/modules
 key=$({
