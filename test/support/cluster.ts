@@ -22,7 +22,7 @@ export const ETCD = process.env['ETCD'] ?? '/usr/bin/etcd';
 /** The directory test/cluster/build.sh built for the current modules; never builds. */
 export function clusterBuild(): string | undefined {
   const result = spawnSync('bash', [path.join(REPO_ROOT, 'test/cluster/build.sh'), '--dir'], { encoding: 'utf8' });
-  const dir = result.stdout.trim();
+  const dir = result.stdout?.trim(); // no stdout when bash itself is missing
   return result.status === 0 && dir && existsSync(path.join(dir, 'bin/kube-apiserver')) ? dir : undefined;
 }
 
