@@ -55,11 +55,15 @@ export const ARGOCD = {
   project: 'stacklight',
   /** The in-cluster API server, as Argo CD names it. */
   destinationServer: 'https://kubernetes.default.svc',
-  /** KSOPS's generator file in an Argo CD overlay. */
-  secretGeneratorFile: 'secret-generator.yaml',
-  /** The KSOPS image whose binaries (ksops and a kustomize built with it) the repo server runs. */
-  ksopsImage: 'viaductoss/ksops:v4.3.2',
-  /** The Secret holding the age key KSOPS decrypts with, and its key: SOPS's default key file name. */
+  /**
+   * The config management plugin that builds an overlay with its SOPS Secrets decrypted (Argo CD
+   * has no SOPS support of its own): its name (the Application names it), the ConfigMap holding
+   * its plugin.yaml, and the repo server sidecar that serves it.
+   */
+  plugin: { name: 'stacklight-sops', configMap: 'stacklight-sops-plugin', sidecar: 'stacklight-sops' },
+  /** The image that builds the plugin's sops and kustomize and runs its sidecar (Go and a shell). */
+  toolsImage: 'docker.io/library/golang:1.26-bookworm',
+  /** The Secret holding the age key the plugin decrypts with, and its key: SOPS's default key file name. */
   ageKeySecret: 'sops-age',
   ageKeyFile: 'keys.txt',
 } as const;

@@ -1,13 +1,12 @@
 /**
  * `npm run -s build -- <dir> [--schema-input]`: the objects the pinned kustomize builds from a
  * kustomization folder (base/, overlays/<env>, clusters/<env>), as one YAML stream on stdout.
- * An Argo CD overlay's KSOPS Secrets are built encrypted, as `npm run validate` builds them.
  * With --schema-input every object is printed as a schema validator must see it: encrypted
  * Secrets without their `sops` block, so that CI's `kubeconform -strict` checks them too
  * instead of skipping every Secret.
  */
 import { parseArgs } from 'node:util';
-import { kustomizeBuildEncrypted } from '../kustomize/build.ts';
+import { kustomizeBuild } from '../kustomize/build.ts';
 import { schemaInputOf } from '../kube/schema.ts';
 import { toYaml } from '../render/yaml.ts';
 
@@ -16,6 +15,6 @@ if (positionals.length !== 1) {
   console.error('usage: npm run -s build -- <kustomization dir> [--schema-input]');
   process.exit(2);
 }
-const objects = await kustomizeBuildEncrypted(positionals[0]!);
+const objects = await kustomizeBuild(positionals[0]!);
 const printed = values['schema-input'] ? objects.map(schemaInputOf) : objects;
 process.stdout.write(printed.map((object) => toYaml(object)).join('---\n'));

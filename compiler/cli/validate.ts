@@ -3,7 +3,7 @@
  * with the pinned kustomize and validates every resulting object offline: the Kubernetes, Flux
  * and Argo CD schemas (required fields, types, enums), unknown (misspelled) fields of core
  * kinds, and the repository's rules. Encrypted Secrets are checked with their `sops` block set
- * aside, as kubeconform does; an Argo CD overlay's KSOPS Secrets are built encrypted.
+ * aside, as kubeconform does.
  *
  * `--server` then asks the cluster of the current kubeconfig (`--kubeconfig`, `--context`) too:
  * a server-side apply dry run of every overlay and clusters/<env> (nothing is stored). Secrets go
@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { serverSideApply, type ApplyResult } from '../kube/apply.ts';
-import { kustomizeBuildEncrypted } from '../kustomize/build.ts';
+import { kustomizeBuild } from '../kustomize/build.ts';
 import { schemaInputOf, schemaProblems, unknownFieldProblems, type KubeObject } from '../kube/schema.ts';
 import { ruleProblems } from '../kube/rules.ts';
 
@@ -38,7 +38,7 @@ const targets = ['base', ...environments.map((env) => `overlays/${env}`), ...env
 let failures = 0;
 for (const target of targets) {
   const started = performance.now();
-  const objects = await kustomizeBuildEncrypted(join(root, target));
+  const objects = await kustomizeBuild(join(root, target));
   const problems = (await Promise.all(objects.map(problemsOf))).flat();
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   console.log(`${problems.length === 0 ? 'ok  ' : 'FAIL'} ${target}: ${objects.length} objects in ${seconds}s`);
@@ -66,7 +66,7 @@ if (values.server) {
   console.log(`server: ${kc.getCurrentCluster()?.server ?? '(none)'} (context ${kc.getCurrentContext()})`);
   for (const target of targets.filter((t) => t !== 'base')) {
     const started = performance.now();
-    const objects = (await kustomizeBuildEncrypted(join(root, target))).map(schemaInputOf);
+    const objects = (await kustomizeBuild(join(root, target))).map(schemaInputOf);
     const results = await serverSideApply(kc, objects, { dryRun: true });
     const { lines, refused } = serverReport(target, results, ((performance.now() - started) / 1000).toFixed(2));
     for (const line of lines) console.log(line);

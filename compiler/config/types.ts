@@ -205,7 +205,8 @@ export type GitOpsEngine = 'flux' | 'argocd';
 export interface GitOpsConfig {
   /**
    * flux: Flux's GitRepository + Kustomization, which decrypts the SOPS Secrets itself;
-   * argocd: an AppProject + Application, the Secrets decrypted by KSOPS (a kustomize generator).
+   * argocd: an AppProject + Application built through a config management plugin that decrypts
+   * the Secrets with sops before kustomize builds the overlay (Argo CD has no SOPS of its own).
    * The overlays carry their Secrets in the form the engine needs.
    */
   engine: GitOpsEngine;

@@ -12,7 +12,7 @@ import { access, cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { kustomizeBuildEncrypted } from '../kustomize/build.ts';
+import { kustomizeBuild } from '../kustomize/build.ts';
 
 const run = promisify(execFile);
 
@@ -102,13 +102,13 @@ export async function buildTargets(dir: string): Promise<string[]> {
   return targets;
 }
 
-/** Every target of a side built with kustomize (an Argo CD overlay's KSOPS Secrets as plain resources). */
+/** Every target of a side built with kustomize. */
 export async function buildSide(side: Side): Promise<Map<string, unknown[]>> {
   const targets = await buildTargets(side.dir);
   const builds = await Promise.all(
     targets.map(async (target) => {
       try {
-        return [target, await kustomizeBuildEncrypted(join(side.dir, target))] as const;
+        return [target, await kustomizeBuild(join(side.dir, target))] as const;
       } catch (error) {
         const stderr = (error as { stderr?: string }).stderr?.trim();
         throw new Error(`kustomize build ${target} (${side.label}) failed: ${stderr || (error as Error).message}`);

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { identityToRecipient } from 'age-encryption';
 import type { StackConfig } from '../config/types.ts';
 import { ARGOCD, FLUX } from '../facts.ts';
+import { TOOLS } from '../tools.ts';
 
 /** Where the private key of one of `recipients` is in the key file: its line (1-based). */
 export async function findAgeKeyLine(keyFile: string, recipients: readonly string[]): Promise<{ line: number; recipient: string } | undefined> {
@@ -61,47 +62,70 @@ function fluxSteps(input: BootstrapInput): string[] {
   ];
 }
 
+/** As Argo CD's own containers run: its user, nothing more. */
+const ARGOCD_USER = {
+  runAsNonRoot: true,
+  runAsUser: 999,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
 /**
- * The repo server patch of KSOPS's Argo CD integration: an init container copies ksops and its
- * kustomize onto a shared volume, which replaces the repo server's kustomize; SOPS finds the age
- * key at $XDG_CONFIG_HOME/sops/age/keys.txt, mounted from the key Secret.
+ * The repo server patch that serves the SOPS plugin: an init container builds the pinned sops
+ * and kustomize (compiler/tools.ts, from the Go module proxy) onto a shared volume; the sidecar
+ * runs argocd-cmp-server (which the repo server's own init container puts in var-files) with
+ * them on its PATH, the plugin.yaml of clusters/<env>, and the age key mounted read-only.
  */
-export function ksopsRepoServerPatch(): object {
-  const tools = 'custom-tools';
-  const toolsDir = `/${tools}`;
-  const keys = ARGOCD.ageKeySecret;
-  const configHome = '/.config';
+export function sopsPluginRepoServerPatch(): object {
+  const tools = { name: 'stacklight-tools', mountPath: '/stacklight-tools' };
+  const keyDir = '/sops-age';
+  const build = { name: 'stacklight-build', mountPath: '/tmp' };
+  const work = { name: 'stacklight-plugin-tmp', mountPath: '/tmp' };
+  const install = (tool: 'sops' | 'kustomize') => `go install ${TOOLS[tool].module}@${TOOLS[tool].version}`;
   return {
     spec: {
       template: {
         spec: {
           initContainers: [{
-            name: 'install-ksops',
-            image: ARGOCD.ksopsImage,
-            command: ['/bin/sh', '-c'],
-            args: [`cp ksops kustomize ${toolsDir}/`],
-            // As the repo server itself runs: Argo CD's user, nothing more.
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 999,
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ['ALL'] },
-            },
-            volumeMounts: [{ name: tools, mountPath: toolsDir }],
+            name: 'install-sops-kustomize',
+            image: ARGOCD.toolsImage,
+            command: ['sh', '-c'],
+            args: [`${install('sops')} && ${install('kustomize')}`],
+            env: [
+              { name: 'GOBIN', value: `${tools.mountPath}/bin` },
+              { name: 'GOPATH', value: '/tmp/go' },
+              { name: 'GOCACHE', value: '/tmp/go-cache' },
+              { name: 'CGO_ENABLED', value: '0' },
+            ],
+            securityContext: ARGOCD_USER,
+            volumeMounts: [tools, build],
           }],
           containers: [{
-            name: 'argocd-repo-server',
-            env: [{ name: 'XDG_CONFIG_HOME', value: configHome }],
+            name: ARGOCD.plugin.sidecar,
+            image: ARGOCD.toolsImage,
+            command: ['/var/run/argocd/argocd-cmp-server'],
+            env: [
+              { name: 'PATH', value: `${tools.mountPath}/bin:/usr/local/bin:/usr/bin:/bin` },
+              { name: 'SOPS_AGE_KEY_FILE', value: `${keyDir}/${ARGOCD.ageKeyFile}` },
+            ],
+            securityContext: ARGOCD_USER,
             volumeMounts: [
-              { name: tools, mountPath: '/usr/local/bin/kustomize', subPath: 'kustomize' },
-              { name: tools, mountPath: '/usr/local/bin/ksops', subPath: 'ksops' },
-              { name: keys, mountPath: `${configHome}/sops/age`, readOnly: true },
+              { name: 'var-files', mountPath: '/var/run/argocd' },
+              { name: 'plugins', mountPath: '/home/argocd/cmp-server/plugins' },
+              { name: ARGOCD.plugin.configMap, mountPath: '/home/argocd/cmp-server/config/plugin.yaml', subPath: 'plugin.yaml' },
+              { ...tools, readOnly: true },
+              { name: ARGOCD.ageKeySecret, mountPath: keyDir, readOnly: true },
+              // the plugin's working copy, where the Secrets are decrypted: memory only
+              work,
             ],
           }],
           volumes: [
-            { name: tools, emptyDir: {} },
-            { name: keys, secret: { secretName: keys } },
+            { name: tools.name, emptyDir: {} },
+            { name: build.name, emptyDir: {} },
+            { name: work.name, emptyDir: { medium: 'Memory' } },
+            { name: ARGOCD.plugin.configMap, configMap: { name: ARGOCD.plugin.configMap } },
+            { name: ARGOCD.ageKeySecret, secret: { secretName: ARGOCD.ageKeySecret } },
           ],
         },
       },
@@ -115,17 +139,16 @@ function argoSteps(input: BootstrapInput): string[] {
     `kubectl create namespace ${ARGOCD.namespace}`,
     `kubectl apply -n ${ARGOCD.namespace} -f https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml`,
     ``,
-    `# 2. The age key KSOPS decrypts the Secrets of ${input.environment} with.`,
+    `# 2. The age key the SOPS plugin decrypts the Secrets of ${input.environment} with.`,
     ...keyStep(input, ARGOCD.namespace, ARGOCD.ageKeySecret, ARGOCD.ageKeyFile),
     ``,
-    `# 3. Let kustomize run KSOPS, the generator that decrypts the overlay's Secrets, and give the`,
-    `#    repo server ksops (${ARGOCD.ksopsImage}) and the key (KSOPS's Argo CD integration).`,
-    `kubectl -n ${ARGOCD.namespace} patch configmap argocd-cm --type merge -p '{"data":{"kustomize.buildOptions":"--enable-alpha-plugins --enable-exec"}}'`,
-    `kubectl -n ${ARGOCD.namespace} patch deployment argocd-repo-server --type strategic -p '${JSON.stringify(ksopsRepoServerPatch())}'`,
-    `kubectl -n ${ARGOCD.namespace} rollout status deployment argocd-repo-server`,
-    ``,
-    `# 4. The project and the application: Argo CD then syncs overlays/${input.environment} automatically.`,
+    `# 3. The plugin's config, the project and the application (it syncs once the plugin answers).`,
     `kubectl apply -k clusters/${input.environment}`,
+    ``,
+    `# 4. The plugin: a repo server sidecar running sops ${TOOLS.sops.version} and kustomize ${TOOLS.kustomize.version}`,
+    `#    (built at start from the Go module proxy), with the key mounted read-only.`,
+    `kubectl -n ${ARGOCD.namespace} patch deployment argocd-repo-server --type strategic -p '${JSON.stringify(sopsPluginRepoServerPatch())}'`,
+    `kubectl -n ${ARGOCD.namespace} rollout status deployment argocd-repo-server`,
     ``,
     `# 5. Watch it converge.`,
     `kubectl -n ${ARGOCD.namespace} get application stacklight-${input.environment} --watch`,

@@ -2,15 +2,18 @@
  * clusters/<env>/: what a cluster's GitOps engine needs to pull this repository and apply
  * overlays/<env>. Flux: a GitRepository and a Kustomization that prunes, waits for the stack's
  * workloads to be healthy, and decrypts the SOPS Secrets with the age key in the `sops-age`
- * Secret. Argo CD: an AppProject and an Application with automated sync, prune and self-heal;
- * its overlay delivers the Secrets through KSOPS (compiler/kustomize/overlay.ts).
+ * Secret. Argo CD: an AppProject, an Application with automated sync, prune and self-heal that
+ * builds the overlay through the SOPS config management plugin, and that plugin's ConfigMap
+ * (compiler/gitops/argocd-plugin.ts).
  */
 import type { IGitRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository';
 import type { IKustomization } from '@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization';
 import type { IAppProject } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject';
 import type { IApplication } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
 import type { StackConfig } from '../config/types.ts';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { ARGOCD, FLUX, NAMES } from '../facts.ts';
+import { sopsPluginConfigMap } from './argocd-plugin.ts';
 
 type Named<T extends { metadata?: unknown }> = T & { metadata: NonNullable<T['metadata']> & { name: string; namespace: string } };
 
@@ -18,7 +21,8 @@ export type GitOpsObject =
   | (Named<IGitRepository> & { apiVersion: 'source.toolkit.fluxcd.io/v1'; kind: 'GitRepository' })
   | (Named<IKustomization> & { apiVersion: 'kustomize.toolkit.fluxcd.io/v1'; kind: 'Kustomization' })
   | (Named<IAppProject> & { apiVersion: 'argoproj.io/v1alpha1'; kind: 'AppProject' })
-  | (Named<IApplication> & { apiVersion: 'argoproj.io/v1alpha1'; kind: 'Application' });
+  | (Named<IApplication> & { apiVersion: 'argoproj.io/v1alpha1'; kind: 'Application' })
+  | (Named<IConfigMap> & { apiVersion: 'v1'; kind: 'ConfigMap' });
 
 export const overlayPath = (environment: string) => `overlays/${environment}`;
 
@@ -79,11 +83,12 @@ function argoObjects(environment: string, config: StackConfig): GitOpsObject[] {
       metadata: { name: `stacklight-${environment}`, namespace: ARGOCD.namespace },
       spec: {
         project: ARGOCD.project,
-        source: { repoURL: repository.url, targetRevision: repository.branch, path: overlayPath(environment) },
+        source: { repoURL: repository.url, targetRevision: repository.branch, path: overlayPath(environment), plugin: { name: ARGOCD.plugin.name } },
         destination: { server: ARGOCD.destinationServer, namespace: config.namespace },
         syncPolicy: { automated: { prune: true, selfHeal: true }, retry: { limit: 5, backoff: { duration: '30s', factor: 2, maxDuration: '10m' } } },
       },
     },
+    sopsPluginConfigMap(),
   ];
 }
 

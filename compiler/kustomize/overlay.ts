@@ -4,15 +4,15 @@
  * - every other difference as a JSON 6902 patch per object (patches/<kind>-<name>.yaml);
  * - objects only this environment has as resources, objects it lacks as delete patches;
  * - the environment's SOPS-encrypted Secrets (secrets/, written by `npm run secrets`, never by
- *   the compiler): as resources for Flux, which decrypts them itself; through KSOPS, a kustomize
- *   generator, for Argo CD.
+ *   the compiler), as resources: Flux decrypts them itself, Argo CD through the config management
+ *   plugin of clusters/<env>/ (compiler/gitops/), which decrypts them before kustomize builds.
  * The test suite builds every overlay with the real kustomize and compares the result with the
  * environment's objects compiled directly, so overlay and config cannot disagree.
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { ImageName, StackConfig } from '../config/types.ts';
 import type { EncryptedSecret } from '../inputs.ts';
-import { ARGOCD, LABELS } from '../facts.ts';
+import { LABELS } from '../facts.ts';
 import { imageReference, type Manifest } from '../kube/objects.ts';
 import { generatedYaml } from '../render/yaml.ts';
 import { kustomization, objectFileName, orderedObject, type FileTree } from './base.ts';
@@ -83,16 +83,6 @@ function patchEntry(object: Manifest, path: string) {
   return { path, target: { ...apiGroupVersion(object.apiVersion), kind: object.kind, name: object.metadata.name } };
 }
 
-/** KSOPS decrypts the listed files when Argo CD's repo server builds the overlay. */
-export function ksopsGenerator(files: readonly string[]) {
-  return {
-    apiVersion: 'viaduct.ai/v1',
-    kind: 'ksops',
-    metadata: { name: 'stacklight-secrets', annotations: { 'config.kubernetes.io/function': 'exec:\n  path: ksops\n' } },
-    files,
-  };
-}
-
 export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
   const dir = `overlays/${env.name}`;
   const tree: FileTree = new Map();
@@ -122,10 +112,7 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
     tree.set(`${dir}/${file}`, generatedYaml(deletion));
     patches.push(patchEntry(object, file));
   }
-  const secretFiles = env.secrets.map((secret) => secret.file).sort();
-  const viaKsops = env.config.gitops.engine === 'argocd' && secretFiles.length > 0;
-  if (viaKsops) tree.set(`${dir}/${ARGOCD.secretGeneratorFile}`, generatedYaml(ksopsGenerator(secretFiles)));
-  else resources.push(...secretFiles);
+  resources.push(...env.secrets.map((secret) => secret.file));
 
   const images = imageOverrides(base.config, env.config);
   tree.set(
@@ -135,7 +122,6 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
         // Always set: it also puts the encrypted Secrets, which name no namespace, in the right one.
         namespace: env.config.namespace,
         resources: [resources[0], ...resources.slice(1).sort()],
-        ...(viaKsops && { generators: [ARGOCD.secretGeneratorFile] }),
         labels: [{ pairs: environmentLabels(env.name), includeSelectors: false, includeTemplates: true }],
         ...(images.length > 0 && { images }),
         ...(patches.length > 0 && { patches: patches.sort((a, b) => a.path.localeCompare(b.path)) }),

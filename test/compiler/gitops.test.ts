@@ -1,7 +1,7 @@
 /**
  * clusters/<env>/ and the engine switch: the Flux and Argo CD objects validate against their
- * schemas (and a broken one does not); switching an environment to Argo CD changes its overlay
- * to deliver the Secrets through KSOPS, with the same objects otherwise; `npm run bootstrap`
+ * schemas (and a broken one does not); switching an environment to Argo CD changes its clusters/
+ * objects only (the SOPS plugin builds the same overlay); `npm run bootstrap`
  * prints the exact commands, pointing at the environment's key without printing it.
  */
 import { after, before, test } from 'node:test';
@@ -14,7 +14,6 @@ import { gitopsObjects } from '../../compiler/gitops/index.ts';
 import { bootstrapCommands } from '../../compiler/gitops/bootstrap.ts';
 import { schemaProblems, type KubeObject } from '../../compiler/kube/schema.ts';
 import { compile } from '../../compiler/compile.ts';
-import { kustomizeBuild, kustomizeBuildEncrypted } from '../../compiler/kustomize/build.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
 import { runCliOk } from '../support/cli.ts';
@@ -39,7 +38,7 @@ after(async () => {
 test('the Flux and Argo CD objects validate against their schemas', async () => {
   for (const engine of ['flux', 'argocd'] as const) {
     const objects = gitopsObjects('prod', withEngine(engine)) as unknown as KubeObject[];
-    assert.deepEqual(objects.map(key), engine === 'flux' ? ['GitRepository/stacklight', 'Kustomization/stacklight-prod'] : ['AppProject/stacklight', 'Application/stacklight-prod']);
+    assert.deepEqual(objects.map(key), engine === 'flux' ? ['GitRepository/stacklight', 'Kustomization/stacklight-prod'] : ['AppProject/stacklight', 'Application/stacklight-prod', 'ConfigMap/stacklight-sops-plugin']);
     for (const object of objects) assert.deepEqual(await schemaProblems(object), [], `${engine} ${key(object)}`);
   }
 });
@@ -63,28 +62,29 @@ test('Flux prunes, checks the workloads\' health and decrypts with the sops-age 
   assert.deepEqual(spec.healthChecks.map((check: { kind: string; name: string }) => `${check.kind}/${check.name}`), ['DaemonSet/collector', 'Deployment/influxdb', 'Deployment/grafana']);
 });
 
-test('switching an environment to Argo CD changes its overlay to KSOPS, and nothing else', async () => {
+test('switching an environment to Argo CD changes its clusters/ objects only: the overlay is the same, built through the SOPS plugin', async () => {
   await compile({ root: repo.root });
-  const fluxBuild = await kustomizeBuild(join(repo.root, 'overlays/prod'));
+  const overlayBefore = await repo.read('overlays/prod/kustomization.yaml');
   const prodFile = join(repo.root, 'config/environments/prod.ts');
   const original = await readFile(prodFile, 'utf8');
   await writeFile(prodFile, original.replace('export const overrides: EnvironmentOverrides = {', "export const overrides: EnvironmentOverrides = {\n  gitops: { engine: 'argocd' },"));
   try {
     const { report } = await compile({ root: repo.root });
-    assert.ok(report.written.includes('overlays/prod/secret-generator.yaml'));
+    assert.deepEqual(report.changed.filter((file) => !file.startsWith('clusters/')), []);
+    assert.deepEqual(report.written.filter((file) => !file.startsWith('clusters/')), []);
+    assert.equal(await repo.read('overlays/prod/kustomization.yaml'), overlayBefore);
     assert.ok(report.written.includes('clusters/prod/application-stacklight-prod.yaml'));
+    assert.ok(report.written.includes('clusters/prod/configmap-stacklight-sops-plugin.yaml'));
     assert.ok(report.removed.includes('clusters/prod/kustomization-stacklight-prod.yaml'));
-    const [kustomization] = parseYamlDocuments(await repo.read('overlays/prod/kustomization.yaml'), 'kustomization') as [{ resources: string[]; generators: string[] }];
-    assert.deepEqual(kustomization.generators, ['secret-generator.yaml']);
-    assert.ok(kustomization.resources.every((resource) => !resource.startsWith('secrets/')), 'Secrets still listed as resources');
-    const [generator] = parseYamlDocuments(await repo.read('overlays/prod/secret-generator.yaml'), 'generator') as [{ apiVersion: string; kind: string; files: string[] }];
-    assert.equal(`${generator.apiVersion}/${generator.kind}`, 'viaduct.ai/v1/ksops');
-    assert.deepEqual(generator.files, ['secrets/grafana-admin.yaml', 'secrets/influxdb-admin.yaml', 'secrets/influxdb-reader.yaml', 'secrets/influxdb-writer.yaml']);
-    // The dev overlay still uses Flux's form.
-    assert.doesNotMatch(await repo.read('overlays/dev/kustomization.yaml'), /generators/);
-    // KSOPS would decrypt the same files Flux lists: built encrypted, the objects are Flux's.
-    const argoBuild = await kustomizeBuildEncrypted(join(repo.root, 'overlays/prod'));
-    assert.deepEqual(new Map(argoBuild.map((object) => [key(object), object])), new Map(fluxBuild.map((object) => [key(object), object])));
+    const [application] = parseYamlDocuments(await repo.read('clusters/prod/application-stacklight-prod.yaml'), 'application') as [{ spec: { source: { plugin: { name: string }; path: string } } }];
+    assert.deepEqual(application.spec.source.plugin, { name: 'stacklight-sops' });
+    const [configMap] = parseYamlDocuments(await repo.read('clusters/prod/configmap-stacklight-sops-plugin.yaml'), 'cm') as [{ data: Record<string, string> }];
+    const [plugin] = parseYamlDocuments(configMap.data['plugin.yaml']!, 'plugin.yaml') as [{ kind: string; metadata: { name: string }; spec: { generate: { command: string[]; args: string[] } } }];
+    assert.equal(plugin.kind, 'ConfigManagementPlugin');
+    assert.equal(plugin.metadata.name, application.spec.source.plugin.name);
+    assert.match(plugin.spec.generate.args[0]!, /sops --decrypt --in-place "\$file"[\s\S]*kustomize build \./);
+    // The dev overlay and clusters stay Flux's.
+    assert.ok(!report.changed.some((file) => file.startsWith('clusters/dev/')));
   } finally {
     await writeFile(prodFile, original);
     await compile({ root: repo.root });
@@ -116,33 +116,37 @@ test('bootstrap without the environment\'s key says so', async () => {
   assert.match(output, /No private key of age1\w+ is in .*no-such-keys\.txt/);
 });
 
-test('bootstrap with Argo CD prints exact commands: KSOPS enabled, the repo server patched with ksops and the key, the key Secret the patch mounts', async () => {
+test('bootstrap with Argo CD prints exact commands: the key Secret, clusters/ applied, the repo server given the SOPS plugin sidecar with the pinned tools and the key', async () => {
   const output = bootstrapCommands({
     environment: 'prod', config: withEngine('argocd'), keyFile: '/keys.txt', recipients: ['age1example'], key: { line: 3, recipient: 'age1example' },
   });
   const commands = output.split('\n').filter((line) => line && !line.startsWith('#'));
   assert.ok(commands.includes(`sed -n '3p' '/keys.txt' | kubectl -n argocd create secret generic sops-age --from-file=keys.txt=/dev/stdin`), output);
-  assert.ok(commands.includes(`kubectl -n argocd patch configmap argocd-cm --type merge -p '{"data":{"kustomize.buildOptions":"--enable-alpha-plugins --enable-exec"}}'`));
   const patchLine = commands.find((line) => line.startsWith('kubectl -n argocd patch deployment argocd-repo-server --type strategic -p '));
   assert.ok(patchLine, 'the repo server patch is a command, not a comment');
+  assert.ok(commands.indexOf('kubectl apply -k clusters/prod') < commands.indexOf(patchLine), 'the plugin ConfigMap exists before the sidecar mounts it');
   const patch = JSON.parse(/-p '(.*)'$/.exec(patchLine)![1]!) as { spec: { template: { spec: Record<string, any> } } };
   const pod = patch.spec.template.spec;
-  // The patch merged into a minimal repo server is a valid Deployment.
+  // The patch merged into a minimal repo server (its var-files and plugins volumes) is a valid Deployment.
   const merged: KubeObject = {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'argocd-repo-server' },
     spec: { selector: { matchLabels: { app: 'repo' } }, template: { metadata: { labels: { app: 'repo' } }, spec: {
-      ...pod, containers: pod['containers'].map((container: object) => ({ ...container, image: 'quay.io/argoproj/argocd:v3.0.0' })),
+      ...pod, volumes: [...pod['volumes'], { name: 'var-files', emptyDir: {} }, { name: 'plugins', emptyDir: {} }],
     } } },
   };
   assert.deepEqual(await schemaProblems(merged), []);
-  {
-    const copied = String(pod['initContainers'][0].args[0]).split(' ').slice(1, -1);
-    const mounts: { name: string; mountPath: string; subPath?: string }[] = pod['containers'][0].volumeMounts;
-    assert.deepEqual(mounts.filter((mount) => mount.subPath).map((mount) => mount.subPath).sort(), [...copied].sort(), 'every copied binary is mounted onto PATH');
-    const keyMount = mounts.find((mount) => mount.name === 'sops-age')!;
-    const xdg = pod['containers'][0].env.find((entry: { name: string }) => entry.name === 'XDG_CONFIG_HOME').value;
-    assert.equal(`${keyMount.mountPath}/keys.txt`, `${xdg}/sops/age/keys.txt`, 'SOPS finds the key at $XDG_CONFIG_HOME/sops/age/keys.txt');
-    assert.equal(pod['volumes'].find((volume: { name: string }) => volume.name === 'sops-age').secret.secretName, 'sops-age', 'the Secret the key step creates');
-    assert.ok(commands.indexOf('kubectl apply -k clusters/prod') > commands.indexOf(patchLine), 'the application comes last');
-  }
+  const install = String(pod['initContainers'][0].args[0]);
+  assert.match(install, /go install github\.com\/getsops\/sops\/v3\/cmd\/sops@v3\.10\.2 && go install sigs\.k8s\.io\/kustomize\/kustomize\/v5@v5\.7\.1/);
+  const sidecar = pod['containers'][0];
+  const env = Object.fromEntries(sidecar.env.map((entry: { name: string; value: string }) => [entry.name, entry.value]));
+  const mounts: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[] = sidecar.volumeMounts;
+  const gobin = pod['initContainers'][0].env.find((entry: { name: string }) => entry.name === 'GOBIN').value;
+  assert.ok(env['PATH'].split(':').includes(gobin), 'the built tools are on the sidecar\'s PATH');
+  const keyMount = mounts.find((mount) => mount.name === 'sops-age')!;
+  assert.equal(env['SOPS_AGE_KEY_FILE'], `${keyMount.mountPath}/keys.txt`);
+  assert.equal(keyMount.readOnly, true);
+  assert.equal(pod['volumes'].find((volume: { name: string }) => volume.name === 'sops-age').secret.secretName, 'sops-age', 'the Secret the key step creates');
+  assert.equal(mounts.find((mount) => mount.subPath === 'plugin.yaml')?.mountPath, '/home/argocd/cmp-server/config/plugin.yaml');
+  const tmp = mounts.find((mount) => mount.mountPath === '/tmp')!;
+  assert.deepEqual(pod['volumes'].find((volume: { name: string }) => volume.name === tmp.name).emptyDir, { medium: 'Memory' }, 'plaintext only in memory');
 });
