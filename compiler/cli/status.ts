@@ -1,6 +1,6 @@
 /**
  * `npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json] [--root <dir>]`:
- * the state of the environment's cluster as Flux syncs it (compiler/gitops/status.ts). Exits 0
+ * the state of the environment's cluster as Flux or Argo CD syncs it (compiler/gitops/status.ts). Exits 0
  * when healthy, 1 when not, 2 when the status could not be read.
  */
 import { execFile } from 'node:child_process';
@@ -28,7 +28,6 @@ try {
   const resolved = resolveConfig(await readConfig(join(root, 'config')));
   const env = resolved.environments.find((candidate) => candidate.name === environment);
   if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
-  if (env.config.gitops.engine !== 'flux') throw new Error(`${environment} is synced by ${env.config.gitops.engine}: npm run status reads Flux's objects only`);
   const kc = new KubeConfig();
   if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();

@@ -1,12 +1,13 @@
 /**
- * What `npm run status -- <env>` reports of a cluster synced by Flux: the GitRepository's revision
- * against the local HEAD, the Kustomization's conditions, each workload's replicas, the collector
+ * What `npm run status -- <env>` reports of a cluster synced by Flux or Argo CD: the revision the
+ * engine has fetched against the local HEAD, the Kustomization's conditions (Flux) or the
+ * Application's sync, health and last operation (Argo CD), each workload's replicas, the collector
  * pod of every node, and drift (live objects against the compiled ones, in the fields this
  * repository sets). Healthy only when all of them are.
  */
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { StackConfig } from '../config/types.ts';
-import { FLUX } from '../facts.ts';
+import { ARGOCD, FLUX } from '../facts.ts';
 import { liveObject, objectId, serverSideApply } from '../kube/apply.ts';
 import type { KubeObject } from '../kube/schema.ts';
 import { workloads } from './index.ts';
@@ -180,20 +181,70 @@ async function driftOf(kc: KubeConfig, compiled: readonly KubeObject[]): Promise
   return { drift, notCompared };
 }
 
-export async function clusterStatus(kc: KubeConfig, input: StatusInput): Promise<StatusReport> {
-  const { environment, config } = input;
+type EngineStatus = Pick<StatusReport, 'source' | 'sync'> & { problems: string[] };
+
+async function fluxStatus(kc: KubeConfig, input: StatusInput): Promise<EngineStatus> {
   const problems: string[] = [];
   const sourceName = FLUX.sourceName;
-  const syncName = `stacklight-${environment}`;
+  const syncName = `stacklight-${input.environment}`;
   const [repository, kustomization] = await Promise.all([fluxResource(kc, 'GitRepository', sourceName), fluxResource(kc, 'Kustomization', syncName)]);
   const revision = repository?.status?.artifact?.revision;
   const upToDate = !!revision && !!input.localHead && commitOf(revision) === input.localHead;
-  if (!repository) problems.push(`GitRepository ${FLUX.namespace}/${sourceName} not found: is the cluster bootstrapped (npm run bootstrap -- ${environment})?`);
+  if (!repository) problems.push(`GitRepository ${FLUX.namespace}/${sourceName} not found: is the cluster bootstrapped (npm run bootstrap -- ${input.environment})?`);
   else if (!upToDate) problems.push(`the cluster has fetched ${revision ?? 'nothing yet'}, the checkout is at ${input.localHead ?? '(not a git checkout)'}`);
   const syncConditions = summarize(kustomization?.status?.conditions);
   const ready = conditionOf(syncConditions, 'Ready');
   if (!kustomization) problems.push(`Kustomization ${FLUX.namespace}/${syncName} not found`);
   else if (ready?.status !== 'True') problems.push(`Kustomization not Ready (${ready?.reason ?? 'no condition yet'}): ${ready?.message ?? ''}`.trim());
+  return {
+    problems,
+    source: { object: `GitRepository/${FLUX.namespace}/${sourceName}`, revision, localHead: input.localHead, upToDate, conditions: summarize(repository?.status?.conditions) },
+    sync: { object: `Kustomization/${FLUX.namespace}/${syncName}`, lastAppliedRevision: kustomization?.status?.lastAppliedRevision, lastAttemptedRevision: kustomization?.status?.lastAttemptedRevision, conditions: syncConditions },
+  };
+}
+
+interface ArgoApplication {
+  status?: {
+    sync?: { status?: string; revision?: string };
+    health?: { status?: string; message?: string };
+    operationState?: { phase?: string; message?: string; operation?: { sync?: { revision?: string } }; syncResult?: { revision?: string } };
+    conditions?: { type: string; message?: string }[];
+  };
+}
+
+/** Argo CD's Application, in the report's terms: Synced, Healthy, the last operation, its error conditions. */
+async function argoStatus(kc: KubeConfig, input: StatusInput): Promise<EngineStatus> {
+  const problems: string[] = [];
+  const name = `stacklight-${input.environment}`;
+  const object = `Application/${ARGOCD.namespace}/${name}`;
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const app = (await api.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'applications', namespace: ARGOCD.namespace, name }).catch(() => undefined)) as ArgoApplication | undefined;
+  const s = app?.status ?? {};
+  const revision = s.sync?.revision;
+  const upToDate = !!revision && revision === input.localHead;
+  const operation = s.operationState;
+  const conditions: ConditionSummary[] = [
+    { type: 'Synced', status: s.sync?.status === 'Synced' ? 'True' : 'False', reason: s.sync?.status },
+    { type: 'Healthy', status: s.health?.status === 'Healthy' ? 'True' : 'False', reason: s.health?.status, message: s.health?.message },
+    ...(operation ? [{ type: 'LastSync', status: operation.phase === 'Succeeded' ? 'True' : 'False', reason: operation.phase, message: operation.message }] : []),
+    ...(s.conditions ?? []).map((c) => ({ type: c.type, status: 'True', message: c.message })),
+  ];
+  if (!app) problems.push(`${object} not found: is the cluster bootstrapped (npm run bootstrap -- ${input.environment})?`);
+  else {
+    if (!upToDate) problems.push(`the cluster compares against ${revision ?? 'nothing yet'}, the checkout is at ${input.localHead ?? '(not a git checkout)'}`);
+    for (const c of conditions.filter((c) => c.status !== 'True' || /Error|Warning/.test(c.type))) problems.push(`Application ${c.type}: ${[c.reason, c.message].filter(Boolean).join(': ') || 'unknown'}`);
+  }
+  return {
+    problems,
+    source: { object, revision, localHead: input.localHead, upToDate, conditions: [] },
+    sync: { object, lastAppliedRevision: operation?.phase === 'Succeeded' ? operation.syncResult?.revision : undefined, lastAttemptedRevision: operation?.operation?.sync?.revision ?? operation?.syncResult?.revision, conditions },
+  };
+}
+
+export async function clusterStatus(kc: KubeConfig, input: StatusInput): Promise<StatusReport> {
+  const { environment, config } = input;
+  const engine = config.gitops.engine === 'flux' ? await fluxStatus(kc, input) : await argoStatus(kc, input);
+  const problems = [...engine.problems];
   const workloadStatus = await workloadStatuses(kc, config);
   for (const w of workloadStatus.filter((w) => !w.ok)) problems.push(`${w.object}: ${w.ready} of ${w.desired} ready, ${w.updated} updated`);
   const nodes = await collectorNodes(kc, config);
@@ -202,8 +253,8 @@ export async function clusterStatus(kc: KubeConfig, input: StatusInput): Promise
   for (const d of drift) problems.push(`drift: ${d.object}: ${d.fields.slice(0, 5).join(', ')}${d.fields.length > 5 ? `, ... (${d.fields.length})` : ''}`);
   return {
     environment,
-    source: { object: `GitRepository/${FLUX.namespace}/${sourceName}`, revision, localHead: input.localHead, upToDate, conditions: summarize(repository?.status?.conditions) },
-    sync: { object: `Kustomization/${FLUX.namespace}/${syncName}`, lastAppliedRevision: kustomization?.status?.lastAppliedRevision, lastAttemptedRevision: kustomization?.status?.lastAttemptedRevision, conditions: syncConditions },
+    source: engine.source,
+    sync: engine.sync,
     workloads: workloadStatus,
     collectorNodes: nodes,
     drift,

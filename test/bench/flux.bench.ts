@@ -1,15 +1,15 @@
 /**
  * Push to applied through the real Flux (part of `npm run bench`): the local control plane and
- * Flux of test/support/flux-rig.ts, a copy of this repository bootstrapped for dev, then
+ * Flux of test/support/gitops-rig.ts, a copy of this repository bootstrapped for dev, then
  * CHANGES config changes, each compiled, committed and pushed, with a reconcile requested
  * right after the push (what a webhook receiver or `flux reconcile source git` does; without
  * one, Flux finds a push at its next poll, `gitops.interval` later). Prints measured times only.
  */
 import { FLUX } from '../../compiler/facts.ts';
-import { appliedRevision, FluxRig } from '../support/flux-rig.ts';
+import { appliedRevision, GitOpsRig } from '../support/gitops-rig.ts';
 
 const CHANGES = 5;
-const rig = await FluxRig.start({ environment: 'dev', healthCheckTimeout: '30s' });
+const rig = await GitOpsRig.start({ environment: 'dev', engine: 'flux', healthCheckTimeout: '30s' });
 try {
   const first = await rig.push('first');
   const started = performance.now();

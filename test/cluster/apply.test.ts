@@ -6,13 +6,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { compile } from '../../compiler/compile.ts';
 import { serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import { kustomizeBuild } from '../../compiler/kustomize/build.ts';
 import { parseYamlDocuments, toYaml } from '../../compiler/render/yaml.ts';
-import { decrypt, decryptText } from '../../compiler/secrets/sops.ts';
+import { decryptText } from '../../compiler/secrets/sops.ts';
+import { secretValuesSet } from '../support/gitops-rig.ts';
 import { LocalCluster } from '../support/cluster.ts';
 import { runCli, runCliOk } from '../support/cli.ts';
 import { tempRepo, type TempRepo } from '../support/temp-repo.ts';
@@ -48,26 +48,17 @@ function refusals(results: readonly ApplyResult[]): string[] {
   return results.filter((r) => r.status === 'refused' || r.status === 'skipped').map((r) => `${r.object}: ${r.message}`);
 }
 
-/** The values `npm run secrets` set, from the encrypted file. */
-async function valuesSet(environment: string, name: string): Promise<Record<string, string>> {
-  const [secret] = parseYamlDocuments(await decrypt(repo.root, `overlays/${environment}/secrets/${name}.yaml`, keyFile), name) as [{ stringData: Record<string, string> }];
-  return secret.stringData;
-}
-
 for (const environment of ENVIRONMENTS) {
   test(`overlays/${environment} applies server-side, every object accepted, Secrets holding the values npm run secrets set`, async () => {
     const objects = await decryptedOverlay(environment);
     const results = await serverSideApply(cluster.kubeConfig, objects);
     assert.deepEqual(refusals(results), []);
     assert.equal(results.length, objects.length);
-    const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     const secrets = objects.filter((object) => object.kind === 'Secret');
     assert.ok(secrets.length >= 3, `only ${secrets.length} Secrets in overlays/${environment}`);
     for (const secret of secrets) {
       const { name, namespace } = secret.metadata as { name: string; namespace: string };
-      const live = await core.readNamespacedSecret({ name, namespace });
-      const data = Object.fromEntries(Object.entries(live.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
-      assert.deepEqual(data, await valuesSet(environment, name), `${namespace}/${name}`);
+      assert.deepEqual(await cluster.secretData(namespace, name), await secretValuesSet(repo.root, environment, name, keyFile), `${namespace}/${name}`);
     }
   });
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cluster build: builds the programs of the tests' local Kubernetes control plane and GitOps
-# engine from the Go module proxy: kube-apiserver and kube-controller-manager, Flux's
-# source-controller and kustomize-controller, and copies Flux's CRDs beside them.
+# engines from the Go module proxy: kube-apiserver and kube-controller-manager, Flux's
+# source-controller and kustomize-controller, Argo CD (one binary, linked under the names of its
+# components), and copies their CRDs and Argo CD's install manifest beside them.
 #
 #   test/cluster/build.sh          build unless already built; print where the binaries are
 #   test/cluster/build.sh --dir    only print that directory; exit 1 if it is not built yet
@@ -15,9 +16,10 @@
 # The binaries go to a cache outside the checkout, shared by every clone on the machine:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/ms-stacklight/cluster/<key>/
 #     bin/kube-apiserver bin/kube-controller-manager bin/source-controller
-#     bin/kustomize-controller  crds/flux/*.yaml  versions.txt
+#     bin/kustomize-controller bin/argocd (+ argocd-<component> links, git-verify-wrapper.sh)
+#     crds/flux/*.yaml crds/argocd/*.yaml argocd/install.yaml versions.txt
 # <key> hashes the modules, this script and the Go version. Needs go (GOTOOLCHAIN=local); the
-# first build takes ~10-15 min on two cores and ~6 GB of Go caches.
+# first build takes ~15-20 min on two cores and ~8 GB of Go caches.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,10 +41,10 @@ cache=$(cache_root cluster)
 
 is_built() {
   local program
-  for program in kube-apiserver kube-controller-manager source-controller kustomize-controller; do
+  for program in kube-apiserver kube-controller-manager source-controller kustomize-controller argocd argocd-repo-server; do
     [ -x "$1/bin/$program" ] || return 1
   done
-  [ -s "$1/versions.txt" ] && compgen -G "$1/crds/flux/*.yaml" >/dev/null
+  [ -s "$1/versions.txt" ] && compgen -G "$1/crds/flux/*.yaml" >/dev/null && [ -s "$1/argocd/install.yaml" ]
 }
 exit_if_cached "$cache/$key" "$key" is_built
 start_work "$cache" "$key"
@@ -74,8 +76,22 @@ for controller in source-controller kustomize-controller; do
   dir=$(cd "$modules/flux" && go list -m -f '{{.Dir}}' "github.com/fluxcd/$controller")
   cp "$dir"/config/crd/bases/*.yaml "$out/crds/flux/"
 done
-chmod -R u+w "$out/crds"
-printf 'kubernetes %s\nsource-controller %s\nkustomize-controller %s\n' \
-  "$k8s_version" "$flux_source" "$flux_kustomize" >"$out/versions.txt"
+argocd_version=$(module_version "$modules/argocd" github.com/argoproj/argo-cd/v3)
+say "building argocd $argocd_version"
+(cd "$modules/argocd" && go build -trimpath -ldflags "-X github.com/argoproj/argo-cd/v3/common.version=${argocd_version#v}" \
+  -o "$out/bin/argocd" github.com/argoproj/argo-cd/v3/cmd)
+for component in argocd-application-controller argocd-repo-server argocd-cmp-server; do
+  ln -s argocd "$out/bin/$component"
+done
+argocd_dir=$(cd "$modules/argocd" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)
+mkdir -p "$out/crds/argocd" "$out/argocd"
+cp "$argocd_dir"/manifests/crds/*-crd.yaml "$out/crds/argocd/"
+cp "$argocd_dir/manifests/install.yaml" "$out/argocd/install.yaml"
+# the repo server runs it for every revision it resolves
+cp "$argocd_dir/hack/git-verify-wrapper.sh" "$out/bin/"
+chmod -R u+w "$out/crds" "$out/argocd" "$out/bin"
+chmod +x "$out/bin/git-verify-wrapper.sh"
+printf 'kubernetes %s\nsource-controller %s\nkustomize-controller %s\nargocd %s\n' \
+  "$k8s_version" "$flux_source" "$flux_kustomize" "$argocd_version" >"$out/versions.txt"
 move_into_place "$out" "$cache/$key" is_built
 printf '%s\n' "$cache/$key"

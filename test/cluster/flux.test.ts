@@ -14,16 +14,14 @@ import { FLUX } from '../../compiler/facts.ts';
 import type { StatusReport } from '../../compiler/gitops/status.ts';
 import { objectId, serverSideApply } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
-import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
-import { decrypt } from '../../compiler/secrets/sops.ts';
 import { runCli, runCliOk } from '../support/cli.ts';
 import type { LocalCluster } from '../support/cluster.ts';
 import { condition, type LocalFlux } from '../support/flux.ts';
-import { appliedRevision, FluxRig } from '../support/flux-rig.ts';
+import { appliedRevision, GitOpsRig } from '../support/gitops-rig.ts';
 import type { TempRepo } from '../support/temp-repo.ts';
 
 const ENV = 'dev';
-let rig: FluxRig;
+let rig: GitOpsRig;
 let cluster: LocalCluster;
 let flux: LocalFlux;
 let repo: TempRepo;
@@ -31,16 +29,6 @@ let namespace: string;
 let KUSTOMIZATION: string;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function liveSecret(name: string): Promise<Record<string, string>> {
-  const secret = await cluster.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace });
-  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-}
-
-async function valuesSet(name: string): Promise<Record<string, string>> {
-  const [secret] = parseYamlDocuments(await decrypt(repo.root, `overlays/${ENV}/secrets/${name}.yaml`, rig.keyFile), name) as [{ stringData: Record<string, string> }];
-  return secret.stringData;
-}
 
 /** The pod template's config-hash annotation of each workload, and the ReplicaSets of each Deployment. */
 async function rollout(): Promise<{ hashes: Record<string, string | undefined>; replicaSets: Record<string, number> }> {
@@ -77,8 +65,8 @@ async function exists(object: KubeObject): Promise<boolean> {
 
 before(async () => {
   // Health checks give up after Flux's floor of 30 s: no pod ever becomes ready here.
-  rig = await FluxRig.start({ environment: ENV, healthCheckTimeout: '30s' });
-  ({ cluster, flux, repo, namespace, kustomization: KUSTOMIZATION } = rig as Required<FluxRig>);
+  rig = await GitOpsRig.start({ environment: ENV, engine: 'flux', healthCheckTimeout: '30s' });
+  ({ cluster, flux, repo, namespace, kustomization: KUSTOMIZATION } = rig as Required<GitOpsRig>);
 });
 after(async () => {
   await rig?.dispose();
@@ -102,7 +90,7 @@ test('clusters/dev applied as the bootstrap says brings up every object of the o
   const inventory = (status.inventory?.entries ?? []).map((e) => e.id);
   assert.equal(inventory.length, expected.length, `inventory ${inventory.join(', ')} against ${expected.join(', ')}`);
   for (const object of await rig.overlayObjects()) {
-    if (object.kind === 'Secret') assert.deepEqual(await liveSecret(String(object.metadata?.name)), await valuesSet(String(object.metadata?.name)));
+    if (object.kind === 'Secret') assert.deepEqual(await rig.liveSecret(String(object.metadata?.name)), await rig.valuesSet(String(object.metadata?.name)));
   }
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
   assert.ok((await apps.listNamespacedDaemonSet({ namespace })).items.length === 1);
@@ -161,13 +149,13 @@ test('a config change compiled, committed and pushed reaches the cluster', async
 
 test('a rotation changes the Secret and rolls exactly the pods whose hash changed', async () => {
   const before = await rollout();
-  const oldValue = (await liveSecret('influxdb-writer'))['password'];
+  const oldValue = (await rig.liveSecret('influxdb-writer'))['password'];
   await runCliOk('secrets.ts', ['rotate', ENV, 'influxdb-writer', 'password', '--root', repo.root, '--age-key-file', rig.keyFile]);
   const revision = await rig.compileAndPush('rotate the writer password');
   await rig.syncTo(revision);
-  const live = await liveSecret('influxdb-writer');
+  const live = await rig.liveSecret('influxdb-writer');
   assert.notEqual(live['password'], oldValue);
-  assert.deepEqual(live, await valuesSet('influxdb-writer'));
+  assert.deepEqual(live, await rig.valuesSet('influxdb-writer'));
   for (let i = 0; i < 50 && (await rollout()).replicaSets['influxdb'] === before.replicaSets['influxdb']; i++) await sleep(100);
   const after = await rollout();
   // The writer's password is read by the collector and InfluxDB, not by Grafana.

@@ -107,6 +107,12 @@ export class LocalCluster implements AsyncDisposable {
     return { cert: readFileSync(this.file('apiserver.crt')), key: readFileSync(this.file('apiserver.key')) };
   }
 
+  /** A Secret's data as text, key by key. */
+  async secretData(namespace: string, name: string): Promise<Record<string, string>> {
+    const secret = await this.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace });
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  }
+
   /** Registers Node objects (no kubelet behind them), so that DaemonSets get their Pods. */
   async addNodes(names: readonly string[], labels: Readonly<Record<string, string>> = {}): Promise<void> {
     const core = this.kubeConfig.makeApiClient(CoreV1Api);

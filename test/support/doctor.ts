@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { findPinned, TOOLS, type ToolName } from '../../compiler/tools.ts';
 import { CC, LUA_INCLUDE } from './heka-native.ts';
 import { INFLUXD } from './influxdb.ts';
+import { REDIS_SERVER } from './argocd.ts';
 import { CLUSTER_BUILD_COMMAND, clusterBuild, ETCD } from './cluster.ts';
 
 const run = promisify(execFile);
@@ -151,9 +152,10 @@ export const REQUIREMENTS: readonly Requirement[] = [
   debianRequirement('the DejaVu fonts (npm run preview draws the panels with them)', 'fonts-dejavu-core', () => fileExists('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf')),
   debianRequirement(`etcd (the local control plane's store, ${ETCD})`, 'etcd-server', () => runs(ETCD, ['--version'])),
   debianRequirement('openssl (the local control plane\'s certificates)', 'openssl', () => commandOnPath('openssl')),
+  debianRequirement(`redis-server (Argo CD's cache in the GitOps tests, ${REDIS_SERVER})`, 'redis-server', () => runs(REDIS_SERVER, ['--version'])),
   ...(Object.keys(TOOLS) as ToolName[]).map(pinnedToolRequirement),
   {
-    what: 'kube-apiserver, kube-controller-manager and the Flux controllers (test/cluster/modules)',
+    what: 'kube-apiserver, kube-controller-manager, the Flux controllers and Argo CD (test/cluster/modules)',
     install: CLUSTER_BUILD_COMMAND,
     check: async () => (clusterBuild() ? undefined : 'not built for the current test/cluster/modules'),
   },

@@ -1,19 +1,24 @@
 /**
- * The GitOps loop's rig, shared by test/cluster/flux.test.ts and the Flux bench: the local
- * control plane with two Nodes, the real Flux, a local HTTPS git server, and a copy of this
- * repository whose config points at that server (throw-away age keys, `npm run secrets -- init`
- * for every environment), a git work tree pushing to it, and the bootstrap as
- * `npm run bootstrap -- <env>` prints it (the age key Secret, then clusters/<env> applied).
+ * The GitOps loop's rig, shared by the Flux and Argo CD tests and the Flux bench: the local
+ * control plane with two Nodes, the real Flux or Argo CD, a local HTTPS git server, and a copy of
+ * this repository whose config points at that server and selects the engine (throw-away age
+ * keys, `npm run secrets -- init` for every environment), a git work tree pushing to it, and the
+ * bootstrap as `npm run bootstrap -- <env>` prints it (the age key Secret, then clusters/<env>
+ * applied).
  */
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { compile } from '../../compiler/compile.ts';
-import { FLUX } from '../../compiler/facts.ts';
+import type { GitOpsEngine } from '../../compiler/config/types.ts';
+import { ARGOCD, FLUX } from '../../compiler/facts.ts';
 import { findAgeKeyLine } from '../../compiler/gitops/bootstrap.ts';
 import { objectId, serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import { kustomizeBuild } from '../../compiler/kustomize/build.ts';
+import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import { recipients } from '../../compiler/secrets/sops-config.ts';
+import { decrypt } from '../../compiler/secrets/sops.ts';
+import { LocalArgoCD, type ApplicationStatus } from './argocd.ts';
 import { runCliOk } from './cli.ts';
 import { LocalCluster } from './cluster.ts';
 import { condition, LocalFlux, type FluxStatus } from './flux.ts';
@@ -32,27 +37,54 @@ export function appliedRevision(status: FluxStatus): string | undefined {
   return undefined;
 }
 
-export interface FluxRigOptions {
+/** The values `npm run secrets` set in an environment's Secret file, decrypted with the run's key. */
+export async function secretValuesSet(root: string, environment: string, name: string, keyFile: string): Promise<Record<string, string>> {
+  const [secret] = parseYamlDocuments(await decrypt(root, `overlays/${environment}/secrets/${name}.yaml`, keyFile), name) as [{ stringData: Record<string, string> }];
+  return secret.stringData;
+}
+
+/**
+ * The commit an Argo CD Application is synced to: compared with the cluster and found in sync
+ * (after a sync operation, or without one when the commit changes nothing).
+ */
+export function syncedCommit(status: ApplicationStatus): string | undefined {
+  return status.sync?.status === 'Synced' ? status.sync.revision : undefined;
+}
+
+/** The commit of the Application's last successful sync operation. */
+export function lastSyncOperation(status: ApplicationStatus): string | undefined {
+  const operation = status.operationState;
+  return operation?.phase === 'Succeeded' ? operation.syncResult?.revision : undefined;
+}
+
+export interface GitOpsRigOptions {
   environment: string;
+  engine: GitOpsEngine;
   /** gitops.healthCheckTimeout of the copy (Flux's floor is 30s). */
   healthCheckTimeout?: string;
 }
 
-export class FluxRig implements AsyncDisposable {
+export class GitOpsRig implements AsyncDisposable {
   cluster?: LocalCluster;
   flux?: LocalFlux;
+  argocd?: LocalArgoCD;
   git?: GitServer;
   repo?: TempRepo;
   readonly kustomization: string;
   namespace = '';
 
-  private constructor(readonly environment: string) {
+  private constructor(readonly environment: string, readonly engine: GitOpsEngine) {
     this.kustomization = `stacklight-${environment}`;
   }
 
+  /** The Kustomization's or the Application's name. */
+  get syncName(): string {
+    return this.kustomization;
+  }
+
   /** Everything up and the copy compiled, nothing pushed or bootstrapped yet. */
-  static async start(options: FluxRigOptions): Promise<FluxRig> {
-    const rig = new FluxRig(options.environment);
+  static async start(options: GitOpsRigOptions): Promise<GitOpsRig> {
+    const rig = new GitOpsRig(options.environment, options.engine);
     try {
       await rig.setUp(options);
       return rig;
@@ -62,11 +94,10 @@ export class FluxRig implements AsyncDisposable {
     }
   }
 
-  private async setUp(options: FluxRigOptions): Promise<void> {
+  private async setUp(options: GitOpsRigOptions): Promise<void> {
     const cluster = (this.cluster = await LocalCluster.start());
     const git = (this.git = await GitServer.start(join(cluster.dir, 'git'), cluster.loopbackServingCert()));
     const repo = (this.repo = await tempRepo({ secrets: false }));
-    this.flux = await LocalFlux.start(cluster);
     await cluster.addNodes(['node-1', 'node-2']);
     await git.create('stacklight');
     const stackFile = 'config/stack.ts';
@@ -75,6 +106,11 @@ export class FluxRig implements AsyncDisposable {
     if (options.healthCheckTimeout) pointed = pointed.replace(/healthCheckTimeout: '[^']+'/, `healthCheckTimeout: '${options.healthCheckTimeout}'`);
     if (pointed === stack) throw new Error('the repository URL was not found in config/stack.ts');
     await repo.write(stackFile, pointed);
+    if (this.engine !== 'flux') {
+      const envFile = `config/environments/${this.environment}.ts`;
+      const text = await repo.read(envFile);
+      await repo.write(envFile, text.replace('export const overrides: EnvironmentOverrides = {', `export const overrides: EnvironmentOverrides = {\n  gitops: { engine: '${this.engine}' },`));
+    }
     for (const environment of ['dev', 'prod']) {
       await runCliOk('secrets.ts', ['init', environment, '--root', repo.root, '--age-key-file', this.keyFile]);
     }
@@ -83,6 +119,13 @@ export class FluxRig implements AsyncDisposable {
     await this.gitIn('remote', 'add', 'origin', git.url('stacklight'));
     await compile({ root: repo.root });
     this.namespace = objectId((await this.overlayObjects()).find((o) => o.kind === 'DaemonSet')!).split('/')[1]!;
+    if (this.engine === 'flux') {
+      this.flux = await LocalFlux.start(cluster);
+    } else {
+      // the plugin as the bootstrap's sidecar serves it: the compiled plugin.yaml, the age key
+      const [configMap] = parseYamlDocuments(await repo.read(`clusters/${this.environment}/configmap-${ARGOCD.plugin.configMap}.yaml`), 'plugin') as [{ data: Record<string, string> }];
+      this.argocd = await LocalArgoCD.start(cluster, { pluginConfig: configMap.data['plugin.yaml']!, ageKeyFile: this.keyFile });
+    }
   }
 
   get keyFile(): string {
@@ -113,17 +156,34 @@ export class FluxRig implements AsyncDisposable {
     const key = await findAgeKeyLine(this.keyFile, await recipients(this.repo!.root, this.environment));
     if (!key) throw new Error(`the run's key file holds no ${this.environment} key`);
     const line = (await this.repo!.read('keys.txt')).split('\n')[key.line - 1]!;
-    const ageSecret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: FLUX.decryptionSecret, namespace: FLUX.namespace }, stringData: { [FLUX.ageKeyFile]: line } };
+    const ageSecret = this.engine === 'flux'
+      ? { apiVersion: 'v1', kind: 'Secret', metadata: { name: FLUX.decryptionSecret, namespace: FLUX.namespace }, stringData: { [FLUX.ageKeyFile]: line } }
+      : { apiVersion: 'v1', kind: 'Secret', metadata: { name: ARGOCD.ageKeySecret, namespace: ARGOCD.namespace }, stringData: { [ARGOCD.ageKeyFile]: line } };
     return serverSideApply(this.cluster!.kubeConfig, [ageSecret, ...(await kustomizeBuild(join(this.repo!.root, 'clusters', this.environment)))]);
   }
 
   /** Asks Flux to fetch now (as a webhook or `flux reconcile` would) and waits until `revision` is applied; the seconds it took. */
   async syncTo(revision: string, timeoutMs = 60_000): Promise<number> {
     const started = performance.now();
+    if (this.argocd) {
+      const commit = revision.replace(/^.*@sha1:/, '');
+      await this.argocd.refresh(this.syncName);
+      await this.argocd.waitFor(this.syncName, (s) => syncedCommit(s) === commit, timeoutMs);
+      return (performance.now() - started) / 1000;
+    }
     await this.flux!.reconcile('GitRepository', FLUX.sourceName);
     await this.flux!.waitFor('GitRepository', FLUX.sourceName, (s) => s.artifact?.revision === revision, timeoutMs);
     await this.flux!.waitFor('Kustomization', this.kustomization, (s) => appliedRevision(s) === revision, timeoutMs);
     return (performance.now() - started) / 1000;
+  }
+
+  /** A Secret of the synced namespace in the cluster, and the values set for it in git. */
+  liveSecret(name: string): Promise<Record<string, string>> {
+    return this.cluster!.secretData(this.namespace, name);
+  }
+
+  valuesSet(name: string): Promise<Record<string, string>> {
+    return secretValuesSet(this.repo!.root, this.environment, name, this.keyFile);
   }
 
   overlayObjects(): Promise<KubeObject[]> {
@@ -132,6 +192,7 @@ export class FluxRig implements AsyncDisposable {
 
   async dispose(): Promise<void> {
     await this.flux?.dispose();
+    await this.argocd?.dispose();
     await this.git?.dispose();
     await this.cluster?.dispose();
     await this.repo?.remove();
