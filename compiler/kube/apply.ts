@@ -155,6 +155,13 @@ export async function liveObject(kc: KubeConfig, object: KubeObject): Promise<Re
   return answer.status === 200 ? (JSON.parse(answer.body) as Record<string, unknown>) : undefined;
 }
 
+/** `kubectl patch --type strategic`: the server merges `patch` into the live object; the result, or the server's refusal. */
+export async function strategicMergePatch(kc: KubeConfig, object: KubeObject, patch: object): Promise<{ ok: boolean; body?: Record<string, unknown>; message?: string }> {
+  const path = await kc.makeApiClient(ObjectPaths).pathOf(object as KubernetesObject);
+  const answer = await send(kc, 'PATCH', path, JSON.stringify(patch), 'application/strategic-merge-patch+json');
+  return answer.status < 300 ? { ok: true, body: JSON.parse(answer.body) as Record<string, unknown> } : { ok: false, message: serverMessage(answer) };
+}
+
 function resourceVersion(body: string): string | undefined {
   try {
     return (JSON.parse(body) as KubernetesObject).metadata?.resourceVersion;

@@ -8,10 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { objectId, serverSideApply } from '../../compiler/kube/apply.ts';
+import { ARGOCD } from '../../compiler/facts.ts';
+import { bootstrapCommands } from '../../compiler/gitops/bootstrap.ts';
+import { objectId, serverSideApply, strategicMergePatch } from '../../compiler/kube/apply.ts';
+import type { KubeObject } from '../../compiler/kube/schema.ts';
+import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import type { LocalArgoCD } from '../support/argocd.ts';
 import { runCli, runCliOk } from '../support/cli.ts';
 import type { StatusReport } from '../../compiler/gitops/status.ts';
@@ -63,6 +67,28 @@ test('clusters/dev applied as the bootstrap says: the Application syncs every ob
   for (const object of await rig.overlayObjects()) {
     if (object.kind === 'Secret') assert.deepEqual(await rig.liveSecret(String(object.metadata?.name)), await rig.valuesSet(String(object.metadata?.name)));
   }
+});
+
+test('the bootstrap\'s repo server patch, merged by the API server into Argo CD\'s own argocd-repo-server, adds the plugin sidecar as it needs to run', async () => {
+  const install = parseYamlDocuments(await readFile(join(cluster.build, 'argocd/install.yaml'), 'utf8'), 'install.yaml') as KubeObject[];
+  const repoServer = { ...install.find((o) => o?.kind === 'Deployment' && o.metadata?.name === 'argocd-repo-server')!, metadata: { name: 'argocd-repo-server', namespace: ARGOCD.namespace } };
+  assert.deepEqual((await serverSideApply(cluster.kubeConfig, [repoServer])).map((r) => r.status), ['applied']);
+  const commands = bootstrapCommands({ environment: ENV, config: (await rig.config()), keyFile: rig.keyFile, recipients: [], key: undefined }).split('\n');
+  const patchLine = commands.find((line) => line.startsWith('kubectl -n argocd patch deployment argocd-repo-server --type strategic -p '))!;
+  const merged = await strategicMergePatch(cluster.kubeConfig, repoServer, JSON.parse(/-p '(.*)'$/.exec(patchLine)![1]!) as object);
+  assert.ok(merged.ok, merged.message);
+  const pod = (merged.body as { spec: { template: { spec: { containers: { name: string; command?: string[]; volumeMounts: { name: string; mountPath: string }[] }[]; initContainers: { name: string }[]; volumes: { name: string }[] } } } }).spec.template.spec;
+  assert.deepEqual(pod.containers.map((c) => c.name).sort(), ['argocd-repo-server', ARGOCD.plugin.sidecar].sort());
+  const sidecar = pod.containers.find((c) => c.name === ARGOCD.plugin.sidecar)!;
+  const volumes = new Set(pod.volumes.map((v) => v.name));
+  for (const mount of sidecar.volumeMounts) assert.ok(volumes.has(mount.name), `the sidecar mounts ${mount.name}, which the pod lacks`);
+  // argocd-cmp-server is the binary Argo CD's own init container (copyutil) puts in var-files
+  const varFiles = sidecar.volumeMounts.find((m) => m.name === 'var-files')!;
+  assert.equal(sidecar.command?.[0], `${varFiles.mountPath}/argocd-cmp-server`);
+  assert.ok(pod.initContainers.some((c) => c.name === 'copyutil'), 'Argo CD\'s copyutil init container is kept');
+  // the repo server and the sidecar meet on the plugins volume, where the socket is made
+  const repo = pod.containers.find((c) => c.name === 'argocd-repo-server')!;
+  assert.equal(sidecar.volumeMounts.find((m) => m.name === 'plugins')?.mountPath, repo.volumeMounts.find((m) => m.name === 'plugins')?.mountPath);
 });
 
 test('npm run status reads the Application: synced to the checkout, not healthy (no pod runs here), no drift', async () => {

@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { compile } from '../../compiler/compile.ts';
-import type { GitOpsEngine } from '../../compiler/config/types.ts';
+import { readConfig, resolveConfig } from '../../compiler/config/load.ts';
+import type { GitOpsEngine, StackConfig } from '../../compiler/config/types.ts';
 import { ARGOCD, FLUX } from '../../compiler/facts.ts';
 import { findAgeKeyLine } from '../../compiler/gitops/bootstrap.ts';
 import { objectId, serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
@@ -184,6 +185,12 @@ export class GitOpsRig implements AsyncDisposable {
 
   valuesSet(name: string): Promise<Record<string, string>> {
     return secretValuesSet(this.repo!.root, this.environment, name, this.keyFile);
+  }
+
+  /** The environment's config as the copy resolves it. */
+  async config(): Promise<StackConfig> {
+    const resolved = resolveConfig(await readConfig(join(this.repo!.root, 'config')));
+    return resolved.environments.find((env) => env.name === this.environment)!.config;
   }
 
   overlayObjects(): Promise<KubeObject[]> {
