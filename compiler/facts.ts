@@ -117,6 +117,8 @@ export const HINDSIGHT = {
 export const INFLUXDB = {
   user: 999,
   port: 8086,
+  /** How long a start may take before liveness counts: opening a large data directory (30 min). */
+  maxStartSeconds: 1800,
   configFile: '/etc/influxdb/influxdb.conf',
   dataDir: '/var/lib/influxdb',
   /** Environment the image's bootstrap reads (passwords come from Secrets, never literals). */
@@ -137,6 +139,8 @@ export const INFLUXDB = {
 export const GRAFANA = {
   user: 472,
   port: 3000,
+  /** How long a start may take before liveness counts: database migrations after an upgrade (10 min). */
+  maxStartSeconds: 600,
   servicePort: 3000,
   /** images/grafana/start.sh: starts Grafana, then configures what provisioning cannot. */
   entrypoint: '/usr/local/bin/start.sh',

@@ -14,6 +14,7 @@ import {
   imageReference,
   literalEnv,
   probe,
+  startupProbe,
   resourceRequirements,
   restrictedSecurityContext,
   secretEnv,
@@ -119,8 +120,10 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
             { name: 'provisioning', mountPath: GRAFANA.provisioningDir, readOnly: true },
             { name: 'dashboards', mountPath: GRAFANA.dashboardsDir, readOnly: true },
           ],
-          readinessProbe: probe(health, 5),
-          livenessProbe: { ...probe(health, 30), failureThreshold: 6 },
+          // Database migrations after an upgrade run before the API answers.
+          startupProbe: startupProbe(health, GRAFANA.maxStartSeconds),
+          readinessProbe: probe(health, 0),
+          livenessProbe: { ...probe(health, 0), failureThreshold: 6 },
         },
       ],
       volumes: [

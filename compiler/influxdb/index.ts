@@ -14,6 +14,7 @@ import {
   literalEnv,
   metadata,
   probe,
+  startupProbe,
   resourceRequirements,
   restrictedSecurityContext,
   secretEnv,
@@ -77,9 +78,11 @@ function influxdbContainer(config: StackConfig, influxdb: InClusterInfluxDB): V1
       { name: DATA_VOLUME, mountPath: INFLUXDB.dataDir },
       { name: 'config', mountPath: INFLUXDB.configFile, subPath: CONFIG_KEY, readOnly: true },
     ],
-    readinessProbe: probe(ping, 5),
-    // A compaction after a restart can take a while: be patient before killing it.
-    livenessProbe: { ...probe(ping, 30), failureThreshold: 6 },
+    // Opening the shards of months of data can take many minutes after a restart.
+    startupProbe: startupProbe(ping, INFLUXDB.maxStartSeconds),
+    readinessProbe: probe(ping, 0),
+    // A compaction can stall /ping for a while: be patient before killing it.
+    livenessProbe: { ...probe(ping, 0), failureThreshold: 6 },
   };
 }
 

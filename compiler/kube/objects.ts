@@ -85,6 +85,14 @@ export function probe(action: Pick<V1Probe, 'exec' | 'httpGet' | 'tcpSocket'>, i
   return { ...action, initialDelaySeconds, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 };
 }
 
+/**
+ * Gives a slow start up to `seconds` (probed every 10 s) before liveness counts: a restart that
+ * opens a large data directory is not killed for being slow.
+ */
+export function startupProbe(action: Pick<V1Probe, 'exec' | 'httpGet' | 'tcpSocket'>, seconds: number): V1Probe {
+  return { ...action, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: Math.ceil(seconds / 10) };
+}
+
 /** A container that cannot gain privileges, writes only to its volumes and runs as `user`. */
 export function restrictedSecurityContext(user: number): NonNullable<V1Container['securityContext']> {
   return {

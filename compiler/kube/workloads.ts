@@ -11,7 +11,13 @@ import { componentLabels, configHashAnnotation, metadata, selectorLabels, type M
 export function podTemplate(config: StackConfig, component: string, hashed: readonly unknown[], spec: V1PodSpec): V1PodTemplateSpec {
   return {
     metadata: { labels: componentLabels(config, component), annotations: configHashAnnotation(...hashed) },
-    spec: { automountServiceAccountToken: false, enableServiceLinks: false, ...spec },
+    spec: {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      ...spec,
+      // the container runtime's default seccomp filter for every pod (Pod Security's restricted asks for it)
+      securityContext: { ...spec.securityContext, seccompProfile: { type: 'RuntimeDefault' } },
+    },
   };
 }
 

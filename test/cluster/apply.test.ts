@@ -63,6 +63,33 @@ for (const environment of ENVIRONMENTS) {
   });
 }
 
+/** The pod a workload's template makes, in `namespace`. */
+function podOf(workload: KubeObject, namespace: string): KubeObject {
+  const template = (workload['spec'] as { template: { metadata?: object; spec: object } }).template;
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: `${String(workload.metadata?.name)}-check`, namespace } as KubeObject['metadata'], spec: template.spec };
+}
+
+test('Pod Security as the API server enforces it: Grafana and dev InfluxDB pods pass restricted, the collector needs privileged', async () => {
+  const namespaces = ['restricted', 'privileged'].map((level) => ({
+    apiVersion: 'v1', kind: 'Namespace', metadata: { name: `psa-${level}`, labels: { 'pod-security.kubernetes.io/enforce': level } },
+  }));
+  assert.deepEqual((await serverSideApply(cluster.kubeConfig, namespaces)).map((r) => r.status), ['applied', 'applied']);
+  const workloads = (await kustomizeBuild(join(repo.root, 'overlays/dev'))).filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
+  const admitted = async (workload: KubeObject, namespace: string) => {
+    const [result] = await serverSideApply(cluster.kubeConfig, [podOf(workload, namespace)], { dryRun: true });
+    return result!;
+  };
+  for (const name of ['grafana', 'influxdb']) {
+    const result = await admitted(workloads.find((w) => w.metadata?.name === name)!, 'psa-restricted');
+    assert.equal(result.status, 'applied', `${name}: ${result.message}`);
+  }
+  const collector = workloads.find((w) => w.kind === 'DaemonSet')!;
+  const refused = await admitted(collector, 'psa-restricted');
+  assert.equal(refused.status, 'refused');
+  assert.match(refused.message ?? '', /violates PodSecurity "restricted:latest".*host namespaces/);
+  assert.equal((await admitted(collector, 'psa-privileged')).status, 'applied');
+});
+
 test('the encrypted Secrets as committed are refused by the server: decryption before the apply is needed', async () => {
   const objects = await kustomizeBuild(join(repo.root, 'overlays/dev'));
   const encrypted = objects.filter((object) => object.kind === 'Secret' && 'sops' in object);
