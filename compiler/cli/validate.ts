@@ -3,7 +3,8 @@
  * with the pinned kustomize and validates every resulting object offline: the Kubernetes, Flux
  * and Argo CD schemas (required fields, types, enums), unknown (misspelled) fields of core
  * kinds, and the repository's rules. Encrypted Secrets are checked with their `sops` block set
- * aside, as kubeconform does.
+ * aside, as kubeconform does. An overlay whose images are referenced by tag only gets a warning
+ * per image (not a failure).
  *
  * `--server` then asks the cluster of the current kubeconfig (`--kubeconfig`, `--context`) too:
  * a server-side apply dry run of every overlay and clusters/<env> (nothing is stored). Secrets go
@@ -33,6 +34,18 @@ async function problemsOf(object: KubeObject): Promise<string[]> {
   return [...(await schemaProblems(schemaInput)), ...unknown, ...ruleProblems(object)];
 }
 
+/** The images a target's pods run that are referenced by tag only (what the cluster pulls can change under the tag). */
+function imagesWithoutDigest(objects: readonly KubeObject[]): string[] {
+  const images = new Set<string>();
+  for (const object of objects) {
+    const pod = (object['spec'] as { template?: { spec?: { containers?: { image?: string }[]; initContainers?: { image?: string }[] } } } | undefined)?.template?.spec;
+    for (const container of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) {
+      if (container.image && !container.image.includes('@sha256:')) images.add(container.image);
+    }
+  }
+  return [...images].sort();
+}
+
 const environments = (await readdir(join(root, 'overlays'))).sort();
 const targets = ['base', ...environments.map((env) => `overlays/${env}`), ...environments.map((env) => `clusters/${env}`)];
 let failures = 0;
@@ -43,6 +56,11 @@ for (const target of targets) {
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   console.log(`${problems.length === 0 ? 'ok  ' : 'FAIL'} ${target}: ${objects.length} objects in ${seconds}s`);
   for (const problem of problems) console.log(`     ${problem}`);
+  if (target.startsWith('overlays/')) {
+    for (const image of imagesWithoutDigest(objects)) {
+      console.log(`     warning: ${image} has no digest: the cluster runs whatever the tag points to when it pulls (the images workflow's pull request pins tag@digest; by hand: npm run bump-image -- <component> <tag>@sha256:<digest>)`);
+    }
+  }
   failures += problems.length;
 }
 /** The dry run's lines for one target, and how many objects the server refused. */

@@ -91,6 +91,27 @@ test('npm run validate passes on the compiled output', async () => {
   assert.match(output, /^ok {3}base: \d+ objects/m);
   assert.match(output, /^ok {3}overlays\/dev: \d+ objects/m);
   assert.match(output, /^ok {3}overlays\/prod: \d+ objects/m);
+  // the shipped config references its images by tag: one warning per image and overlay
+  const warnings = output.split('\n').filter((line) => /^ {5}warning: \S+ has no digest/.test(line));
+  assert.equal(warnings.length, 2 * 4, warnings.join('\n'));
+  assert.ok(warnings.some((line) => line.includes('ghcr.io/ms-stacklight/grafana:0.1.0 has no digest')));
+});
+
+test('npm run validate does not warn about an image pinned by digest', async () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const images = join(repo.root, 'config/images.ts');
+  const original = await readFile(images, 'utf8');
+  try {
+    await writeFile(images, original.replace("grafana: { repository: 'ghcr.io/ms-stacklight/grafana', tag: '0.1.0' }", `grafana: { repository: 'ghcr.io/ms-stacklight/grafana', tag: '0.1.0', digest: '${digest}' }`));
+    await compile({ root: repo.root });
+    const { code, output } = await validateCli(repo.root);
+    assert.equal(code, 0, output);
+    assert.doesNotMatch(output, /grafana:0\.1\.0.* has no digest/);
+    assert.match(output, /snap:0\.1\.0 has no digest/);
+  } finally {
+    await writeFile(images, original);
+    await compile({ root: repo.root });
+  }
 });
 
 test('npm run validate fails on an overlay patched by hand into an invalid object', async () => {
