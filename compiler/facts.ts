@@ -51,6 +51,8 @@ export const FLUX = {
 
 /** Argo CD's side. */
 export const ARGOCD = {
+  /** The Argo CD release the bootstrap installs: the one the tests run (test/cluster/modules/argocd). */
+  version: 'v3.5.8',
   namespace: 'argocd',
   project: 'stacklight',
   /** The in-cluster API server, as Argo CD names it. */

@@ -25,9 +25,9 @@ export function sopsPluginConfig() {
     kind: 'ConfigManagementPlugin',
     metadata: { name: ARGOCD.plugin.name },
     spec: {
+      // No `discover` rule: Argo CD tries discovering plugins on every Application without a source
+      // type, so one would claim other teams' apps; without it the plugin runs only where named.
       generate: { command: ['sh', '-c'], args: [SOPS_PLUGIN_GENERATE] },
-      // Used only where an Application names it.
-      discover: { fileName: `./${SECRETS_DIR}/*.yaml` },
     },
   };
 }

@@ -8,6 +8,8 @@ import { identityToRecipient } from 'age-encryption';
 import type { StackConfig } from '../config/types.ts';
 import { ARGOCD, FLUX } from '../facts.ts';
 import { TOOLS } from '../tools.ts';
+import { configHashAnnotation } from '../kube/objects.ts';
+import { sopsPluginConfig } from './argocd-plugin.ts';
 
 /** Where the private key of one of `recipients` is in the key file: its line (1-based). */
 export async function findAgeKeyLine(keyFile: string, recipients: readonly string[]): Promise<{ line: number; recipient: string } | undefined> {
@@ -47,7 +49,8 @@ function fluxSteps(input: BootstrapInput): string[] {
     `# 1. Install Flux's controllers (the flux CLI: https://fluxcd.io/flux/installation/).`,
     `flux install --namespace=${FLUX.namespace}`,
     `# Let a new revision cancel a running health check: without it a fix for a stuck rollout waits`,
-    `# behind the Kustomization's timeout (gitops.healthCheckTimeout) before it is applied.`,
+    `# behind the Kustomization's timeout (gitops.healthCheckTimeout) before it is applied. \`flux install\``,
+    `# (an upgrade) resets the controller's args: run this again after it (npm run status warns).`,
     `kubectl -n ${FLUX.namespace} patch deployment kustomize-controller --type json -p '${JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/args/-', value: `--feature-gates=${FLUX.kustomizeControllerFeatureGates}` }])}'`,
     `kubectl -n ${FLUX.namespace} rollout status deployment kustomize-controller`,
     ``,
@@ -86,6 +89,9 @@ export function sopsPluginRepoServerPatch(): object {
   return {
     spec: {
       template: {
+        // argocd-cmp-server reads plugin.yaml only at start: a changed plugin changes this
+        // annotation, so applying the patch again rolls the repo server.
+        metadata: { annotations: configHashAnnotation(sopsPluginConfig()) },
         spec: {
           initContainers: [{
             name: 'install-sops-kustomize',
@@ -113,7 +119,7 @@ export function sopsPluginRepoServerPatch(): object {
             volumeMounts: [
               { name: 'var-files', mountPath: '/var/run/argocd' },
               { name: 'plugins', mountPath: '/home/argocd/cmp-server/plugins' },
-              { name: ARGOCD.plugin.configMap, mountPath: '/home/argocd/cmp-server/config/plugin.yaml', subPath: 'plugin.yaml' },
+              { name: ARGOCD.plugin.configMap, mountPath: '/home/argocd/cmp-server/config', readOnly: true },
               { ...tools, readOnly: true },
               { name: ARGOCD.ageKeySecret, mountPath: keyDir, readOnly: true },
               // the plugin's working copy, where the Secrets are decrypted: memory only
@@ -137,7 +143,7 @@ function argoSteps(input: BootstrapInput): string[] {
   return [
     `# 1. Install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/).`,
     `kubectl create namespace ${ARGOCD.namespace}`,
-    `kubectl apply -n ${ARGOCD.namespace} -f https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml`,
+    `kubectl apply -n ${ARGOCD.namespace} -f https://raw.githubusercontent.com/argoproj/argo-cd/${ARGOCD.version}/manifests/install.yaml`,
     ``,
     `# 2. The age key the SOPS plugin decrypts the Secrets of ${input.environment} with.`,
     ...keyStep(input, ARGOCD.namespace, ARGOCD.ageKeySecret, ARGOCD.ageKeyFile),
@@ -146,7 +152,8 @@ function argoSteps(input: BootstrapInput): string[] {
     `kubectl apply -k clusters/${input.environment}`,
     ``,
     `# 4. The plugin: a repo server sidecar running sops ${TOOLS.sops.version} and kustomize ${TOOLS.kustomize.version}`,
-    `#    (built at start from the Go module proxy), with the key mounted read-only.`,
+    `#    (built at start from the Go module proxy), with the key mounted read-only. Run this again`,
+    `#    whenever the plugin's ConfigMap in clusters/${input.environment} changes: it then rolls the repo server.`,
     `kubectl -n ${ARGOCD.namespace} patch deployment argocd-repo-server --type strategic -p '${JSON.stringify(sopsPluginRepoServerPatch())}'`,
     `kubectl -n ${ARGOCD.namespace} rollout status deployment argocd-repo-server`,
     ``,

@@ -73,6 +73,12 @@ interface FluxResource {
   };
 }
 
+/** A read that found nothing (404) is undefined; any other failure (403, 5xx) stays an error: status cannot be read. */
+function absent(error: unknown): undefined {
+  if ((error as { code?: number }).code === 404) return undefined;
+  throw error;
+}
+
 const FLUX_KINDS = {
   GitRepository: { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' },
   Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
@@ -80,7 +86,7 @@ const FLUX_KINDS = {
 
 async function fluxResource(kc: KubeConfig, kind: keyof typeof FLUX_KINDS, name: string): Promise<FluxResource | undefined> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  return (await api.getNamespacedCustomObject({ ...FLUX_KINDS[kind], namespace: FLUX.namespace, name }).catch(() => undefined)) as FluxResource | undefined;
+  return (await api.getNamespacedCustomObject({ ...FLUX_KINDS[kind], namespace: FLUX.namespace, name }).catch(absent)) as FluxResource | undefined;
 }
 
 const conditionOf = (conditions: readonly ConditionSummary[], type: string) => conditions.find((c) => c.type === type);
@@ -94,13 +100,13 @@ async function workloadStatuses(kc: KubeConfig, config: StackConfig): Promise<Wo
   return Promise.all(workloads(config).map(async ({ kind, name, namespace }) => {
     const object = `${kind}/${namespace}/${name}`;
     if (kind === 'DaemonSet') {
-      const ds = await apps.readNamespacedDaemonSet({ name, namespace }).catch(() => undefined);
+      const ds = await apps.readNamespacedDaemonSet({ name, namespace }).catch(absent);
       const s = ds?.status;
       const desired = s?.desiredNumberScheduled ?? 0;
       const [updated, ready, available] = [s?.updatedNumberScheduled ?? 0, s?.numberReady ?? 0, s?.numberAvailable ?? 0];
       return { object, desired, updated, ready, available, ok: !!ds && desired > 0 && updated === desired && ready === desired };
     }
-    const deployment = await apps.readNamespacedDeployment({ name, namespace }).catch(() => undefined);
+    const deployment = await apps.readNamespacedDeployment({ name, namespace }).catch(absent);
     const s = deployment?.status;
     const desired = deployment?.spec?.replicas ?? 0;
     const [updated, ready, available] = [s?.updatedReplicas ?? 0, s?.readyReplicas ?? 0, s?.availableReplicas ?? 0];
@@ -119,7 +125,7 @@ async function collectorNodes(kc: KubeConfig, config: StackConfig): Promise<Node
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const collector = workloads(config).find((w) => w.kind === 'DaemonSet')!;
-  const ds = await apps.readNamespacedDaemonSet({ name: collector.name, namespace: collector.namespace }).catch(() => undefined);
+  const ds = await apps.readNamespacedDaemonSet({ name: collector.name, namespace: collector.namespace }).catch(absent);
   const selector = Object.entries(ds?.spec?.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
   const pods = ds ? (await core.listNamespacedPod({ namespace: collector.namespace, labelSelector: selector })).items : [];
   const nodes = (await core.listNode()).items;
@@ -196,11 +202,27 @@ async function fluxStatus(kc: KubeConfig, input: StatusInput): Promise<EngineSta
   const ready = conditionOf(syncConditions, 'Ready');
   if (!kustomization) problems.push(`Kustomization ${FLUX.namespace}/${syncName} not found`);
   else if (ready?.status !== 'True') problems.push(`Kustomization not Ready (${ready?.reason ?? 'no condition yet'}): ${ready?.message ?? ''}`.trim());
+  const gateProblem = await featureGateProblem(kc);
+  if (gateProblem) problems.push(gateProblem);
   return {
     problems,
     source: { object: `GitRepository/${FLUX.namespace}/${sourceName}`, revision, localHead: input.localHead, upToDate, conditions: summarize(repository?.status?.conditions) },
     sync: { object: `Kustomization/${FLUX.namespace}/${syncName}`, lastAppliedRevision: kustomization?.status?.lastAppliedRevision, lastAttemptedRevision: kustomization?.status?.lastAttemptedRevision, conditions: syncConditions },
   };
+}
+
+/**
+ * kustomize-controller without the bootstrap's feature gate (a `flux install` or upgrade resets
+ * its args): a new revision then waits behind a running health check. Not checked where the
+ * controller runs outside the cluster (no Deployment).
+ */
+async function featureGateProblem(kc: KubeConfig): Promise<string | undefined> {
+  const deployment = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'kustomize-controller', namespace: FLUX.namespace }).catch(absent);
+  if (!deployment) return undefined;
+  const [gate] = FLUX.kustomizeControllerFeatureGates.split('=');
+  const args = (deployment.spec?.template.spec?.containers ?? []).flatMap((c) => c.args ?? []);
+  const set = args.some((arg) => arg.startsWith('--feature-gates=') && arg.includes(FLUX.kustomizeControllerFeatureGates));
+  return set ? undefined : `kustomize-controller runs without ${gate}: a fix waits behind a running health check (re-run the bootstrap's patch; \`flux install\` resets it)`;
 }
 
 interface ArgoApplication {
@@ -218,7 +240,7 @@ async function argoStatus(kc: KubeConfig, input: StatusInput): Promise<EngineSta
   const name = `stacklight-${input.environment}`;
   const object = `Application/${ARGOCD.namespace}/${name}`;
   const api = kc.makeApiClient(CustomObjectsApi);
-  const app = (await api.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'applications', namespace: ARGOCD.namespace, name }).catch(() => undefined)) as ArgoApplication | undefined;
+  const app = (await api.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'applications', namespace: ARGOCD.namespace, name }).catch(absent)) as ArgoApplication | undefined;
   const s = app?.status ?? {};
   const revision = s.sync?.revision;
   const upToDate = !!revision && revision === input.localHead;

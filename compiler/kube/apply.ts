@@ -4,6 +4,7 @@
  * plane. The server's answer is the judge: schemas, CRD schemas and CEL rules, admission (Pod
  * Security warnings come back as the answer's Warning headers, collected here).
  */
+import http from 'node:http';
 import https from 'node:https';
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from './schema.ts';
@@ -52,26 +53,42 @@ interface Answer {
   warnings: string[];
 }
 
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** A Warning header's text: `299 - "text"`, the text a quoted string (RFC 7234). */
+export function warningText(header: string): string {
+  const quoted = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(header)?.[1];
+  return quoted === undefined ? header : quoted.replace(/\\(.)/g, '$1');
+}
+
 async function send(kc: KubeConfig, method: string, path: string, body?: string, contentType?: string): Promise<Answer> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(path, cluster.server);
-  const options: https.RequestOptions = { method, headers: contentType ? { 'content-type': contentType } : {} };
+  // the server URL may carry a path (a proxy in front of the API server): keep it
+  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  const options: https.RequestOptions = { method, headers: contentType ? { 'content-type': contentType } : {}, timeout: REQUEST_TIMEOUT_MS };
   await kc.applyToHTTPSOptions(options);
+  const client = url.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
-    const request = https.request(url, options, (response) => {
+    const request = client.request(url, options, (response) => {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk) => (text += chunk));
       response.on('end', () => {
-        const header = response.headers['warning'];
-        const warnings = (Array.isArray(header) ? header : header ? [header] : []).map((w) => w.replace(/^299 - "(.*)"$/, '$1'));
+        // one entry per Warning header (response.headers would join them with ", ")
+        const warnings = (response.headersDistinct['warning'] ?? []).map(warningText);
         resolve({ status: response.statusCode ?? 0, body: text, warnings });
       });
     });
+    request.on('timeout', () => request.destroy(new Error(`${method} ${url.pathname}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/** An answer that is neither success nor 404, as an error naming the request and the server's message. */
+function unexpected(what: string, answer: Answer): Error {
+  return new Error(`${what}: HTTP ${answer.status}: ${serverMessage(answer)}`);
 }
 
 function serverMessage(answer: Answer): string {
@@ -82,8 +99,12 @@ function serverMessage(answer: Answer): string {
   }
 }
 
+/** Whether the Namespace exists; a refusal to say (403, 5xx) is an error, not a "no". */
 async function namespaceExists(kc: KubeConfig, name: string): Promise<boolean> {
-  return (await send(kc, 'GET', `/api/v1/namespaces/${encodeURIComponent(name)}`)).status === 200;
+  const answer = await send(kc, 'GET', `/api/v1/namespaces/${encodeURIComponent(name)}`);
+  if (answer.status === 200) return true;
+  if (answer.status === 404) return false;
+  throw unexpected(`reading Namespace ${name}`, answer);
 }
 
 /**
@@ -114,7 +135,7 @@ export async function serverSideApply(kc: KubeConfig, objects: readonly KubeObje
       path = await paths.pathOf(object);
     } catch (error) {
       // A dry run cannot judge the kinds of an engine the cluster does not run (yet).
-      const unserved = options.dryRun && /Unrecognized API version and kind|Failed to fetch resource metadata for .*HTTP-Code: 404/.test((error as Error).message);
+      const unserved = options.dryRun && isUnserved(error);
       const message = unserved ? `the cluster does not serve ${object.apiVersion} ${object.kind}` : (error as Error).message;
       results.push({ object: id, status: unserved ? 'skipped' : 'refused', message, warnings: [] });
       continue;
@@ -147,12 +168,22 @@ async function waitEstablished(kc: KubeConfig, names: readonly string[], timeout
   }
 }
 
-/** The live object, or undefined when the cluster has none (or does not serve its kind). */
+/**
+ * The live object, or undefined when the cluster has none (404) or does not serve its kind; any
+ * other answer (403, 5xx) is an error, so that a reader without rights is not told "missing".
+ */
 export async function liveObject(kc: KubeConfig, object: KubeObject): Promise<Record<string, unknown> | undefined> {
-  const path = await kc.makeApiClient(ObjectPaths).pathOf(object as KubernetesObject).catch(() => undefined);
-  if (!path) return undefined;
+  let path: string;
+  try {
+    path = await kc.makeApiClient(ObjectPaths).pathOf(object as KubernetesObject);
+  } catch (error) {
+    if (isUnserved(error)) return undefined;
+    throw error;
+  }
   const answer = await send(kc, 'GET', path);
-  return answer.status === 200 ? (JSON.parse(answer.body) as Record<string, unknown>) : undefined;
+  if (answer.status === 200) return JSON.parse(answer.body) as Record<string, unknown>;
+  if (answer.status === 404) return undefined;
+  throw unexpected(`reading ${objectId(object)}`, answer);
 }
 
 /** `kubectl patch --type strategic`: the server merges `patch` into the live object; the result, or the server's refusal. */
@@ -160,6 +191,11 @@ export async function strategicMergePatch(kc: KubeConfig, object: KubeObject, pa
   const path = await kc.makeApiClient(ObjectPaths).pathOf(object as KubernetesObject);
   const answer = await send(kc, 'PATCH', path, JSON.stringify(patch), 'application/strategic-merge-patch+json');
   return answer.status < 300 ? { ok: true, body: JSON.parse(answer.body) as Record<string, unknown> } : { ok: false, message: serverMessage(answer) };
+}
+
+/** The client's discovery found no such kind on the server. */
+function isUnserved(error: unknown): boolean {
+  return /Unrecognized API version and kind|Failed to fetch resource metadata for .*HTTP-Code: 404/.test((error as Error).message);
 }
 
 function resourceVersion(body: string): string | undefined {

@@ -73,7 +73,8 @@ test('Pod Security as the API server enforces it: Grafana and dev InfluxDB pods 
   const namespaces = ['restricted', 'privileged'].map((level) => ({
     apiVersion: 'v1', kind: 'Namespace', metadata: { name: `psa-${level}`, labels: { 'pod-security.kubernetes.io/enforce': level } },
   }));
-  assert.deepEqual((await serverSideApply(cluster.kubeConfig, namespaces)).map((r) => r.status), ['applied', 'applied']);
+  const warnOnly = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'psa-warn', labels: { 'pod-security.kubernetes.io/warn': 'restricted' } } };
+  assert.deepEqual((await serverSideApply(cluster.kubeConfig, [...namespaces, warnOnly])).map((r) => r.status), ['applied', 'applied', 'applied']);
   const workloads = (await kustomizeBuild(join(repo.root, 'overlays/dev'))).filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
   const admitted = async (workload: KubeObject, namespace: string) => {
     const [result] = await serverSideApply(cluster.kubeConfig, [podOf(workload, namespace)], { dryRun: true });
@@ -88,6 +89,11 @@ test('Pod Security as the API server enforces it: Grafana and dev InfluxDB pods 
   assert.equal(refused.status, 'refused');
   assert.match(refused.message ?? '', /violates PodSecurity "restricted:latest".*host namespaces/);
   assert.equal((await admitted(collector, 'psa-privileged')).status, 'applied');
+  // where restricted only warns, the warning comes back as the server wrote it
+  const warned = await admitted(collector, 'psa-warn');
+  assert.equal(warned.status, 'applied');
+  assert.equal(warned.warnings.length, 1, warned.warnings.join(' | '));
+  assert.match(warned.warnings[0]!, /^would violate PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\)/);
 });
 
 test('the encrypted Secrets as committed are refused by the server: decryption before the apply is needed', async () => {

@@ -10,7 +10,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stack } from '../../config/stack.ts';
 import type { StackConfig } from '../../compiler/config/types.ts';
+import { ARGOCD } from '../../compiler/facts.ts';
 import { gitopsObjects } from '../../compiler/gitops/index.ts';
+import { REPO_ROOT } from '../../compiler/tools.ts';
 import { bootstrapCommands } from '../../compiler/gitops/bootstrap.ts';
 import { schemaProblems, type KubeObject } from '../../compiler/kube/schema.ts';
 import { compile } from '../../compiler/compile.ts';
@@ -116,6 +118,13 @@ test('bootstrap without the environment\'s key says so', async () => {
   assert.match(output, /No private key of age1\w+ is in .*no-such-keys\.txt/);
 });
 
+test('the Argo CD the bootstrap installs is the release the tests run', async () => {
+  const goMod = await readFile(join(REPO_ROOT, 'test/cluster/modules/argocd/go.mod'), 'utf8');
+  assert.match(goMod, new RegExp(`^require github\\.com/argoproj/argo-cd/v3 ${ARGOCD.version.replace(/\./g, '\\.')}$`, 'm'));
+  const output = bootstrapCommands({ environment: 'prod', config: withEngine('argocd'), keyFile: '/keys.txt', recipients: [], key: undefined });
+  assert.ok(output.includes(`/argo-cd/${ARGOCD.version}/manifests/install.yaml`));
+});
+
 test('bootstrap with Argo CD prints exact commands: the key Secret, clusters/ applied, the repo server given the SOPS plugin sidecar with the pinned tools and the key', async () => {
   const output = bootstrapCommands({
     environment: 'prod', config: withEngine('argocd'), keyFile: '/keys.txt', recipients: ['age1example'], key: { line: 3, recipient: 'age1example' },
@@ -146,7 +155,8 @@ test('bootstrap with Argo CD prints exact commands: the key Secret, clusters/ ap
   assert.equal(env['SOPS_AGE_KEY_FILE'], `${keyMount.mountPath}/keys.txt`);
   assert.equal(keyMount.readOnly, true);
   assert.equal(pod['volumes'].find((volume: { name: string }) => volume.name === 'sops-age').secret.secretName, 'sops-age', 'the Secret the key step creates');
-  assert.equal(mounts.find((mount) => mount.subPath === 'plugin.yaml')?.mountPath, '/home/argocd/cmp-server/config/plugin.yaml');
+  assert.equal(mounts.find((mount) => mount.name === 'stacklight-sops-plugin')?.mountPath, '/home/argocd/cmp-server/config', 'argocd-cmp-server reads <dir>/plugin.yaml');
+  assert.match(patch.spec.template['metadata' as 'spec']['annotations']['stacklight.ms/config-hash'], /^[0-9a-f]{32}$/, 'a changed plugin rolls the repo server');
   const tmp = mounts.find((mount) => mount.mountPath === '/tmp')!;
   assert.deepEqual(pod['volumes'].find((volume: { name: string }) => volume.name === tmp.name).emptyDir, { medium: 'Memory' }, 'plaintext only in memory');
 });

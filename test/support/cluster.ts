@@ -6,7 +6,7 @@
  * them. Every process is stopped by its PID (dispose(), or at the test process's end).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -58,18 +58,31 @@ function makeCertificates(dir: string): void {
 export class Daemon {
   readonly exited: Promise<number | null>;
   private readonly forget: () => void;
+  /** Why the program could not be started (ENOENT, EACCES), if it could not. */
+  spawnError?: Error;
   constructor(readonly name: string, readonly child: ChildProcess, readonly log: string) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.once('error', (error) => {
+        this.spawnError = error;
+        resolve(null);
+      });
+    });
     this.forget = onProcessEnd(() => child.exitCode === null && child.kill('SIGKILL'));
   }
   static start(name: string, command: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env): Daemon {
     const fd = openSync(log, 'a');
-    return new Daemon(name, spawn(command, args, { stdio: ['ignore', fd, fd], env }), log);
+    try {
+      return new Daemon(name, spawn(command, args, { stdio: ['ignore', fd, fd], env }), log);
+    } finally {
+      closeSync(fd); // the child has its own copy
+    }
   }
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.spawnError && this.child.exitCode === null && this.child.signalCode === null;
   }
   logTail(lines = 20): string {
+    if (this.spawnError) return `could not start: ${this.spawnError.message}`;
     return readFileSync(this.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   }
   async stop(graceMs = 5000): Promise<void> {

@@ -73,6 +73,8 @@ function serveCgi(root: string, request: IncomingMessage, response: ServerRespon
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  // git may exit before reading a request body it refuses: that is its answer, not our crash
+  child.stdin.on('error', () => {});
   request.pipe(child.stdin);
   let head = Buffer.alloc(0);
   let headersDone = false;
@@ -100,5 +102,8 @@ function serveCgi(root: string, request: IncomingMessage, response: ServerRespon
     if (!headersDone) response.writeHead(502).end(head.toString('utf8'));
     else response.end();
   });
-  child.on('error', () => response.writeHead(500).end());
+  child.on('error', () => {
+    if (response.headersSent) response.destroy();
+    else response.writeHead(500).end();
+  });
 }
