@@ -118,6 +118,18 @@ function secretKeyIssues(objects: readonly Manifest[], config: StackConfig, at: 
         }
       }
     }
+    for (const volume of pod.volumes ?? []) {
+      const secret = volume.secret;
+      if (!secret) continue;
+      if (!secret.items?.length) {
+        issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts every key of Secret ${secret.secretName}: name the keys it needs` });
+      }
+      for (const item of secret.items ?? []) {
+        if (!required.get(secret.secretName!)?.has(item.key)) {
+          issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts key ${item.key} of Secret ${secret.secretName}, which no credential declares` });
+        }
+      }
+    }
   }
   return issues;
 }

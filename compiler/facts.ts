@@ -111,8 +111,12 @@ export const HINDSIGHT = {
   plainModuleDir: '/usr/lib/luasandbox/modules',
   /** Our own Lua modules, from the ConfigMap. */
   projectModuleDir: '/etc/hindsight/modules',
-  /** Environment variable carrying the write-only InfluxDB user's password. */
-  passwordEnv: 'INFLUXDB_PASSWORD',
+  /**
+   * Where the write-only InfluxDB user's password is mounted (from its Secret, read-only): the
+   * output plugin reads it from this file (password_file), never from the environment.
+   */
+  passwordDir: '/etc/stacklight/influxdb-writer',
+  passwordFile: '/etc/stacklight/influxdb-writer/password',
 } as const;
 
 /** The influxdb image (images/influxdb). */

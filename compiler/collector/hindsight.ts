@@ -35,9 +35,9 @@ export interface InfluxdbOutputCfg {
   influxdb_url: string;
   database: string;
   retention_policy: string;
-  /** The write-only user; its password is read from the environment variable below. */
+  /** The write-only user; its password is read from the file below (a mounted Secret). */
   username: string;
-  password_env: string;
+  password_file: string;
   precision: Precision;
   batch_max_points: number;
   batch_max_bytes: number;
@@ -59,7 +59,7 @@ export function influxdbOutputCfg(config: StackConfig): InfluxdbOutputCfg {
     database: config.influxdb.database,
     retention_policy: config.influxdb.retentionPolicy,
     username: config.credentials.influxdbWriter.username,
-    password_env: HINDSIGHT.passwordEnv,
+    password_file: HINDSIGHT.passwordFile,
     precision: output.precision,
     batch_max_points: output.batchMaxPoints,
     batch_max_bytes: output.batchMaxBytes,

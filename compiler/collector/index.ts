@@ -2,6 +2,7 @@
  * The collector: one DaemonSet whose pod runs Snap (collects the node's metrics) and Hindsight
  * (receives them over Heka TCP on loopback and writes them to InfluxDB), plus their ConfigMaps.
  */
+import path from 'node:path';
 import type { V1Container, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { StackConfig } from '../config/types.ts';
 import { HINDSIGHT, NAMES, SNAP } from '../facts.ts';
@@ -14,7 +15,6 @@ import {
   probe,
   resourceRequirements,
   restrictedSecurityContext,
-  secretEnv,
   selectorLabels,
   volumeOwnerInit,
   type Manifest,
@@ -34,6 +34,7 @@ const VOLUMES = {
   hindsightConfig: 'hindsight-config',
   hindsightRun: 'hindsight-run',
   hindsightState: 'hindsight-state',
+  writerPassword: 'influxdb-writer-password',
 } as const;
 
 const hostVolumeName = (mount: string) => `host-${mount}`;
@@ -89,19 +90,18 @@ function snapContainer(config: StackConfig): V1Container {
  */
 function hindsightSidecar(config: StackConfig): V1Container {
   const { collector } = config;
-  const writer = config.credentials.influxdbWriter;
   const hekaInput = { tcpSocket: { host: '127.0.0.1', port: collector.hekaPort } };
   return {
     name: 'hindsight',
     restartPolicy: 'Always',
     image: imageReference(config.images.hindsight),
     command: [HINDSIGHT.entrypoint],
-    env: [secretEnv(HINDSIGHT.passwordEnv, writer.secret, writer.key)],
     resources: resourceRequirements(collector.resources.hindsight),
     securityContext: restrictedSecurityContext(HINDSIGHT.user),
     volumeMounts: [
       { name: VOLUMES.hindsightConfig, mountPath: HINDSIGHT.configDir, readOnly: true },
       { name: VOLUMES.hindsightRun, mountPath: HINDSIGHT.runDir },
+      { name: VOLUMES.writerPassword, mountPath: HINDSIGHT.passwordDir, readOnly: true },
       { name: VOLUMES.hindsightState, mountPath: HINDSIGHT.outputDir },
     ],
     // Live while no plugin has been terminated (Hindsight leaves <run>/<type>/<name>.err).
@@ -128,6 +128,15 @@ function volumes(config: StackConfig, files: readonly ConfigFile[]): V1Volume[] 
     },
     { name: VOLUMES.hindsightRun, emptyDir: { sizeLimit: '16Mi' } },
     storageVolume(VOLUMES.hindsightState, collector.hindsightState),
+    // only the writer's password, as the file the plugin reads (only Hindsight mounts it)
+    {
+      name: VOLUMES.writerPassword,
+      secret: {
+        secretName: config.credentials.influxdbWriter.secret,
+        items: [{ key: config.credentials.influxdbWriter.key, path: path.basename(HINDSIGHT.passwordFile) }],
+        defaultMode: 0o444,
+      },
+    },
   ];
 }
 

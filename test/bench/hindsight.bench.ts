@@ -156,7 +156,7 @@ async function noopDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>, 
   const lua = await readLuaTree();
   lua.set(`output/${PLUGINS.output.filename}`, noopPlugin(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`));
   const dir = await configDir(lua);
-  const hindsight = await startRealHindsight({ build, configDir: dir, env: { INFLUXDB_PASSWORD: 'unused' } });
+  const hindsight = await startRealHindsight({ build, configDir: dir, env: {} });
   try {
     const messages = publishes.reduce((sum, frames) => sum + frames.length, 0);
     await publishAll(hindsight.hekaPort, publishes);

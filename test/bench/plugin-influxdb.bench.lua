@@ -2,9 +2,10 @@
 -- test/bench/pipeline.bench.ts. The plugin (the compiler's cfg, real LuaSocket HTTP) is offered the
 -- messages of a file by the fake Hindsight driver's replay loop (Hindsight's C loop: return codes
 -- handled, nothing recorded), then stopped (timer_event with shutdown = true writes the rest).
--- Usage: INFLUXDB_PASSWORD=... lua5.1 test/bench/plugin-influxdb.bench.lua FILE CFG_JSON
+-- Usage: lua5.1 test/bench/plugin-influxdb.bench.lua FILE CFG_JSON
 -- FILE holds "<length>\n<bytes>" records; CFG_JSON is the plugin cfg the compiler emits
--- (compiler/collector/hindsight.ts influxdbOutputCfg), pointed at the test InfluxDB.
+-- (compiler/collector/hindsight.ts influxdbOutputCfg), pointed at the test InfluxDB and a file
+-- holding the writer's password (password_file).
 -- Prints one JSON object.
 local here = debug.getinfo(1, "S").source:match("^@(.*)plugin%-influxdb%.bench%.lua$") or "./"
 package.path = here .. "../lua/?.lua;" .. here .. "../../lua/modules/?.lua;" .. package.path
@@ -19,7 +20,6 @@ local messages = fh.read_records(file_name)
 local hs = fh.hindsight({
     real_http = true,
     cfg = cjson.decode(cfg_json),
-    env_vars = { INFLUXDB_PASSWORD = assert(os.getenv("INFLUXDB_PASSWORD"), "INFLUXDB_PASSWORD is not set") },
 })
 assert(not hs.load_error, hs.load_error)
 local started = socket.gettime()

@@ -92,6 +92,17 @@ test('a pod reading a Secret key no credential declares is caught', () => {
   assert.deepEqual(check(objects), ['dev.credentials: Deployment/grafana container grafana reads key token of Secret grafana-admin, which no credential declares']);
 });
 
+test('a pod mounting a Secret key no credential declares, or a whole Secret, is caught', () => {
+  const objects = compiled();
+  const collector = objects.find((object) => object.kind === 'DaemonSet');
+  assert.ok(collector?.kind === 'DaemonSet');
+  const volume = collector.spec!.template.spec!.volumes!.find((v) => v.secret)!;
+  volume.secret!.items![0]!.key = 'token';
+  assert.deepEqual(check(objects), [`dev.credentials: DaemonSet/collector volume ${volume.name} mounts key token of Secret ${volume.secret!.secretName}, which no credential declares`]);
+  delete volume.secret!.items;
+  assert.deepEqual(check(objects), [`dev.credentials: DaemonSet/collector volume ${volume.name} mounts every key of Secret ${volume.secret!.secretName}: name the keys it needs`]);
+});
+
 function crossCheckInputsWithoutPlugin(): Manifest[] {
   return structuredClone(buildStack(stack, { lua: new Map(), secrets: new Map() }));
 }

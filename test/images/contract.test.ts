@@ -8,6 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
 import { Keyword } from 'dockerfile-ast';
 import { stack } from '../../config/stack.ts';
@@ -18,7 +19,7 @@ import { GRAFANA, HINDSIGHT, INFLUXDB, SNAP } from '../../compiler/facts.ts';
 import { imageReference, type Manifest } from '../../compiler/kube/objects.ts';
 import { METRIC_FAMILIES } from '../../compiler/collector/metrics.ts';
 import { snapdConfig } from '../../compiler/collector/snap.ts';
-import { hindsightCfg } from '../../compiler/collector/hindsight.ts';
+import { hindsightCfg, influxdbOutputCfg } from '../../compiler/collector/hindsight.ts';
 import { influxdbConf } from '../../compiler/influxdb/index.ts';
 import {
   IMAGE_NAMES,
@@ -184,9 +185,14 @@ describe('manifests and images agree', () => {
           assert.deepEqual(set, new Set(Object.values(INFLUXDB.env)));
         }
         if (image === 'snap') assert.deepEqual(set, new Set([SNAP.nodeNameEnv, SNAP.apiPortEnv]));
+        // No password in the environment: the plugin reads it from the mounted Secret (password_file).
         if (image === 'hindsight') {
-          // Read by the output plugin (password_env in its cfg), not by the image's scripts.
-          assert.deepEqual(set, new Set([HINDSIGHT.passwordEnv]));
+          assert.deepEqual(set, new Set());
+          const mount = (container.volumeMounts ?? []).find((m) => m.mountPath === path.dirname(HINDSIGHT.passwordFile));
+          assert.ok(mount?.readOnly, 'the password directory is mounted read-only');
+          const volume = objects.flatMap((o) => (o.kind === 'DaemonSet' ? o.spec?.template.spec?.volumes ?? [] : [])).find((v) => v.name === mount!.name);
+          assert.deepEqual(volume?.secret?.items?.map((item) => item.path), [path.basename(HINDSIGHT.passwordFile)]);
+          assert.equal(influxdbOutputCfg(stack).password_file, HINDSIGHT.passwordFile);
         }
       });
     }

@@ -508,13 +508,16 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
       ['modules/stagetest/helper.lua', await readFile(path.join(FIXTURES_DIR, 'modules/stagetest/helper.lua'), 'utf8')],
     ]);
     await writeHindsightConfig(dir, stack, lua);
+    const passwordFile = path.join(dir, 'writer-password');
+    await writeFile(passwordFile, 'from-the-secret');
     const stage = await startHindsightStage({
       configDir: dir,
-      env: { INFLUXDB_PASSWORD: 'from-the-secret' },
+      env: {},
       overrides: {
         output: {
           influxdb: {
             log_path: log,
+            password_file: passwordFile,
             influxdb_url: 'http://127.0.0.1:1',
             probe_keys: ['influxdb_url', 'database', 'retention_policy', 'username', 'precision', 'static_tags', 'excluded_tags', 'batch_max_points', 'timeout', 'memory_limit', 'instruction_limit', 'output_limit'],
           },
@@ -530,7 +533,7 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
       assert.equal(probe['cfg.precision'], 'ms');
       assert.equal(probe['cfg.static_tags'], '{}');
       assert.equal(probe['cfg.excluded_tags'], JSON.stringify(stack.hindsight.output.excludedTags));
-      assert.equal(probe['password_from_env'], 'from-the-secret');
+      assert.equal(probe['password_from_file'], 'from-the-secret');
       // the sandbox limits come from hindsight.cfg's output_defaults, as Hindsight hands them over
       assert.equal(probe['cfg.memory_limit'], String(stack.hindsight.limits.memoryLimit));
       assert.equal(probe['cfg.instruction_limit'], String(stack.hindsight.limits.instructionLimit));

@@ -21,7 +21,7 @@
  *        [--output-dir DIR] [--env NAME=VALUE]... [--set output.influxdb.key=LUA_VALUE]...
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -442,16 +442,21 @@ export async function readLuaTree(root: string = REPO_ROOT): Promise<Map<string,
 }
 
 /**
- * What the InfluxDB output needs to reach a test InfluxDB: its URL in the output cfg, the
- * writer's password in the environment variable the cfg names (HINDSIGHT.passwordEnv).
+ * What the InfluxDB output needs to reach a test InfluxDB: its URL in the output cfg, and the
+ * writer's password in a file the cfg's password_file points at (as the mounted Secret is in the
+ * pod: the path is rewritten, nothing else). The file is removed when the test process ends.
  */
 export function influxdbWiring(
   influx: { url: string; writer: { password: string } },
   extra: Partial<Record<keyof InfluxdbOutputCfg, LuaValue>> = {},
 ): Pick<HindsightStageOptions, 'overrides' | 'env'> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'stacklight-writer-'));
+  onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
+  const passwordFile = path.join(dir, path.basename(HINDSIGHT.passwordFile));
+  writeFileSync(passwordFile, influx.writer.password, { mode: 0o400 });
   return {
-    overrides: { output: { [PLUGINS.output.name]: { influxdb_url: influx.url, ...extra } as CfgOverrides } },
-    env: { [HINDSIGHT.passwordEnv]: influx.writer.password },
+    overrides: { output: { [PLUGINS.output.name]: { influxdb_url: influx.url, password_file: passwordFile, ...extra } as CfgOverrides } },
+    env: {},
   };
 }
 
