@@ -4,8 +4,8 @@
  * nothing itself.
  */
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
-import { readConfig, resolveConfig, ConfigError } from '../config/load.ts';
+import { resolve } from 'node:path';
+import { environmentConfig, ConfigError } from '../config/load.ts';
 import { ageKeyFile } from '../secrets/age-keys.ts';
 import { recipients } from '../secrets/sops-config.ts';
 import { bootstrapCommands, findAgeKeyLine } from '../gitops/bootstrap.ts';
@@ -19,13 +19,11 @@ const root = resolve(values.root ?? '.');
 try {
   const [environment] = positionals;
   if (!environment) throw new Error('usage: npm run bootstrap -- <env> [--age-key-file <file>]');
-  const resolved = resolveConfig(await readConfig(join(root, 'config')));
-  const env = resolved.environments.find((candidate) => candidate.name === environment);
-  if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
+  const config = await environmentConfig(root, environment);
   const keyFile = ageKeyFile(values['age-key-file']);
   const envRecipients = await recipients(root, environment);
   const key = await findAgeKeyLine(keyFile, envRecipients);
-  process.stdout.write(bootstrapCommands({ environment, config: env.config, keyFile, recipients: envRecipients, key }));
+  process.stdout.write(bootstrapCommands({ environment, config: config, keyFile, recipients: envRecipients, key }));
 } catch (error) {
   console.error(`bootstrap: ${error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message}`);
   process.exitCode = 1;

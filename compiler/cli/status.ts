@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { readConfig, resolveConfig, ConfigError } from '../config/load.ts';
+import { environmentConfig, ConfigError } from '../config/load.ts';
 import { clusterStatus, formatStatus } from '../gitops/status.ts';
+import { kubeConfigFrom } from '../kube/apply.ts';
 import { kustomizeBuild } from '../kustomize/build.ts';
 
 const { values, positionals } = parseArgs({
@@ -25,16 +25,11 @@ async function localHead(): Promise<string | undefined> {
 try {
   const [environment] = positionals;
   if (!environment) throw new Error('usage: npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json]');
-  const resolved = resolveConfig(await readConfig(join(root, 'config')));
-  const env = resolved.environments.find((candidate) => candidate.name === environment);
-  if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
-  const kc = new KubeConfig();
-  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
-  else kc.loadFromDefault();
-  if (values.context) kc.setCurrentContext(values.context);
+  const config = await environmentConfig(root, environment);
+  const kc = kubeConfigFrom(values);
   const report = await clusterStatus(kc, {
     environment,
-    config: env.config,
+    config: config,
     compiled: await kustomizeBuild(join(root, 'overlays', environment)),
     localHead: await localHead(),
   });

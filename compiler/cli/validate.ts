@@ -14,8 +14,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { serverSideApply, type ApplyResult } from '../kube/apply.ts';
+import { kubeConfigFrom, serverSideApply, type ApplyResult } from '../kube/apply.ts';
 import { kustomizeBuild } from '../kustomize/build.ts';
 import { schemaInputOf, schemaProblems, unknownFieldProblems, type KubeObject } from '../kube/schema.ts';
 import { ruleProblems } from '../kube/rules.ts';
@@ -77,10 +76,7 @@ function serverReport(target: string, results: readonly ApplyResult[], seconds: 
 }
 
 if (values.server) {
-  const kc = new KubeConfig();
-  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
-  else kc.loadFromDefault();
-  if (values.context) kc.setCurrentContext(values.context);
+  const kc = kubeConfigFrom(values);
   console.log(`server: ${kc.getCurrentCluster()?.server ?? '(none)'} (context ${kc.getCurrentContext()})`);
   for (const target of targets.filter((t) => t !== 'base')) {
     const started = performance.now();

@@ -65,6 +65,14 @@ export async function readConfig(configDir: string): Promise<RawConfig> {
   }
 }
 
+/** One environment's config from `<root>/config`, validated with all the others. */
+export async function environmentConfig(root: string, environment: string): Promise<StackConfig> {
+  const resolved = resolveConfig(await readConfig(join(root, 'config')));
+  const env = resolved.environments.find((candidate) => candidate.name === environment);
+  if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
+  return env.config;
+}
+
 /** Validates the defaults and every environment; throws one ConfigError listing every problem. */
 export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const defaultIssues = validateStack(raw.defaults, DEFAULTS);

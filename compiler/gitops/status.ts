@@ -79,14 +79,16 @@ function absent(error: unknown): undefined {
   throw error;
 }
 
-const FLUX_KINDS = {
+/** Where the engines' objects are served (CustomObjectsApi's coordinates). */
+export const GITOPS_RESOURCES = {
   GitRepository: { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' },
   Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
+  Application: { group: 'argoproj.io', version: 'v1alpha1', plural: 'applications' },
 } as const;
 
-async function fluxResource(kc: KubeConfig, kind: keyof typeof FLUX_KINDS, name: string): Promise<FluxResource | undefined> {
+async function fluxResource(kc: KubeConfig, kind: 'GitRepository' | 'Kustomization', name: string): Promise<FluxResource | undefined> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  return (await api.getNamespacedCustomObject({ ...FLUX_KINDS[kind], namespace: FLUX.namespace, name }).catch(absent)) as FluxResource | undefined;
+  return (await api.getNamespacedCustomObject({ ...GITOPS_RESOURCES[kind], namespace: FLUX.namespace, name }).catch(absent)) as FluxResource | undefined;
 }
 
 const conditionOf = (conditions: readonly ConditionSummary[], type: string) => conditions.find((c) => c.type === type);
@@ -240,7 +242,7 @@ async function argoStatus(kc: KubeConfig, input: StatusInput): Promise<EngineSta
   const name = `stacklight-${input.environment}`;
   const object = `Application/${ARGOCD.namespace}/${name}`;
   const api = kc.makeApiClient(CustomObjectsApi);
-  const app = (await api.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'applications', namespace: ARGOCD.namespace, name }).catch(absent)) as ArgoApplication | undefined;
+  const app = (await api.getNamespacedCustomObject({ ...GITOPS_RESOURCES.Application, namespace: ARGOCD.namespace, name }).catch(absent)) as ArgoApplication | undefined;
   const s = app?.status ?? {};
   const revision = s.sync?.revision;
   const upToDate = !!revision && revision === input.localHead;

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from './schema.ts';
 
 /** The API paths of objects, from the server's discovery (the client's own lookup, made public). */
@@ -19,7 +19,7 @@ class ObjectPaths extends KubernetesObjectApi {
 export interface ApplyResult {
   /** kind/namespace/name */
   object: string;
-  status: 'applied' | 'unchanged' | 'refused' | 'skipped';
+  status: 'applied' | 'refused' | 'skipped';
   /** The server's refusal, or why the object was not sent. */
   message?: string;
   /** Warning headers of the answer (Pod Security, deprecations). */
@@ -34,6 +34,15 @@ export interface ApplyOptions {
 }
 
 export const FIELD_MANAGER = 'stacklight';
+
+/** The kubeconfig a CLI's --kubeconfig and --context name, else kubectl's default. */
+export function kubeConfigFrom(options: { kubeconfig?: string; context?: string }): KubeConfig {
+  const kc = new KubeConfig();
+  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else kc.loadFromDefault();
+  if (options.context) kc.setCurrentContext(options.context);
+  return kc;
+}
 
 export function objectId(object: KubeObject): string {
   const metadata = object.metadata as { name?: unknown; namespace?: unknown } | undefined;
@@ -140,15 +149,13 @@ export async function serverSideApply(kc: KubeConfig, objects: readonly KubeObje
       results.push({ object: id, status: unserved ? 'skipped' : 'refused', message, warnings: [] });
       continue;
     }
-    const before = options.dryRun ? undefined : await send(kc, 'GET', path);
     const answer = await send(kc, 'PATCH', `${path}?${query}`, JSON.stringify(object), 'application/apply-patch+yaml');
     if (answer.status >= 300) {
       results.push({ object: id, status: 'refused', message: serverMessage(answer), warnings: answer.warnings });
       continue;
     }
     if (object.kind === 'CustomResourceDefinition' && !options.dryRun) pendingCrds.push(object.metadata!.name!);
-    const unchanged = before?.status === 200 && resourceVersion(before.body) === resourceVersion(answer.body);
-    results.push({ object: id, status: unchanged ? 'unchanged' : 'applied', warnings: answer.warnings, body: JSON.parse(answer.body) as Record<string, unknown> });
+    results.push({ object: id, status: 'applied', warnings: answer.warnings, body: JSON.parse(answer.body) as Record<string, unknown> });
   }
   if (pendingCrds.length > 0) await waitEstablished(kc, pendingCrds);
   return results;
@@ -198,10 +205,3 @@ function isUnserved(error: unknown): boolean {
   return /Unrecognized API version and kind|Failed to fetch resource metadata for .*HTTP-Code: 404/.test((error as Error).message);
 }
 
-function resourceVersion(body: string): string | undefined {
-  try {
-    return (JSON.parse(body) as KubernetesObject).metadata?.resourceVersion;
-  } catch {
-    return undefined;
-  }
-}

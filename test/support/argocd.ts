@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { ARGOCD } from '../../compiler/facts.ts';
+import { GITOPS_RESOURCES } from '../../compiler/gitops/status.ts';
 import { serverSideApply } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
@@ -132,7 +133,7 @@ export class LocalArgoCD implements AsyncDisposable {
 
   async application(name: string): Promise<{ metadata: { annotations?: Record<string, string> }; status?: ApplicationStatus }> {
     const api = this.cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-    return (await api.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'applications', namespace: ARGOCD.namespace, name })) as never;
+    return (await api.getNamespacedCustomObject({ ...GITOPS_RESOURCES.Application, namespace: ARGOCD.namespace, name })) as never;
   }
 
   /** A hard refresh (the `argocd.argoproj.io/refresh` annotation): fetch and compare now. */

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { serverSideApply } from '../../compiler/kube/apply.ts';
 import { FLUX } from '../../compiler/facts.ts';
+import { GITOPS_RESOURCES } from '../../compiler/gitops/status.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import { Daemon, type LocalCluster } from './cluster.ts';
@@ -38,11 +39,7 @@ interface FluxObject {
   status?: FluxStatus;
 }
 
-const KINDS = {
-  GitRepository: { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' },
-  Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
-} as const;
-export type FluxKind = keyof typeof KINDS;
+export type FluxKind = 'GitRepository' | 'Kustomization';
 
 async function healthy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -113,12 +110,12 @@ export class LocalFlux implements AsyncDisposable {
   }
 
   async get(kind: FluxKind, name: string): Promise<FluxObject> {
-    return (await this.objects().getNamespacedCustomObject({ ...KINDS[kind], namespace: FLUX.namespace, name })) as FluxObject;
+    return (await this.objects().getNamespacedCustomObject({ ...GITOPS_RESOURCES[kind], namespace: FLUX.namespace, name })) as FluxObject;
   }
 
   /** Asks for a reconcile now, as `flux reconcile` does (the requestedAt annotation). */
   async reconcile(kind: FluxKind, name: string): Promise<void> {
-    const { group, version } = KINDS[kind];
+    const { group, version } = GITOPS_RESOURCES[kind];
     const request = {
       apiVersion: `${group}/${version}`, kind,
       metadata: { name, namespace: FLUX.namespace, annotations: { 'reconcile.fluxcd.io/requestedAt': new Date().toISOString() } },

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { compile } from '../../compiler/compile.ts';
-import { readConfig, resolveConfig } from '../../compiler/config/load.ts';
+import { environmentConfig } from '../../compiler/config/load.ts';
 import type { GitOpsEngine, StackConfig } from '../../compiler/config/types.ts';
 import { ARGOCD, FLUX } from '../../compiler/facts.ts';
 import { findAgeKeyLine } from '../../compiler/gitops/bootstrap.ts';
@@ -188,9 +188,8 @@ export class GitOpsRig implements AsyncDisposable {
   }
 
   /** The environment's config as the copy resolves it. */
-  async config(): Promise<StackConfig> {
-    const resolved = resolveConfig(await readConfig(join(this.repo!.root, 'config')));
-    return resolved.environments.find((env) => env.name === this.environment)!.config;
+  config(): Promise<StackConfig> {
+    return environmentConfig(this.repo!.root, this.environment);
   }
 
   overlayObjects(): Promise<KubeObject[]> {
