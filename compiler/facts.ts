@@ -35,6 +35,13 @@ export const NAMES = {
   influxdbIngressPolicy: 'influxdb-ingress',
 } as const;
 
+/**
+ * Where every pod finds the passwords it reads: one read-only projected volume of only the keys it
+ * needs, one file per credential (credentialFile in compiler/secrets/credentials.ts names it).
+ * No password is ever in an environment variable.
+ */
+export const CREDENTIALS = { volume: 'credentials', dir: '/etc/stacklight/credentials' } as const;
+
 /** Flux's side: where its objects live and the Secret holding the age key it decrypts with. */
 export const FLUX = {
   namespace: 'flux-system',
@@ -76,8 +83,21 @@ export const SNAP = {
   user: 65534,
   entrypoint: '/usr/local/bin/snap-entrypoint',
   healthcheck: '/usr/local/bin/snap-healthcheck',
-  /** The snapd config file, from the snap-config ConfigMap. */
-  configFile: '/etc/snap/snapd.yaml',
+  /**
+   * The snapd config as compiled (the snap-config ConfigMap): a template whose REST API password
+   * is the placeholder below. The entrypoint renders it, with the password read from
+   * `apiPasswordFileEnv`'s file, into `configFile` (a memory emptyDir, mode 0600) before snapd starts.
+   */
+  configTemplate: '/etc/snap/snapd.yaml',
+  configTemplateEnv: 'SNAP_CONFIG_TEMPLATE',
+  configFile: '/run/snap/snapd.yaml',
+  configFileEnv: 'SNAP_CONFIG',
+  configDir: '/run/snap',
+  apiPasswordPlaceholder: '${SNAP_API_PASSWORD}',
+  /** The environment variable naming the REST API password's file (the entrypoint and the healthcheck read it). */
+  apiPasswordFileEnv: 'SNAP_API_PASSWORD_FILE',
+  /** Any user name is accepted by snapd's basic auth; snaptel sends this one. */
+  apiUser: 'snap',
   /** Task templates from the ConfigMap; the entrypoint fills in the node name. */
   taskTemplateDir: '/etc/snap/task-templates',
   /** Rendered tasks (an emptyDir); snapd loads them through auto_discover_path. */
@@ -111,12 +131,6 @@ export const HINDSIGHT = {
   plainModuleDir: '/usr/lib/luasandbox/modules',
   /** Our own Lua modules, from the ConfigMap. */
   projectModuleDir: '/etc/hindsight/modules',
-  /**
-   * Where the write-only InfluxDB user's password is mounted (from its Secret, read-only): the
-   * output plugin reads it from this file (password_file), never from the environment.
-   */
-  passwordDir: '/etc/stacklight/influxdb-writer',
-  passwordFile: '/etc/stacklight/influxdb-writer/password',
 } as const;
 
 /** The influxdb image (images/influxdb). */
@@ -127,17 +141,17 @@ export const INFLUXDB = {
   maxStartSeconds: 1800,
   configFile: '/etc/influxdb/influxdb.conf',
   dataDir: '/var/lib/influxdb',
-  /** Environment the image's bootstrap reads (passwords come from Secrets, never literals). */
+  /** Environment the image's bootstrap reads: passwords as the paths of their files, never values. */
   env: {
     database: 'INFLUXDB_DB',
     retentionPolicy: 'INFLUXDB_RP',
     retention: 'INFLUXDB_RETENTION',
     adminUser: 'INFLUXDB_ADMIN_USER',
-    adminPassword: 'INFLUXDB_ADMIN_PASSWORD',
+    adminPasswordFile: 'INFLUXDB_ADMIN_PASSWORD_FILE',
     writerUser: 'INFLUXDB_WRITE_USER',
-    writerPassword: 'INFLUXDB_WRITE_USER_PASSWORD',
+    writerPasswordFile: 'INFLUXDB_WRITE_USER_PASSWORD_FILE',
     readerUser: 'INFLUXDB_READ_USER',
-    readerPassword: 'INFLUXDB_READ_USER_PASSWORD',
+    readerPasswordFile: 'INFLUXDB_READ_USER_PASSWORD_FILE',
   },
 } as const;
 
@@ -154,10 +168,17 @@ export const GRAFANA = {
   provisioningDir: '/etc/grafana/provisioning',
   /** The dashboard JSON files, from the grafana-dashboards ConfigMap. */
   dashboardsDir: '/etc/grafana/dashboards',
+  /** With TLS on: the certificate and key files (from their Secret, mounted read-only). */
+  tlsDir: '/etc/stacklight/tls',
   env: {
     adminUser: 'GF_SECURITY_ADMIN_USER',
-    adminPassword: 'GF_SECURITY_ADMIN_PASSWORD',
-    readerPassword: 'INFLUXDB_READER_PASSWORD',
+    /** Grafana's own `__FILE` form: it reads the admin password from that file; so does start.sh. */
+    adminPasswordFile: 'GF_SECURITY_ADMIN_PASSWORD__FILE',
+    /** Grafana's own server settings, read by start.sh too: https, its certificate and key files, the name in the certificate. */
+    protocol: 'GF_SERVER_PROTOCOL',
+    certFile: 'GF_SERVER_CERT_FILE',
+    certKey: 'GF_SERVER_CERT_KEY',
+    domain: 'GF_SERVER_DOMAIN',
     homeDashboardUid: 'STACKLIGHT_HOME_DASHBOARD_UID',
     datasourceUid: 'STACKLIGHT_DATASOURCE_UID',
   },
