@@ -14,6 +14,7 @@ import { ruleProblems } from './kube/rules.ts';
 import { buildStack } from './stack.ts';
 import { crossCheck } from './crosscheck.ts';
 import { checkSecretKeys, readEncryptedSecrets } from './secrets/files.ts';
+import { secretId } from './secrets/credentials.ts';
 import { baseTree, type FileTree } from './kustomize/base.ts';
 import { overlayTree, type EnvironmentBuild } from './kustomize/overlay.ts';
 import { writeTree, type WriteReport } from './render/write.ts';
@@ -88,7 +89,7 @@ export async function build(options: CompileOptions): Promise<Compiled> {
   const environments: EnvironmentBuild[] = [];
   for (const { name, config: envConfig } of config.environments) {
     const { secrets, issues: fileIssues } = await readEncryptedSecrets(root, name);
-    const inputs: BuildInputs = { lua, secrets: new Map(secrets.map((secret) => [secret.name, secret])) };
+    const inputs: BuildInputs = { lua, secrets: new Map(secrets.map((secret) => [secretId(secret), secret])) };
     const objects = buildStack(envConfig, inputs);
     issues.push(
       ...fileIssues,

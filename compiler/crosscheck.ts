@@ -6,14 +6,19 @@
  *   port when InfluxDB runs in the cluster, and the Service targets a port the pod has;
  * - every ConfigMap a pod mounts exists with the keys it mounts, the output plugin's Lua file is
  *   among them, and every Secret key a pod reads is one a credential declares (whose presence
- *   in the encrypted files secrets/files.ts checks).
+ *   in the encrypted files secrets/files.ts checks);
+ * - no password is in an environment variable, and every pod mounts the file of every
+ *   credential its component uses;
+ * - every pod has the runtime's seccomp filter, and every pod outside the collector's namespace
+ *   is selected by a NetworkPolicy of its namespace.
  */
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { StackConfig } from './config/types.ts';
 import type { Issue } from './config/checks.ts';
-import { requiredSecrets } from './secrets/credentials.ts';
+import { CREDENTIAL_USES, requiredSecrets, secretId, usedCredentials } from './secrets/credentials.ts';
+import type { CredentialId } from './config/types.ts';
 import type { Manifest } from './kube/objects.ts';
-import { NAMES } from './facts.ts';
+import { LABELS, NAMES } from './facts.ts';
 import { parseYamlDocuments } from './render/yaml.ts';
 import { influxdbServiceHost } from './influxdb/endpoint.ts';
 import { PLUGINS } from './collector/hindsight.ts';
@@ -31,10 +36,17 @@ function luaSetting(cfg: string | undefined, key: string): string | undefined {
   return match ? (match[1] ?? match[2]) : undefined;
 }
 
-function podSpecs(objects: readonly Manifest[]): [string, V1PodSpec][] {
-  return objects.flatMap((object): [string, V1PodSpec][] =>
+interface Pod {
+  owner: string;
+  namespace: string;
+  labels: Record<string, string>;
+  spec: V1PodSpec;
+}
+
+function pods(objects: readonly Manifest[]): Pod[] {
+  return objects.flatMap((object): Pod[] =>
     (object.kind === 'DaemonSet' || object.kind === 'Deployment') && object.spec?.template.spec
-      ? [[`${object.kind}/${object.metadata.name}`, object.spec.template.spec]]
+      ? [{ owner: `${object.kind}/${object.metadata.name}`, namespace: object.metadata.namespace ?? '', labels: object.spec.template.metadata?.labels ?? {}, spec: object.spec.template.spec }]
       : [],
   );
 }
@@ -84,7 +96,7 @@ function influxdbUrlIssues(objects: readonly Manifest[], config: StackConfig, at
 
 function configMapIssues(objects: readonly Manifest[], at: string): Issue[] {
   const issues: Issue[] = [];
-  for (const [owner, pod] of podSpecs(objects)) {
+  for (const { owner, spec: pod } of pods(objects)) {
     for (const volume of pod.volumes ?? []) {
       if (!volume.configMap) continue;
       const configMap = find(objects, 'ConfigMap', volume.configMap.name!);
@@ -105,31 +117,76 @@ function configMapIssues(objects: readonly Manifest[], at: string): Issue[] {
   return issues;
 }
 
-/** Every Secret key a pod reads is one the config's credentials require (and so one the files are checked for). */
+/** Every Secret key a pod mounts is one the config requires in the pod's namespace; none is in the environment. */
 function secretKeyIssues(objects: readonly Manifest[], config: StackConfig, at: string): Issue[] {
   const required = requiredSecrets(config);
   const issues: Issue[] = [];
-  for (const [owner, pod] of podSpecs(objects)) {
+  for (const { owner, namespace, spec: pod } of pods(objects)) {
     for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
       for (const variable of container.env ?? []) {
         const ref = variable.valueFrom?.secretKeyRef;
-        if (ref && !required.get(ref.name!)?.has(ref.key)) {
-          issues.push({ path: `${at}.credentials`, message: `${owner} container ${container.name} reads key ${ref.key} of Secret ${ref.name}, which no credential declares` });
-        }
+        if (ref) issues.push({ path: `${at}.credentials`, message: `${owner} container ${container.name} reads key ${ref.key} of Secret ${ref.name} into its environment: Secrets are mounted as files` });
       }
     }
     for (const volume of pod.volumes ?? []) {
-      const secret = volume.secret;
-      if (!secret) continue;
-      if (!secret.items?.length) {
-        issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts every key of Secret ${secret.secretName}: name the keys it needs` });
-      }
-      for (const item of secret.items ?? []) {
-        if (!required.get(secret.secretName!)?.has(item.key)) {
-          issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts key ${item.key} of Secret ${secret.secretName}, which no credential declares` });
+      const sources = volume.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : (volume.projected?.sources ?? []).flatMap((source) => (source.secret ? [source.secret] : []));
+      for (const secret of sources) {
+        if (!secret.items?.length) {
+          issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts every key of Secret ${secret.name}: name the keys it needs` });
+        }
+        for (const item of secret.items ?? []) {
+          if (!required.get(secretId({ namespace, name: secret.name! }))?.keys.has(item.key)) {
+            issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts key ${item.key} of Secret ${namespace}/${secret.name}, which no credential declares` });
+          }
         }
       }
     }
+  }
+  return issues;
+}
+
+/** The credentials whose password files a pod's volumes hold. */
+function mountedCredentials(config: StackConfig, pod: V1PodSpec): Set<CredentialId> {
+  const mounted = new Set<CredentialId>();
+  for (const source of (pod.volumes ?? []).flatMap((volume) => volume.projected?.sources ?? [])) {
+    for (const id of usedCredentials(config)) {
+      const { secret, key } = config.credentials[id];
+      if (source.secret?.name === secret && source.secret.items?.some((item) => item.key === key && item.path === CREDENTIAL_USES[id].file)) mounted.add(id);
+    }
+  }
+  return mounted;
+}
+
+/** Every workload mounts the password file of every credential its component uses. */
+function passwordFileIssues(objects: readonly Manifest[], config: StackConfig, at: string): Issue[] {
+  const issues: Issue[] = [];
+  for (const { owner, labels, spec } of pods(objects)) {
+    const component = labels[LABELS.name];
+    const mounted = mountedCredentials(config, spec);
+    for (const id of usedCredentials(config)) {
+      if (CREDENTIAL_USES[id].consumers(config).some((consumer) => consumer === component) && !mounted.has(id)) {
+        issues.push({ path: `${at}.credentials.${id}`, message: `${owner} does not mount the password file of ${id} (${CREDENTIAL_USES[id].purpose})` });
+      }
+    }
+  }
+  return issues;
+}
+
+/** Pod Security `restricted` asks for the runtime's seccomp filter; the backend's pods each have a NetworkPolicy. */
+function isolationIssues(objects: readonly Manifest[], config: StackConfig, at: string): Issue[] {
+  const issues: Issue[] = [];
+  const policies = objects.filter((object) => object.kind === 'NetworkPolicy');
+  for (const { owner, namespace, labels, spec } of pods(objects)) {
+    if (spec.securityContext?.seccompProfile?.type !== 'RuntimeDefault') {
+      issues.push({ path: `${at}.objects`, message: `${owner} has no seccompProfile RuntimeDefault` });
+    }
+    if (namespace === config.namespaces.collector) continue;
+    const selected = policies.some(
+      (policy) =>
+        policy.metadata.namespace === namespace &&
+        Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value),
+    );
+    if (!selected) issues.push({ path: `${at}.networkPolicy`, message: `${owner} is selected by no NetworkPolicy in namespace ${namespace}` });
   }
   return issues;
 }
@@ -140,5 +197,7 @@ export function crossCheck(objects: readonly Manifest[], config: StackConfig, at
     ...influxdbUrlIssues(objects, config, at),
     ...configMapIssues(objects, at),
     ...secretKeyIssues(objects, config, at),
+    ...passwordFileIssues(objects, config, at),
+    ...isolationIssues(objects, config, at),
   ];
 }

@@ -19,6 +19,14 @@ export const ANNOTATIONS = {
   configHash: `${DOMAIN}/config-hash`,
 } as const;
 
+/** Pod Security Admission's namespace labels: the API server enforces the level they name. */
+export const POD_SECURITY = {
+  enforce: 'pod-security.kubernetes.io/enforce',
+  warn: 'pod-security.kubernetes.io/warn',
+  audit: 'pod-security.kubernetes.io/audit',
+} as const;
+export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
+
 export const PART_OF = 'stacklight';
 export const MANAGED_BY = 'ms-stacklight-compiler';
 
@@ -33,6 +41,9 @@ export const NAMES = {
   grafanaProvisioning: 'grafana-provisioning',
   grafanaDashboards: 'grafana-dashboards',
   influxdbIngressPolicy: 'influxdb-ingress',
+  grafanaIngressPolicy: 'grafana-ingress',
+  /** The claim of InfluxDB's local PersistentVolume; the volume is named after it, per namespace. */
+  influxdbData: 'influxdb-data',
 } as const;
 
 /**

@@ -5,9 +5,10 @@
 
 /** A SOPS-encrypted Secret file, kept byte for byte (its MAC covers every field and their order). */
 export interface EncryptedSecret {
-  /** The Secret's metadata.name. */
+  /** The Secret's metadata.name and metadata.namespace (its file's name and directory). */
   name: string;
-  /** The file's path relative to the environment's overlay, e.g. "secrets/influxdb-writer.yaml". */
+  namespace: string;
+  /** The file's path relative to the environment's overlay, e.g. "secrets/stacklight/influxdb-writer.yaml". */
   file: string;
   /** The file's bytes. */
   text: string;
@@ -18,11 +19,11 @@ export interface EncryptedSecret {
 export interface BuildInputs {
   /** Files under lua/, by path relative to lua/, e.g. "output/influxdb_out.lua". */
   lua: ReadonlyMap<string, string>;
-  /** The environment's encrypted Secrets by name; empty for base. */
+  /** The environment's encrypted Secrets by `<namespace>/<name>` (secretId); empty for base. */
   secrets: ReadonlyMap<string, EncryptedSecret>;
 }
 
-/** The ciphertexts of the named Secrets, for config-hash annotations: a rotation rolls the pods. */
-export function secretTexts(inputs: BuildInputs, names: readonly string[]): string[] {
-  return [...new Set(names)].sort().map((name) => inputs.secrets.get(name)?.text ?? '');
+/** The ciphertexts of these Secrets (secretIds), for config-hash annotations: a rotation rolls the pods. */
+export function secretTexts(inputs: BuildInputs, ids: readonly string[]): string[] {
+  return [...new Set(ids)].sort().map((id) => inputs.secrets.get(id)?.text ?? '');
 }

@@ -9,7 +9,8 @@ import { images } from './images.ts';
 const MiB = 1024 * 1024;
 
 export const stack: StackConfig = {
-  namespace: 'stacklight',
+  // The collector's pods need the host (privileged); InfluxDB and Grafana run under `restricted`.
+  namespaces: { collector: 'stacklight-collector', backend: 'stacklight' },
   labels: { 'app.kubernetes.io/instance': 'stacklight' },
   images,
 
@@ -59,13 +60,14 @@ export const stack: StackConfig = {
     retentionPolicy: 'stacklight',
     retention: '30d',
     nodeSelector: { key: 'stacklight.ms/influxdb', value: 'true' },
-    storage: { type: 'hostPath', path: '/var/lib/stacklight/influxdb' },
+    storage: { type: 'localVolume', path: '/var/lib/stacklight/influxdb', capacity: '100Gi' },
     servicePort: 8086,
     resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
   },
 
   grafana: {
     nodePort: 30300,
+    tls: { enabled: false },
     resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
     sqliteSizeLimit: '256Mi',
     datasource: { name: 'InfluxDB', uid: 'stacklight-influxdb' },
@@ -76,11 +78,18 @@ export const stack: StackConfig = {
     influxdbWriter: { username: 'hindsight', secret: 'influxdb-writer', key: 'password' },
     influxdbReader: { username: 'grafana', secret: 'influxdb-reader', key: 'password' },
     grafanaAdmin: { username: 'admin', secret: 'grafana-admin', key: 'password' },
+    snapApi: { username: 'snap', secret: 'snap-api', key: 'password' },
   },
 
-  // Set both to your cluster's: the collector reaches InfluxDB from node addresses (hostNetwork);
-  // pod addresses inside a node range are excepted from it (here kubeadm's usual pod network).
-  networkPolicy: { nodeCidrs: ['10.0.0.0/8'], podCidrs: ['10.244.0.0/16'] },
+  // Placeholders (kubeadm's usual pod network inside the private 10.x range): every environment
+  // states its cluster's ranges or says why these are right for it. The collector reaches InfluxDB
+  // from node addresses (hostNetwork); pod addresses inside a node or client range are excepted.
+  networkPolicy: {
+    type: 'placeholder',
+    nodeCidrs: ['10.0.0.0/8'],
+    podCidrs: ['10.244.0.0/16'],
+    grafanaClientCidrs: ['10.0.0.0/8'],
+  },
 
   gitops: {
     engine: 'flux',

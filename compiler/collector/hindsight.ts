@@ -8,6 +8,7 @@ import { durationSeconds } from '../config/duration.ts';
 import { HINDSIGHT } from '../facts.ts';
 import { GENERATED_LUA_HEADER, luaAssignments } from '../render/lua.ts';
 import { influxdbUrl } from '../influxdb/endpoint.ts';
+import { credentialFile } from '../secrets/credentials.ts';
 
 /** Bind the Heka input to loopback: the pod shares the node's network and Snap is local. */
 export const HEKA_INPUT_ADDRESS = '127.0.0.1';
@@ -59,7 +60,7 @@ export function influxdbOutputCfg(config: StackConfig): InfluxdbOutputCfg {
     database: config.influxdb.database,
     retention_policy: config.influxdb.retentionPolicy,
     username: config.credentials.influxdbWriter.username,
-    password_file: HINDSIGHT.passwordFile,
+    password_file: credentialFile('influxdbWriter'),
     precision: output.precision,
     batch_max_points: output.batchMaxPoints,
     batch_max_bytes: output.batchMaxBytes,

@@ -2,10 +2,9 @@
  * The collector: one DaemonSet whose pod runs Snap (collects the node's metrics) and Hindsight
  * (receives them over Heka TCP on loopback and writes them to InfluxDB), plus their ConfigMaps.
  */
-import path from 'node:path';
 import type { V1Container, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { StackConfig } from '../config/types.ts';
-import { HINDSIGHT, NAMES, SNAP } from '../facts.ts';
+import { CREDENTIALS, HINDSIGHT, NAMES, SNAP } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
   configMap,
@@ -20,7 +19,7 @@ import {
   type Manifest,
 } from '../kube/objects.ts';
 import { podTemplate, storageVolume } from '../kube/workloads.ts';
-import { credentialSecrets } from '../secrets/credentials.ts';
+import { consumerSecrets, credentialFile, credentialsVolume } from '../secrets/credentials.ts';
 import { METRIC_FAMILIES } from './metrics.ts';
 import { SNAP_FILES, snapFiles } from './snap.ts';
 import { hindsightFiles, type ConfigFile } from './hindsight.ts';
@@ -34,7 +33,10 @@ const VOLUMES = {
   hindsightConfig: 'hindsight-config',
   hindsightRun: 'hindsight-run',
   hindsightState: 'hindsight-state',
-  writerPassword: 'influxdb-writer-password',
+  snapRun: 'snap-run',
+  // one per container: each sees only its own password
+  snapCredentials: 'snap-credentials',
+  hindsightCredentials: 'hindsight-credentials',
 } as const;
 
 const hostVolumeName = (mount: string) => `host-${mount}`;
@@ -66,17 +68,22 @@ function snapContainer(config: StackConfig): V1Container {
     env: [
       { name: SNAP.nodeNameEnv, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
       literalEnv(SNAP.apiPortEnv, collector.snapApiPort),
+      literalEnv(SNAP.configTemplateEnv, SNAP.configTemplate),
+      literalEnv(SNAP.configFileEnv, SNAP.configFile),
+      literalEnv(SNAP.apiPasswordFileEnv, credentialFile('snapApi')),
     ],
     resources: resourceRequirements(collector.resources.snap),
     securityContext: snapSecurityContext(config),
     volumeMounts: [
       ...hostMounts,
-      { name: VOLUMES.snapConfig, mountPath: SNAP.configFile, subPath: SNAP_FILES.config, readOnly: true },
+      { name: VOLUMES.snapConfig, mountPath: SNAP.configTemplate, subPath: SNAP_FILES.config, readOnly: true },
+      { name: VOLUMES.snapRun, mountPath: SNAP.configDir },
+      { name: VOLUMES.snapCredentials, mountPath: CREDENTIALS.dir, readOnly: true },
       { name: VOLUMES.snapConfig, mountPath: `${SNAP.taskTemplateDir}/${SNAP_FILES.task}`, subPath: SNAP_FILES.task, readOnly: true },
       { name: VOLUMES.snapTasks, mountPath: SNAP.taskDir },
       { name: VOLUMES.snapTmp, mountPath: '/tmp' },
     ],
-    // The healthcheck asks snapd's API whether the task is Running and its recent runs did not fail.
+    // The healthcheck asks snapd's API (with the password) whether the task is Running and its recent runs did not fail.
     livenessProbe: { ...healthcheck('liveness'), failureThreshold: 6 },
     readinessProbe: healthcheck('readiness'),
   };
@@ -101,7 +108,7 @@ function hindsightSidecar(config: StackConfig): V1Container {
     volumeMounts: [
       { name: VOLUMES.hindsightConfig, mountPath: HINDSIGHT.configDir, readOnly: true },
       { name: VOLUMES.hindsightRun, mountPath: HINDSIGHT.runDir },
-      { name: VOLUMES.writerPassword, mountPath: HINDSIGHT.passwordDir, readOnly: true },
+      { name: VOLUMES.hindsightCredentials, mountPath: CREDENTIALS.dir, readOnly: true },
       { name: VOLUMES.hindsightState, mountPath: HINDSIGHT.outputDir },
     ],
     // Live while no plugin has been terminated (Hindsight leaves <run>/<type>/<name>.err).
@@ -122,21 +129,16 @@ function volumes(config: StackConfig, files: readonly ConfigFile[]): V1Volume[] 
     { name: VOLUMES.snapConfig, configMap: { name: NAMES.snapConfig } },
     { name: VOLUMES.snapTasks, emptyDir: { sizeLimit: '1Mi' } },
     { name: VOLUMES.snapTmp, emptyDir: { sizeLimit: '64Mi' } },
+    // the rendered snapd config holds the API password: memory only, never the node's disk
+    { name: VOLUMES.snapRun, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     {
       name: VOLUMES.hindsightConfig,
       configMap: { name: NAMES.hindsightConfig, items: files.map(({ key, path }) => ({ key, path })) },
     },
     { name: VOLUMES.hindsightRun, emptyDir: { sizeLimit: '16Mi' } },
     storageVolume(VOLUMES.hindsightState, collector.hindsightState),
-    // only the writer's password, as the file the plugin reads (only Hindsight mounts it)
-    {
-      name: VOLUMES.writerPassword,
-      secret: {
-        secretName: config.credentials.influxdbWriter.secret,
-        items: [{ key: config.credentials.influxdbWriter.key, path: path.basename(HINDSIGHT.passwordFile) }],
-        defaultMode: 0o444,
-      },
-    },
+    credentialsVolume(config, ['snapApi'], VOLUMES.snapCredentials),
+    credentialsVolume(config, ['influxdbWriter'], VOLUMES.hindsightCredentials),
   ];
 }
 
@@ -175,7 +177,7 @@ export function collector(config: StackConfig, inputs: BuildInputs): Manifest[] 
     spec: {
       selector: { matchLabels: selectorLabels(COMPONENT) },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-      template: podTemplate(config, COMPONENT, [snapData, hindsightData, ...secretTexts(inputs, credentialSecrets(config, 'collector'))], podSpec(config, files)),
+      template: podTemplate(config, COMPONENT, [snapData, hindsightData, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))], podSpec(config, files)),
     },
   };
   return [

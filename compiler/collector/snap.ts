@@ -34,7 +34,16 @@ export function snapdConfig(collector: CollectorConfig) {
       listen_addr: SNAP_API_ADDRESS,
       listen_port: collector.snapControlPort,
     },
-    restapi: { enable: true, https: false, addr: SNAP_API_ADDRESS, port: collector.snapApiPort },
+    // Loopback only, and a password (from the snap-api Secret, filled in by the entrypoint): the
+    // API loads plugins, which run with the container's privileges.
+    restapi: {
+      enable: true,
+      https: false,
+      addr: SNAP_API_ADDRESS,
+      port: collector.snapApiPort,
+      rest_auth: true,
+      rest_auth_password: doubleQuoted(SNAP.apiPasswordPlaceholder),
+    },
     tribe: { enable: false },
   };
 }
@@ -62,14 +71,18 @@ function collectedMetrics(collector: CollectorConfig): Record<string, Record<str
   return metrics;
 }
 
+/** A double-quoted YAML scalar: what the entrypoint puts in its place is escaped for exactly that. */
+function doubleQuoted(value: string): Scalar {
+  return Object.assign(new Scalar(value), { type: Scalar.QUOTE_DOUBLE });
+}
+
 /**
  * The tag every metric carries: the node's name, filled in at container start. Double-quoted, so
  * a node named `1234` or `true` stays a string once filled in.
  */
 function nodeTags(collector: CollectorConfig): Record<string, Record<string, Scalar>> {
   const prefixes = new Set(collector.families.map((name) => '/' + METRIC_FAMILIES[name].prefix[0]));
-  const placeholder = () => Object.assign(new Scalar(SNAP.nodeNamePlaceholder), { type: Scalar.QUOTE_DOUBLE });
-  return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: placeholder() }]));
+  return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: doubleQuoted(SNAP.nodeNamePlaceholder) }]));
 }
 
 export function snapTask(collector: CollectorConfig) {

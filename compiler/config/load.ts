@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StackConfig } from './types.ts';
 import { applyOverrides } from './merge.ts';
-import { validateStack } from './validate.ts';
+import { environmentIssues, validateStack } from './validate.ts';
 import type { Issue } from './checks.ts';
 
 /** The first path element of problems in config/stack.ts itself. */
@@ -81,7 +81,8 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const issues: Issue[] = [];
   const environments = raw.environments.map(({ name, overrides }) => {
     const merged = applyOverrides(raw.defaults, overrides);
-    issues.push(...validateStack(merged, name));
+    const mergedIssues = validateStack(merged, name);
+    issues.push(...mergedIssues, ...(mergedIssues.length === 0 ? environmentIssues(overrides, merged as StackConfig, name) : []));
     return { name, config: merged as StackConfig };
   });
   if (issues.length > 0) throw new ConfigError(issues);

@@ -132,6 +132,16 @@ export interface HindsightConfig {
   queueFileSize: number;
 }
 
+/**
+ * Where InfluxDB keeps its data: an emptyDir is lost with the pod (a rollout, a drain); a local
+ * PersistentVolume is a directory of the labelled node that outlives the pod. The directory must
+ * exist on that node (the kubelet does not create it); the pod's fsGroup makes it writable for
+ * InfluxDB's user, so no container runs as root (Pod Security `restricted`).
+ */
+export type InfluxDBStorage =
+  | { type: 'emptyDir'; sizeLimit: Quantity }
+  | { type: 'localVolume'; path: string; capacity: Quantity };
+
 interface InfluxDBCommon {
   /** The database Hindsight writes and Grafana reads. */
   database: string;
@@ -146,7 +156,7 @@ export interface InClusterInfluxDB extends InfluxDBCommon {
   retention: Duration;
   /** The node label that pins InfluxDB to its dedicated node. */
   nodeSelector: { key: string; value: string };
-  storage: Storage;
+  storage: InfluxDBStorage;
   servicePort: number;
   resources: Resources;
 }
@@ -160,9 +170,23 @@ export interface RemoteInfluxDB extends InfluxDBCommon {
 
 export type InfluxDBConfig = InClusterInfluxDB | RemoteInfluxDB;
 
+/**
+ * Grafana over HTTPS: the certificate (`tls.crt`, the chain, leaf first) and key (`tls.key`) are in
+ * the Secret `secret` of the environment (SOPS-encrypted like the passwords: `npm run secrets --
+ * set <env> <secret> tls.crt < cert.pem`); `domain` is the DNS name the certificate is issued for,
+ * the one people open Grafana at.
+ */
+export type GrafanaTls = { enabled: false } | { enabled: true; secret: string; domain: string };
+
 export interface GrafanaConfig {
-  /** The NodePort of Grafana's Service, 30000-32767. */
+  /**
+   * The NodePort of Grafana's Service, 30000-32767. The Service keeps the client's address
+   * (externalTrafficPolicy Local) so that Grafana's NetworkPolicy can admit by client range: the
+   * port answers on the node Grafana runs on.
+   */
   nodePort: number;
+  /** Plain HTTP by default; with TLS on the admin login never crosses the network in clear text. */
+  tls: GrafanaTls;
   resources: Resources;
   /** Grafana keeps its SQLite database on an emptyDir of this size: dashboards are provisioned. */
   sqliteSizeLimit: Quantity;
@@ -173,9 +197,10 @@ export interface GrafanaConfig {
  * The credentials the stack uses. Their consumers are fixed by the architecture
  * (compiler/secrets/credentials.ts): influxdbAdmin → InfluxDB's bootstrap; influxdbWriter →
  * InfluxDB's bootstrap and Hindsight; influxdbReader → InfluxDB's bootstrap and Grafana's
- * datasource; grafanaAdmin → Grafana.
+ * datasource; grafanaAdmin → Grafana; snapApi → Snap's REST API (snapd and its health check; the
+ * user name is not checked by snapd).
  */
-export type CredentialId = 'influxdbAdmin' | 'influxdbWriter' | 'influxdbReader' | 'grafanaAdmin';
+export type CredentialId = 'influxdbAdmin' | 'influxdbWriter' | 'influxdbReader' | 'grafanaAdmin' | 'snapApi';
 
 export interface Credential {
   username: string;
@@ -185,7 +210,7 @@ export interface Credential {
   key: string;
 }
 
-export interface NetworkPolicyConfig {
+interface NetworkRanges {
   /**
    * The collector runs with hostNetwork, so its traffic to InfluxDB comes from node addresses,
    * which pod selectors do not match on most CNIs: list the nodes' CIDRs here.
@@ -193,11 +218,23 @@ export interface NetworkPolicyConfig {
   nodeCidrs: readonly string[];
   /**
    * The cluster's pod network(s) (kubeadm's --pod-network-cidr; the nodes' spec.podCIDR ranges).
-   * A pod CIDR inside a node CIDR is excepted from it, so that a broad node range does not admit
-   * every pod; one that contains a node CIDR is refused. [] when no pod range overlaps the nodes'.
+   * A pod CIDR inside a node or client CIDR is excepted from it, so that a broad range does not
+   * admit every pod; one that contains a node CIDR is refused. [] when no pod range overlaps.
    */
   podCidrs: readonly string[];
+  /** Where people (or the load balancer in front of the NodePort) reach Grafana from. */
+  grafanaClientCidrs: readonly string[];
 }
+
+/**
+ * The address ranges the NetworkPolicies of InfluxDB and Grafana admit. Only an operator knows
+ * a cluster's ranges, so the shipped ones are marked as placeholders: an environment compiled with
+ * them must say why it accepts them (`acceptedBecause`), or state its own (`type: 'cluster'`, with
+ * the reason they are right). Anything else is a config error.
+ */
+export type NetworkPolicyConfig =
+  | (NetworkRanges & { type: 'placeholder'; acceptedBecause?: string })
+  | (NetworkRanges & { type: 'cluster'; reason: string });
 
 /** Which GitOps engine applies the overlays. */
 export type GitOpsEngine = 'flux' | 'argocd';
@@ -222,8 +259,20 @@ export interface GitOpsConfig {
   healthCheckTimeout: Duration;
 }
 
+/**
+ * The two namespaces, the same in every environment. Pod Security is enforced per namespace: the
+ * collector needs the host's network, paths and ptrace (`privileged`); everything else meets
+ * `restricted`, which its namespace enforces.
+ */
+export interface Namespaces {
+  /** The collector DaemonSet and what it reads (labelled enforce: privileged). */
+  collector: string;
+  /** InfluxDB and Grafana (labelled enforce: restricted). */
+  backend: string;
+}
+
 export interface StackConfig {
-  namespace: string;
+  namespaces: Namespaces;
   /** Labels on every object. */
   labels: Readonly<Record<string, string>>;
   images: Images;
@@ -246,5 +295,8 @@ export type Overrides<T> = T extends readonly unknown[]
       : T;
 type OverridesOfObject<T> = { [K in keyof T]?: Overrides<T[K]> };
 
-/** One file in config/environments/: the environment's name is the file's name. */
-export type EnvironmentOverrides = Overrides<StackConfig>;
+/**
+ * One file in config/environments/: the environment's name is the file's name. The namespaces are
+ * not overridable: the overlays move objects between environments, not between namespaces.
+ */
+export type EnvironmentOverrides = Overrides<Omit<StackConfig, 'namespaces'>>;

@@ -12,6 +12,8 @@ import type {
   ImageRef,
   Storage,
   InClusterInfluxDB,
+  InfluxDBStorage,
+  GrafanaTls,
   NetworkPolicyConfig,
   GitOpsConfig,
   RemoteInfluxDB,
@@ -84,6 +86,11 @@ const storage = tagged('type', {
   hostPath: object<Extract<Storage, { type: 'hostPath' }>>({ type: oneOf(['hostPath']), path: absolutePath }),
 });
 
+const influxdbStorage = tagged('type', {
+  emptyDir: object<Extract<InfluxDBStorage, { type: 'emptyDir' }>>({ type: oneOf(['emptyDir']), sizeLimit: quantity }),
+  localVolume: object<Extract<InfluxDBStorage, { type: 'localVolume' }>>({ type: oneOf(['localVolume']), path: absolutePath, capacity: quantity }),
+});
+
 const hostMount = object<HostMount>({ hostPath: absolutePath, mountPath: absolutePath });
 
 const collector = object<CollectorConfig>({
@@ -137,7 +144,7 @@ const influxdb = tagged('enabled', {
       key: text(LABEL_KEY, 'a label key'),
       value: text(LABEL_VALUE, 'a label value'),
     }),
-    storage,
+    storage: influxdbStorage,
     servicePort: port,
     resources,
   }),
@@ -148,8 +155,14 @@ const influxdb = tagged('enabled', {
   }),
 });
 
+const grafanaTls = tagged('enabled', {
+  false: object<Extract<GrafanaTls, { enabled: false }>>({ enabled: oneOf([false]) }),
+  true: object<Extract<GrafanaTls, { enabled: true }>>({ enabled: oneOf([true]), secret: dnsSubdomain, domain: dnsSubdomain }),
+});
+
 const grafana = object<GrafanaConfig>({
   nodePort: integer(30000, 32767),
+  tls: grafanaTls,
   resources,
   sqliteSizeLimit: quantity,
   datasource: object<GrafanaConfig['datasource']>({
@@ -164,8 +177,14 @@ const credential = object<Credential>({
   key: text(SECRET_KEY, 'a Secret key (letters, digits, "-", "_", ".")'),
 });
 
+const networkRanges = {
+  nodeCidrs: arrayOf(ipv4Cidr, { nonEmpty: true }),
+  podCidrs: arrayOf(ipv4Cidr),
+  grafanaClientCidrs: arrayOf(ipv4Cidr, { nonEmpty: true }),
+};
+
 const stack = object<StackConfig>({
-  namespace: dnsLabel,
+  namespaces: object<StackConfig['namespaces']>({ collector: dnsLabel, backend: dnsLabel }),
   labels: labelMap,
   images: object<StackConfig['images']>({ snap: imageRef, hindsight: imageRef, influxdb: imageRef, grafana: imageRef }),
   collector,
@@ -177,10 +196,15 @@ const stack = object<StackConfig>({
     influxdbWriter: credential,
     influxdbReader: credential,
     grafanaAdmin: credential,
+    snapApi: credential,
   }),
-  networkPolicy: object<NetworkPolicyConfig>({
-    nodeCidrs: arrayOf(ipv4Cidr),
-    podCidrs: arrayOf(ipv4Cidr),
+  networkPolicy: tagged('type', {
+    placeholder: object<Extract<NetworkPolicyConfig, { type: 'placeholder' }>>({
+      type: oneOf(['placeholder']),
+      ...networkRanges,
+      acceptedBecause: optional(nonEmptyText),
+    }),
+    cluster: object<Extract<NetworkPolicyConfig, { type: 'cluster' }>>({ type: oneOf(['cluster']), ...networkRanges, reason: nonEmptyText }),
   }),
   gitops: object<GitOpsConfig>({
     engine: oneOf(['flux', 'argocd']),
@@ -227,11 +251,21 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
     const twin = credentialIds.slice(0, index).find((other) => config.credentials[other].secret === secret && config.credentials[other].key === key);
     if (twin) add(`credentials.${id}.key`, `Secret ${secret} key ${key} is also credentials.${twin}'s: two credentials would share one password`);
   });
-  const { nodeCidrs, podCidrs } = config.networkPolicy;
+  if (config.namespaces.collector === config.namespaces.backend) {
+    add('namespaces.backend', `"${config.namespaces.backend}" is also namespaces.collector: the collector's namespace must allow privileged pods, the backend's enforces restricted`);
+  }
+  if (config.grafana.tls.enabled && Object.values(config.credentials).some((credential) => credential.secret === (config.grafana.tls as { secret: string }).secret)) {
+    add('grafana.tls.secret', `"${config.grafana.tls.secret}" also holds a password: the certificate has a Secret of its own`);
+  }
+  const { nodeCidrs, podCidrs, grafanaClientCidrs } = config.networkPolicy;
   podCidrs.forEach((pods, index) => {
     const nodes = nodeCidrs.findIndex((node) => cidrContains(pods, node));
     if (nodes >= 0) {
       add(`networkPolicy.podCidrs[${index}]`, `"${pods}" contains networkPolicy.nodeCidrs[${nodes}] "${nodeCidrs[nodes]}": InfluxDB's policy could not tell the collector's node addresses from any pod's`);
+    }
+    const clients = grafanaClientCidrs.findIndex((client) => cidrContains(pods, client));
+    if (clients >= 0) {
+      add(`networkPolicy.podCidrs[${index}]`, `"${pods}" contains networkPolicy.grafanaClientCidrs[${clients}] "${grafanaClientCidrs[clients]}": Grafana's policy would admit no client there`);
     }
   });
   // Hindsight keeps the queue file being written and removes a full one only once every reader is
@@ -244,6 +278,29 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
   }
   if (config.influxdb.enabled && config.influxdb.servicePort === c.hekaPort) {
     add('influxdb.servicePort', `${config.influxdb.servicePort} is also collector.hekaPort`);
+  }
+  return issues;
+}
+
+/**
+ * What only an environment must say, on top of a valid StackConfig: the namespaces are the
+ * defaults' (not overridable), and placeholder network ranges are accepted explicitly.
+ */
+export function environmentIssues(overrides: unknown, config: StackConfig, at: string): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof overrides === 'object' && overrides !== null && 'namespaces' in overrides) {
+    issues.push({ path: `${at}.namespaces`, message: 'the namespaces are the same in every environment: set them in config/stack.ts only' });
+  }
+  const policy = config.networkPolicy;
+  if (policy.type === 'placeholder' && !policy.acceptedBecause) {
+    issues.push({
+      path: `${at}.networkPolicy`,
+      message:
+        `the network ranges are config/stack.ts's placeholders (nodes ${policy.nodeCidrs.join(', ')}, pods ${policy.podCidrs.join(', ') || 'none'}, ` +
+        `Grafana clients ${policy.grafanaClientCidrs.join(', ')}), which may admit hosts and pods that are not the stack's: ` +
+        `state this cluster's ranges in config/environments/${at}.ts (networkPolicy: { type: 'cluster', ..., reason }) ` +
+        `or say why the placeholders are right for it (networkPolicy: { acceptedBecause: '...' })`,
+    });
   }
   return issues;
 }

@@ -29,9 +29,9 @@ export const overlayPath = (environment: string) => `overlays/${environment}`;
 /** The workloads whose health tells that a sync worked (health checks, `npm run status`). */
 export function workloads(config: StackConfig) {
   return [
-    { apiVersion: 'apps/v1', kind: 'DaemonSet', name: NAMES.collector, namespace: config.namespace },
-    ...(config.influxdb.enabled ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: NAMES.influxdb, namespace: config.namespace }] : []),
-    { apiVersion: 'apps/v1', kind: 'Deployment', name: NAMES.grafana, namespace: config.namespace },
+    { apiVersion: 'apps/v1', kind: 'DaemonSet', name: NAMES.collector, namespace: config.namespaces.collector },
+    ...(config.influxdb.enabled ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: NAMES.influxdb, namespace: config.namespaces.backend }] : []),
+    { apiVersion: 'apps/v1', kind: 'Deployment', name: NAMES.grafana, namespace: config.namespaces.backend },
   ];
 }
 
@@ -73,8 +73,12 @@ function argoObjects(environment: string, config: StackConfig): GitOpsObject[] {
       spec: {
         description: 'The stacklight monitoring stack',
         sourceRepos: [repository.url],
-        destinations: [{ server: ARGOCD.destinationServer, namespace: config.namespace }],
-        clusterResourceWhitelist: [{ group: '', kind: 'Namespace' }],
+        destinations: Object.values(config.namespaces).map((namespace) => ({ server: ARGOCD.destinationServer, namespace })),
+        // InfluxDB's local volume is cluster-scoped
+        clusterResourceWhitelist: [
+          { group: '', kind: 'Namespace' },
+          { group: '', kind: 'PersistentVolume' },
+        ],
       },
     },
     {
@@ -84,7 +88,8 @@ function argoObjects(environment: string, config: StackConfig): GitOpsObject[] {
       spec: {
         project: ARGOCD.project,
         source: { repoURL: repository.url, targetRevision: repository.branch, path: overlayPath(environment), plugin: { name: ARGOCD.plugin.name } },
-        destination: { server: ARGOCD.destinationServer, namespace: config.namespace },
+        // every object names its namespace; this is only the default
+        destination: { server: ARGOCD.destinationServer, namespace: config.namespaces.backend },
         syncPolicy: { automated: { prune: true, selfHeal: true }, retry: { limit: 5, backoff: { duration: '30s', factor: 2, maxDuration: '10m' } } },
       },
     },

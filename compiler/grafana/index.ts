@@ -1,13 +1,16 @@
 /**
  * Grafana: one replica with SQLite on an emptyDir (everything it shows is provisioned), a
- * NodePort Service, the InfluxDB datasource provisioned with the READ-only user, and the
- * dashboards (compiler/grafana/dashboards/) with a file provider. The datasource's password
- * reaches the provisioning file through Grafana's environment expansion, so it is in the Secret
- * only, never in a ConfigMap. start.sh (the image's entrypoint) sets the home dashboard.
+ * NodePort Service that keeps the client's address, a NetworkPolicy admitting the configured
+ * client ranges only, HTTPS when configured, the InfluxDB datasource provisioned with the
+ * READ-only user, and the dashboards (compiler/grafana/dashboards/) with a file provider.
+ * Passwords are files from their Secrets: Grafana reads the admin's through its `__FILE`
+ * variable and the datasource's through `$__file{}` in the provisioning file, so neither is in a
+ * ConfigMap or the environment. start.sh (the image's entrypoint) sets the home dashboard.
  */
+import type { V1Container, V1EnvVar, V1Volume } from '@kubernetes/client-node';
 import type { StackConfig } from '../config/types.ts';
 import { durationSeconds } from '../config/duration.ts';
-import { GRAFANA, NAMES } from '../facts.ts';
+import { CREDENTIALS, GRAFANA, NAMES } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
   configMap,
@@ -17,13 +20,13 @@ import {
   startupProbe,
   resourceRequirements,
   restrictedSecurityContext,
-  secretEnv,
   type Manifest,
 } from '../kube/objects.ts';
+import { ingressPolicy } from '../kube/network-policy.ts';
 import { podTemplate, service, singleReplicaDeployment, storageVolume } from '../kube/workloads.ts';
 import { generatedYaml } from '../render/yaml.ts';
 import { influxdbUrl } from '../influxdb/endpoint.ts';
-import { credentialSecrets } from '../secrets/credentials.ts';
+import { consumerSecrets, credentialFile, credentialsVolume, TLS_KEYS } from '../secrets/credentials.ts';
 import { dashboardFiles, HOME_DASHBOARD_UID } from './dashboards/index.ts';
 
 const COMPONENT = NAMES.grafana;
@@ -69,63 +72,95 @@ export function datasourceProvisioning(config: StackConfig) {
           // No query may ask for a finer interval than the points are collected at.
           timeInterval: `${durationSeconds(config.collector.interval)}s`,
         },
-        // Expanded by Grafana from the container's environment (a Secret key).
-        secureJsonData: { password: `$${GRAFANA.env.readerPassword}` },
+        // Read by Grafana from the file (the Secret's key, mounted), never written here.
+        secureJsonData: { password: `$__file{${credentialFile('influxdbReader')}}` },
       },
     ],
   };
 }
 
+const TLS_VOLUME = 'tls';
+
+/** The port's name says what it speaks: probes and the Service follow it. */
+function portName(config: StackConfig): 'http' | 'https' {
+  return config.grafana.tls.enabled ? 'https' : 'http';
+}
+
+function tlsEnv(config: StackConfig): V1EnvVar[] {
+  const tls = config.grafana.tls;
+  if (!tls.enabled) return [];
+  return [
+    literalEnv(GRAFANA.env.protocol, 'https'),
+    literalEnv(GRAFANA.env.certFile, `${GRAFANA.tlsDir}/${TLS_KEYS.certificate}`),
+    literalEnv(GRAFANA.env.certKey, `${GRAFANA.tlsDir}/${TLS_KEYS.key}`),
+    literalEnv(GRAFANA.env.domain, tls.domain),
+  ];
+}
+
+function tlsVolumes(config: StackConfig): V1Volume[] {
+  const tls = config.grafana.tls;
+  if (!tls.enabled) return [];
+  const items = Object.values(TLS_KEYS).map((key) => ({ key, path: key }));
+  // the key readable by Grafana's group only (fsGroup)
+  return [{ name: TLS_VOLUME, secret: { secretName: tls.secret, items, defaultMode: 0o440 } }];
+}
+
+function grafanaContainer(config: StackConfig): V1Container {
+  const settings = config.grafana;
+  const { grafanaAdmin: admin } = config.credentials;
+  const scheme = settings.tls.enabled ? 'HTTPS' : 'HTTP';
+  const health = { httpGet: { path: '/api/health', port: portName(config), scheme } };
+  return {
+    name: 'grafana',
+    image: imageReference(config.images.grafana),
+    command: [GRAFANA.entrypoint],
+    env: [
+      literalEnv(GRAFANA.env.adminUser, admin.username),
+      literalEnv(GRAFANA.env.adminPasswordFile, credentialFile('grafanaAdmin')),
+      literalEnv('GF_PATHS_DATA', GRAFANA.dataDir),
+      literalEnv('GF_PATHS_PROVISIONING', GRAFANA.provisioningDir),
+      literalEnv('GF_DATABASE_TYPE', 'sqlite3'),
+      literalEnv('GF_AUTH_ANONYMOUS_ENABLED', 'false'),
+      literalEnv('GF_USERS_ALLOW_SIGN_UP', 'false'),
+      literalEnv('GF_ANALYTICS_REPORTING_ENABLED', 'false'),
+      literalEnv('GF_ANALYTICS_CHECK_FOR_UPDATES', 'false'),
+      ...tlsEnv(config),
+      literalEnv(GRAFANA.env.homeDashboardUid, HOME_DASHBOARD_UID),
+      literalEnv(GRAFANA.env.datasourceUid, settings.datasource.uid),
+    ],
+    ports: [{ name: portName(config), containerPort: GRAFANA.port, protocol: 'TCP' }],
+    resources: resourceRequirements(settings.resources),
+    securityContext: restrictedSecurityContext(GRAFANA.user),
+    volumeMounts: [
+      { name: 'data', mountPath: GRAFANA.dataDir },
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'provisioning', mountPath: GRAFANA.provisioningDir, readOnly: true },
+      { name: 'dashboards', mountPath: GRAFANA.dashboardsDir, readOnly: true },
+      { name: CREDENTIALS.volume, mountPath: CREDENTIALS.dir, readOnly: true },
+      ...(settings.tls.enabled ? [{ name: TLS_VOLUME, mountPath: GRAFANA.tlsDir, readOnly: true }] : []),
+    ],
+    // Database migrations after an upgrade run before the API answers.
+    startupProbe: startupProbe(health, GRAFANA.maxStartSeconds),
+    readinessProbe: probe(health, 0),
+    livenessProbe: { ...probe(health, 0), failureThreshold: 6 },
+  };
+}
+
 export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
   const settings = config.grafana;
-  const { grafanaAdmin: admin, influxdbReader: reader } = config.credentials;
   const provisioning = {
     [PROVISIONING.datasource[0]]: generatedYaml(datasourceProvisioning(config)),
     [PROVISIONING.dashboards[0]]: generatedYaml(dashboardProvisioning()),
   };
   const dashboards = Object.fromEntries(dashboardFiles(config).map(({ file, json }) => [file, json]));
-  const health = { httpGet: { path: '/api/health', port: 'http' } };
-  const hashed = [provisioning, dashboards, ...secretTexts(inputs, credentialSecrets(config, 'grafana'))];
+  const hashed = [provisioning, dashboards, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))];
   // One replica, Recreate: each pod has its own SQLite, two at once would show two states.
   const deployment = singleReplicaDeployment(
     config,
     COMPONENT,
     podTemplate(config, COMPONENT, hashed, {
-      securityContext: { fsGroup: GRAFANA.user },
-      containers: [
-        {
-          name: 'grafana',
-          image: imageReference(config.images.grafana),
-          command: [GRAFANA.entrypoint],
-          env: [
-            literalEnv(GRAFANA.env.adminUser, admin.username),
-            secretEnv(GRAFANA.env.adminPassword, admin.secret, admin.key),
-            secretEnv(GRAFANA.env.readerPassword, reader.secret, reader.key),
-            literalEnv('GF_PATHS_DATA', GRAFANA.dataDir),
-            literalEnv('GF_PATHS_PROVISIONING', GRAFANA.provisioningDir),
-            literalEnv('GF_DATABASE_TYPE', 'sqlite3'),
-            literalEnv('GF_AUTH_ANONYMOUS_ENABLED', 'false'),
-            literalEnv('GF_USERS_ALLOW_SIGN_UP', 'false'),
-            literalEnv('GF_ANALYTICS_REPORTING_ENABLED', 'false'),
-            literalEnv('GF_ANALYTICS_CHECK_FOR_UPDATES', 'false'),
-            literalEnv(GRAFANA.env.homeDashboardUid, HOME_DASHBOARD_UID),
-            literalEnv(GRAFANA.env.datasourceUid, config.grafana.datasource.uid),
-          ],
-          ports: [{ name: 'http', containerPort: GRAFANA.port, protocol: 'TCP' }],
-          resources: resourceRequirements(settings.resources),
-          securityContext: restrictedSecurityContext(GRAFANA.user),
-          volumeMounts: [
-            { name: 'data', mountPath: GRAFANA.dataDir },
-            { name: 'tmp', mountPath: '/tmp' },
-            { name: 'provisioning', mountPath: GRAFANA.provisioningDir, readOnly: true },
-            { name: 'dashboards', mountPath: GRAFANA.dashboardsDir, readOnly: true },
-          ],
-          // Database migrations after an upgrade run before the API answers.
-          startupProbe: startupProbe(health, GRAFANA.maxStartSeconds),
-          readinessProbe: probe(health, 0),
-          livenessProbe: { ...probe(health, 0), failureThreshold: 6 },
-        },
-      ],
+      securityContext: { runAsNonRoot: true, fsGroup: GRAFANA.user },
+      containers: [grafanaContainer(config)],
       volumes: [
         storageVolume('data', { type: 'emptyDir', sizeLimit: settings.sqliteSizeLimit }),
         { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
@@ -134,14 +169,26 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
           configMap: { name: NAMES.grafanaProvisioning, items: Object.values(PROVISIONING).map(([key, path]) => ({ key, path })) },
         },
         { name: 'dashboards', configMap: { name: NAMES.grafanaDashboards } },
+        credentialsVolume(config, ['grafanaAdmin', 'influxdbReader']),
+        ...tlsVolumes(config),
       ],
     }),
   );
-  const nodePort = service(config, COMPONENT, 'NodePort', { name: 'http', port: GRAFANA.servicePort, targetPort: 'http', nodePort: settings.nodePort });
+  // Local: the client's address reaches the pod (not the node's, after a hop), so the
+  // NetworkPolicy's client ranges mean what they say; the port answers on Grafana's node.
+  const nodePort = service(
+    config,
+    COMPONENT,
+    'NodePort',
+    { name: portName(config), port: GRAFANA.servicePort, targetPort: portName(config), nodePort: settings.nodePort },
+    { externalTrafficPolicy: 'Local' },
+  );
+  const { grafanaClientCidrs, podCidrs } = config.networkPolicy;
   return [
     configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning),
     configMap(config, NAMES.grafanaDashboards, COMPONENT, dashboards),
     deployment,
     nodePort,
+    ingressPolicy(config, NAMES.grafanaIngressPolicy, COMPONENT, GRAFANA.port, { cidrs: grafanaClientCidrs, exceptPodCidrs: podCidrs }),
   ];
 }

@@ -7,7 +7,7 @@ import { NAMES } from '../facts.ts';
 
 /** The Service's DNS name, resolvable from the pods (host-network pods use ClusterFirstWithHostNet). */
 export function influxdbServiceHost(config: StackConfig): string {
-  return `${NAMES.influxdb}.${config.namespace}.svc`;
+  return `${NAMES.influxdb}.${config.namespaces.backend}.svc`;
 }
 
 export function influxdbUrl(config: StackConfig): string {

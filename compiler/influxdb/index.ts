@@ -1,14 +1,16 @@
 /**
- * InfluxDB: one replica pinned to its labelled node, auth on, behind a ClusterIP Service. The
- * image's bootstrap creates the database, the retention policy and the three users on every
- * start, from the environment set here (passwords from Secrets only).
+ * InfluxDB: one replica pinned to its labelled node, auth on, behind a ClusterIP Service, under
+ * Pod Security `restricted` (no root, no host path: its data on an emptyDir or a local
+ * PersistentVolume of that node, made writable by fsGroup). The image's bootstrap creates the
+ * database, the retention policy and the three users on every start, from the environment set
+ * here and the passwords' files (mounted from their Secrets).
  */
-import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Volume } from '@kubernetes/client-node';
 import type { InClusterInfluxDB, StackConfig } from '../config/types.ts';
-import { cidrContains } from '../config/cidr.ts';
-import { INFLUXDB, NAMES } from '../facts.ts';
+import { CREDENTIALS, INFLUXDB, NAMES } from '../facts.ts';
 import { secretTexts, type BuildInputs } from '../inputs.ts';
 import {
+  clusterMetadata,
   configMap,
   imageReference,
   literalEnv,
@@ -17,14 +19,12 @@ import {
   startupProbe,
   resourceRequirements,
   restrictedSecurityContext,
-  secretEnv,
-  selectorLabels,
-  volumeOwnerInit,
   type Manifest,
 } from '../kube/objects.ts';
-import { podTemplate, service, singleReplicaDeployment, storageVolume } from '../kube/workloads.ts';
+import { ingressPolicy } from '../kube/network-policy.ts';
+import { podTemplate, service, singleReplicaDeployment } from '../kube/workloads.ts';
 import { toToml } from '../render/toml.ts';
-import { credentialSecrets } from '../secrets/credentials.ts';
+import { consumerSecrets, credentialFile, credentialsVolume } from '../secrets/credentials.ts';
 
 const COMPONENT = NAMES.influxdb;
 const CONFIG_KEY = 'influxdb.conf';
@@ -49,6 +49,8 @@ export function influxdbConf(): string {
   });
 }
 
+const BOOTSTRAP_CREDENTIALS = ['influxdbAdmin', 'influxdbWriter', 'influxdbReader'] as const;
+
 function bootstrapEnv(config: StackConfig, influxdb: InClusterInfluxDB): V1EnvVar[] {
   const { influxdbAdmin: admin, influxdbWriter: writer, influxdbReader: reader } = config.credentials;
   const env = INFLUXDB.env;
@@ -57,11 +59,11 @@ function bootstrapEnv(config: StackConfig, influxdb: InClusterInfluxDB): V1EnvVa
     literalEnv(env.retentionPolicy, influxdb.retentionPolicy),
     literalEnv(env.retention, influxdb.retention),
     literalEnv(env.adminUser, admin.username),
-    secretEnv(env.adminPassword, admin.secret, admin.key),
+    literalEnv(env.adminPasswordFile, credentialFile('influxdbAdmin')),
     literalEnv(env.writerUser, writer.username),
-    secretEnv(env.writerPassword, writer.secret, writer.key),
+    literalEnv(env.writerPasswordFile, credentialFile('influxdbWriter')),
     literalEnv(env.readerUser, reader.username),
-    secretEnv(env.readerPassword, reader.secret, reader.key),
+    literalEnv(env.readerPasswordFile, credentialFile('influxdbReader')),
   ];
 }
 
@@ -77,6 +79,7 @@ function influxdbContainer(config: StackConfig, influxdb: InClusterInfluxDB): V1
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: INFLUXDB.dataDir },
       { name: 'config', mountPath: INFLUXDB.configFile, subPath: CONFIG_KEY, readOnly: true },
+      { name: CREDENTIALS.volume, mountPath: CREDENTIALS.dir, readOnly: true },
     ],
     // Opening the shards of months of data can take many minutes after a restart.
     startupProbe: startupProbe(ping, INFLUXDB.maxStartSeconds),
@@ -86,63 +89,91 @@ function influxdbContainer(config: StackConfig, influxdb: InClusterInfluxDB): V1
   };
 }
 
+/** The local PersistentVolume's name: cluster-wide, so it carries the namespace. */
+export function localVolumeName(config: StackConfig): string {
+  return `${config.namespaces.backend}-${NAMES.influxdbData}`;
+}
+
+/**
+ * A directory of the labelled node as a PersistentVolume bound to InfluxDB's claim alone (no
+ * storage class, no provisioner): the data outlives the pod, and the kubelet applies the pod's
+ * fsGroup to it, which it does not for a hostPath.
+ */
+function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: { path: string; capacity: string }): Manifest[] {
+  const claim = metadata(config, NAMES.influxdbData, COMPONENT);
+  const node = { key: influxdb.nodeSelector.key, operator: 'In', values: [influxdb.nodeSelector.value] };
+  const common = { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeMode: 'Filesystem' };
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: clusterMetadata(config, localVolumeName(config), COMPONENT),
+      spec: {
+        ...common,
+        capacity: { storage: storage.capacity },
+        // Deleting the claim (or the stack) never deletes months of data.
+        persistentVolumeReclaimPolicy: 'Retain',
+        local: { path: storage.path },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [node] }] } },
+        claimRef: { namespace: claim.namespace, name: claim.name },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: claim,
+      spec: { ...common, volumeName: localVolumeName(config), resources: { requests: { storage: storage.capacity } } },
+    },
+  ];
+}
+
+function dataVolume(influxdb: InClusterInfluxDB): V1Volume {
+  return influxdb.storage.type === 'emptyDir'
+    ? { name: DATA_VOLUME, emptyDir: { sizeLimit: influxdb.storage.sizeLimit } }
+    : { name: DATA_VOLUME, persistentVolumeClaim: { claimName: NAMES.influxdbData } };
+}
+
 export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
   const settings = config.influxdb;
   if (!settings.enabled) return [];
   const conf = { [CONFIG_KEY]: influxdbConf() };
-  const image = imageReference(config.images.influxdb);
-  const hashed = [conf, ...secretTexts(inputs, credentialSecrets(config, 'influxdb'))];
+  const hashed = [conf, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))];
   // One replica, Recreate: two InfluxDB processes must never share the data directory.
   const deployment = singleReplicaDeployment(
     config,
     COMPONENT,
     podTemplate(config, COMPONENT, hashed, {
       nodeSelector: { [settings.nodeSelector.key]: settings.nodeSelector.value },
-      securityContext: { fsGroup: INFLUXDB.user },
-      ...(settings.storage.type === 'hostPath' && {
-        initContainers: [volumeOwnerInit(image, INFLUXDB.user, DATA_VOLUME, INFLUXDB.dataDir, settings.resources)],
-      }),
+      // The data directory is made InfluxDB's group's once, not on every start: a recursive
+      // change of months of files would hold the start for minutes.
+      securityContext: { runAsNonRoot: true, fsGroup: INFLUXDB.user, fsGroupChangePolicy: 'OnRootMismatch' },
       containers: [influxdbContainer(config, settings)],
-      volumes: [storageVolume(DATA_VOLUME, settings.storage), { name: 'config', configMap: { name: NAMES.influxdbConfig } }],
+      volumes: [
+        dataVolume(settings),
+        { name: 'config', configMap: { name: NAMES.influxdbConfig } },
+        credentialsVolume(config, BOOTSTRAP_CREDENTIALS),
+      ],
     }),
   );
   return [
     configMap(config, NAMES.influxdbConfig, COMPONENT, conf),
+    ...(settings.storage.type === 'localVolume' ? localVolume(config, settings, settings.storage) : []),
     deployment,
     service(config, COMPONENT, 'ClusterIP', { name: 'http', port: settings.servicePort, targetPort: 'http' }),
-    ingressPolicy(config),
+    influxdbIngressPolicy(config),
   ];
-}
-
-/** A node range without the pod ranges inside it: a pod is admitted by its labels or not at all. */
-function nodeBlock(cidr: string, podCidrs: readonly string[]): { cidr: string; except?: string[] } {
-  const except = podCidrs.filter((pods) => cidrContains(cidr, pods));
-  return except.length > 0 ? { cidr, except } : { cidr };
 }
 
 /**
  * Only the collector and Grafana reach InfluxDB. The collector runs with hostNetwork, so its
- * connections come from node addresses: pod selectors cover CNIs that attribute host-network
- * pods, the node CIDRs cover the rest.
+ * connections come from node addresses: the pod selector covers CNIs that attribute host-network
+ * pods, the node ranges (minus the pod ranges inside them) cover the rest.
  */
-function ingressPolicy(config: StackConfig): Manifest {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: metadata(config, NAMES.influxdbIngressPolicy, COMPONENT),
-    spec: {
-      podSelector: { matchLabels: selectorLabels(COMPONENT) },
-      policyTypes: ['Ingress'],
-      ingress: [
-        {
-          from: [
-            { podSelector: { matchLabels: selectorLabels(NAMES.collector) } },
-            { podSelector: { matchLabels: selectorLabels(NAMES.grafana) } },
-            ...config.networkPolicy.nodeCidrs.map((cidr) => ({ ipBlock: nodeBlock(cidr, config.networkPolicy.podCidrs) })),
-          ],
-          ports: [{ protocol: 'TCP', port: INFLUXDB.port }],
-        },
-      ],
-    },
-  };
+function influxdbIngressPolicy(config: StackConfig): Manifest {
+  const { nodeCidrs, podCidrs } = config.networkPolicy;
+  return ingressPolicy(config, NAMES.influxdbIngressPolicy, COMPONENT, INFLUXDB.port, {
+    components: ['collector', 'grafana'],
+    cidrs: nodeCidrs,
+    exceptPodCidrs: podCidrs,
+  });
 }

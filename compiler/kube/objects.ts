@@ -12,6 +12,8 @@ import type {
   V1NetworkPolicyPeer,
   V1NetworkPolicySpec,
   V1ObjectMeta,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
   V1Service,
   V1Container,
   V1EnvVar,
@@ -40,15 +42,30 @@ export type Manifest =
   | (Named<V1Namespace> & { apiVersion: 'v1'; kind: 'Namespace' })
   | (Named<V1ConfigMap> & { apiVersion: 'v1'; kind: 'ConfigMap' })
   | (Named<V1Service> & { apiVersion: 'v1'; kind: 'Service' })
+  | (Named<V1PersistentVolume> & { apiVersion: 'v1'; kind: 'PersistentVolume' })
+  | (Named<V1PersistentVolumeClaim> & { apiVersion: 'v1'; kind: 'PersistentVolumeClaim' })
   | (Named<V1DaemonSet> & { apiVersion: 'apps/v1'; kind: 'DaemonSet' })
   | (Named<V1Deployment> & { apiVersion: 'apps/v1'; kind: 'Deployment' })
   | (Named<WireNetworkPolicy> & { apiVersion: 'networking.k8s.io/v1'; kind: 'NetworkPolicy' });
 
 export type Kind = Manifest['kind'];
 
+/** The stack's components; each has its objects in one namespace. */
+export type Component = 'collector' | 'influxdb' | 'grafana';
+
+/** The collector's own namespace allows what it needs of the host; the others enforce `restricted`. */
+export function componentNamespace(config: StackConfig, component: Component): string {
+  return component === 'collector' ? config.namespaces.collector : config.namespaces.backend;
+}
+
 /** Metadata of a namespaced object of one component of the stack. */
-export function metadata(config: StackConfig, name: string, component: string): Manifest['metadata'] {
-  return { name, namespace: config.namespace, labels: componentLabels(config, component) };
+export function metadata(config: StackConfig, name: string, component: Component): Manifest['metadata'] {
+  return { name, namespace: componentNamespace(config, component), labels: componentLabels(config, component) };
+}
+
+/** Metadata of a cluster-scoped object of one component (a PersistentVolume). */
+export function clusterMetadata(config: StackConfig, name: string, component: Component): Manifest['metadata'] {
+  return { name, labels: componentLabels(config, component) };
 }
 
 export function componentLabels(config: StackConfig, component: string): Record<string, string> {
@@ -112,7 +129,7 @@ export function configHashAnnotation(...inputs: readonly unknown[]): Record<stri
   return { [ANNOTATIONS.configHash]: hash.digest('hex').slice(0, 32) };
 }
 
-export function configMap(config: StackConfig, name: string, component: string, data: Record<string, string>): Manifest {
+export function configMap(config: StackConfig, name: string, component: Component, data: Record<string, string>): Manifest {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(config, name, component), data };
 }
 

@@ -1,8 +1,9 @@
 /**
  * The repository's own rules for what it ships, on top of the Kubernetes schemas:
  * every Secret is SOPS-encrypted; every container has requests, a memory limit and both probes
- * (init containers: resources); images are pinned (no `latest`, no missing tag); a variable
- * whose name says it holds a secret takes it from a Secret, never from a literal; a ConfigMap
+ * (init containers: resources); images are pinned (no `latest`, no missing tag); no variable
+ * whose name says it holds a secret has a value at all, literal or from a Secret: secrets are
+ * files mounted from Secrets, and the variable (`…_FILE`) holds the file's path; a ConfigMap
  * fits the API server's 1 MiB.
  */
 import type { KubeObject } from './schema.ts';
@@ -20,6 +21,8 @@ interface Container {
 
 const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY/i;
 const ENCRYPTED_VALUE = /^ENC\[AES256_GCM,/;
+/** A variable naming the file a secret is read from (Grafana's `__FILE` form included). */
+const FILE_VARIABLE = /_FILE$/;
 
 function podSpecOf(object: KubeObject): { containers?: Container[]; initContainers?: Container[] } | undefined {
   const spec = object.spec as { template?: { spec?: object } } | undefined;
@@ -41,8 +44,12 @@ function containerProblems(container: Container, init: boolean): string[] {
   if (runs && !container.livenessProbe) problems.push(`${where}: no liveness probe`);
   if (runs && !container.readinessProbe) problems.push(`${where}: no readiness probe`);
   for (const variable of container.env ?? []) {
-    if (SECRET_NAME.test(variable.name ?? '') && variable.value !== undefined) {
-      problems.push(`${where}: ${variable.name} is a literal; take it from a Secret (valueFrom.secretKeyRef)`);
+    const name = variable.name ?? '';
+    if (!SECRET_NAME.test(name)) continue;
+    if (FILE_VARIABLE.test(name)) {
+      if (typeof variable.value !== 'string' || !variable.value.startsWith('/')) problems.push(`${where}: ${name} must be the absolute path of a mounted file`);
+    } else {
+      problems.push(`${where}: ${name} holds a secret in the environment; mount its Secret and name the file in ${name}_FILE`);
     }
   }
   return problems;

@@ -13,6 +13,8 @@ const MODELS: Record<string, () => Promise<ModelClass>> = {
   'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as ModelClass,
   'v1/Secret': async () => (await import('kubernetes-models/v1/Secret')).Secret as ModelClass,
   'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as ModelClass,
+  'v1/PersistentVolume': async () => (await import('kubernetes-models/v1/PersistentVolume')).PersistentVolume as ModelClass,
+  'v1/PersistentVolumeClaim': async () => (await import('kubernetes-models/v1/PersistentVolumeClaim')).PersistentVolumeClaim as ModelClass,
   'apps/v1/DaemonSet': async () => (await import('kubernetes-models/apps/v1/DaemonSet')).DaemonSet as ModelClass,
   'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment as ModelClass,
   'networking.k8s.io/v1/NetworkPolicy': async () =>

@@ -3,12 +3,12 @@
  * service-account token, no service links), the single-replica Deployment, the Service in front
  * of a component, and a volume that is either an emptyDir or a host directory.
  */
-import type { V1PodSpec, V1PodTemplateSpec, V1ServicePort, V1Volume } from '@kubernetes/client-node';
+import type { V1PodSpec, V1PodTemplateSpec, V1ServicePort, V1ServiceSpec, V1Volume } from '@kubernetes/client-node';
 import type { StackConfig, Storage } from '../config/types.ts';
-import { componentLabels, configHashAnnotation, metadata, selectorLabels, type Manifest } from './objects.ts';
+import { componentLabels, configHashAnnotation, metadata, selectorLabels, type Component, type Manifest } from './objects.ts';
 
 /** A pod template whose config-hash annotation covers `hashed` (ConfigMap data, Secret ciphertexts). */
-export function podTemplate(config: StackConfig, component: string, hashed: readonly unknown[], spec: V1PodSpec): V1PodTemplateSpec {
+export function podTemplate(config: StackConfig, component: Component, hashed: readonly unknown[], spec: V1PodSpec): V1PodTemplateSpec {
   return {
     metadata: { labels: componentLabels(config, component), annotations: configHashAnnotation(...hashed) },
     spec: {
@@ -22,7 +22,7 @@ export function podTemplate(config: StackConfig, component: string, hashed: read
 }
 
 /** One replica, replaced (never doubled) on change: for components whose state is not shareable. */
-export function singleReplicaDeployment(config: StackConfig, component: string, template: V1PodTemplateSpec): Manifest {
+export function singleReplicaDeployment(config: StackConfig, component: Component, template: V1PodTemplateSpec): Manifest {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -31,12 +31,18 @@ export function singleReplicaDeployment(config: StackConfig, component: string, 
   };
 }
 
-export function service(config: StackConfig, component: string, type: 'ClusterIP' | 'NodePort', port: V1ServicePort): Manifest {
+export function service(
+  config: StackConfig,
+  component: Component,
+  type: 'ClusterIP' | 'NodePort',
+  port: V1ServicePort,
+  extra: Pick<V1ServiceSpec, 'externalTrafficPolicy'> = {},
+): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: metadata(config, component, component),
-    spec: { type, selector: selectorLabels(component), ports: [{ ...port, protocol: 'TCP' }] },
+    spec: { type, ...extra, selector: selectorLabels(component), ports: [{ ...port, protocol: 'TCP' }] },
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * overlays/<env>/: a real kustomize overlay on base/. It says only what differs:
- * - `namespace`, `images` and an environment label through kustomize's transformers;
+ * - `images` and an environment label through kustomize's transformers (every object, the
+ *   encrypted Secrets included, names its own namespace: the stack has two);
  * - every other difference as a JSON 6902 patch per object (patches/<kind>-<name>.yaml);
  * - objects only this environment has as resources, objects it lacks as delete patches;
  * - the environment's SOPS-encrypted Secrets (secrets/, written by `npm run secrets`, never by
@@ -63,12 +64,11 @@ function imageOverrides(base: StackConfig, env: StackConfig) {
 }
 
 /**
- * An environment's object as it must look before the overlay's transformers run: what
- * `namespace` and `images` will set is put back to base's values, so the patch leaves it alone.
+ * An environment's object as it must look before the overlay's transformers run: what `images`
+ * will set is put back to base's values, so the patch leaves it alone.
  */
 function beforeTransformers(object: Manifest, base: StackConfig, env: StackConfig): Manifest {
   const copy = structuredClone(object);
-  if (copy.kind !== 'Namespace' && copy.metadata.namespace === env.namespace) copy.metadata.namespace = base.namespace;
   if (copy.kind === 'DaemonSet' || copy.kind === 'Deployment') {
     const pod = copy.spec?.template.spec;
     for (const container of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) {
@@ -119,8 +119,6 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
     `${dir}/kustomization.yaml`,
     generatedYaml(
       kustomization({
-        // Always set: it also puts the encrypted Secrets, which name no namespace, in the right one.
-        namespace: env.config.namespace,
         resources: [resources[0], ...resources.slice(1).sort()],
         labels: [{ pairs: environmentLabels(env.name), includeSelectors: false, includeTemplates: true }],
         ...(images.length > 0 && { images }),

@@ -1,5 +1,6 @@
 /**
- * The encrypted Secret files of an environment (overlays/<env>/secrets/<name>.yaml). They are
+ * The encrypted Secret files of an environment (overlays/<env>/secrets/<namespace>/<name>.yaml,
+ * each naming its namespace). They are
  * inputs: read, checked and referenced, never rewritten. Their key names are plaintext in SOPS
  * files, so they are checked against what the config needs without decrypting anything.
  */
@@ -10,7 +11,7 @@ import type { Issue } from '../config/checks.ts';
 import type { EncryptedSecret } from '../inputs.ts';
 import { parseYamlDocuments } from '../render/yaml.ts';
 import { SECRETS_DIR } from '../kustomize/overlay.ts';
-import { CREDENTIAL_USES, requiredSecrets } from './credentials.ts';
+import { requiredSecrets, secretId } from './credentials.ts';
 
 const ENCRYPTED_VALUE = /^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$/;
 
@@ -21,17 +22,18 @@ export function secretsDir(root: string, environment: string): string {
 interface ParsedSecret {
   kind?: unknown;
   apiVersion?: unknown;
-  metadata?: { name?: unknown };
+  metadata?: { name?: unknown; namespace?: unknown };
   stringData?: Record<string, unknown>;
   data?: Record<string, unknown>;
   sops?: { mac?: unknown };
 }
 
 /** Problems that make a file unusable as an encrypted Secret, each naming the file. */
-function fileProblems(file: string, secret: ParsedSecret, expectedName: string): string[] {
+function fileProblems(file: string, secret: ParsedSecret, expectedNamespace: string, expectedName: string): string[] {
   const problems: string[] = [];
   if (secret.apiVersion !== 'v1' || secret.kind !== 'Secret') problems.push('is not a v1 Secret');
   if (secret.metadata?.name !== expectedName) problems.push(`metadata.name must be "${expectedName}", the file's name`);
+  if (secret.metadata?.namespace !== expectedNamespace) problems.push(`metadata.namespace must be "${expectedNamespace}", its directory's name`);
   if (typeof secret.sops?.mac !== 'string') problems.push('is not SOPS-encrypted (no sops.mac): encrypt it with `npm run secrets`');
   const values = { ...secret.data, ...secret.stringData };
   for (const [key, value] of Object.entries(values)) {
@@ -40,21 +42,32 @@ function fileProblems(file: string, secret: ParsedSecret, expectedName: string):
   return problems.map((problem) => `${file} ${problem}`);
 }
 
+/** The environment's Secret files: secrets/<namespace>/<name>.yaml, plus any file misplaced directly in secrets/. */
+async function secretFiles(dir: string): Promise<{ namespace: string; file: string }[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const files: { namespace: string; file: string }[] = [];
+  for (const entry of entries) {
+    if (entry.isFile() && entry.name.endsWith('.yaml')) files.push({ namespace: '', file: entry.name });
+    if (!entry.isDirectory()) continue;
+    const inner = await readdir(join(dir, entry.name)).catch(() => [] as string[]);
+    files.push(...inner.filter((file) => file.endsWith('.yaml')).map((file) => ({ namespace: entry.name, file })));
+  }
+  return files.sort((a, b) => `${a.namespace}/${a.file}`.localeCompare(`${b.namespace}/${b.file}`));
+}
+
 /** Reads every Secret file of the environment; problems are returned, not thrown. */
 export async function readEncryptedSecrets(root: string, environment: string): Promise<{ secrets: EncryptedSecret[]; issues: Issue[] }> {
   const dir = secretsDir(root, environment);
-  let files: string[];
-  try {
-    files = (await readdir(dir)).filter((file) => file.endsWith('.yaml')).sort();
-  } catch {
-    files = [];
-  }
   const secrets: EncryptedSecret[] = [];
   const issues: Issue[] = [];
-  for (const file of files) {
-    const relative = `${SECRETS_DIR}/${file}`;
+  for (const { namespace, file } of await secretFiles(dir)) {
+    const relative = [SECRETS_DIR, namespace, file].filter(Boolean).join('/');
     const shown = `overlays/${environment}/${relative}`;
-    const text = await readFile(join(dir, file), 'utf8');
+    if (!namespace) {
+      issues.push({ path: `${environment}.secrets`, message: `${shown} is not in a namespace's directory: move it to ${SECRETS_DIR}/<namespace>/${file} and set its metadata.namespace` });
+      continue;
+    }
+    const text = await readFile(join(dir, namespace, file), 'utf8');
     let parsed: ParsedSecret;
     try {
       [parsed] = parseYamlDocuments(text, shown) as [ParsedSecret];
@@ -63,34 +76,35 @@ export async function readEncryptedSecrets(root: string, environment: string): P
       continue;
     }
     const name = file.slice(0, -'.yaml'.length);
-    const problems = fileProblems(shown, parsed ?? {}, name);
+    const problems = fileProblems(shown, parsed ?? {}, namespace, name);
     issues.push(...problems.map((message) => ({ path: `${environment}.secrets`, message })));
     const keys = Object.keys({ ...parsed?.data, ...parsed?.stringData });
-    secrets.push({ name, file: relative, text, keys });
+    secrets.push({ name, namespace, file: relative, text, keys });
   }
   return { secrets, issues };
 }
 
-/** Every Secret key the config references must exist; every Secret file must be used. */
+/** Every Secret key the config references must exist in every namespace that reads it; every Secret file must be used. */
 export function checkSecretKeys(config: StackConfig, environment: string, secrets: readonly EncryptedSecret[]): Issue[] {
-  const byName = new Map(secrets.map((secret) => [secret.name, secret]));
+  const byId = new Map(secrets.map((secret) => [secretId(secret), secret]));
   const issues: Issue[] = [];
   const required = requiredSecrets(config);
-  for (const [name, keys] of required) {
-    const secret = byName.get(name);
-    for (const [key, credential] of keys) {
-      const path = `${environment}.credentials.${credential}`;
-      const use = CREDENTIAL_USES[credential].purpose;
+  for (const [id, { keys }] of required) {
+    const secret = byId.get(id);
+    const file = `overlays/${environment}/${SECRETS_DIR}/${id}.yaml`;
+    for (const [key, use] of keys) {
+      const path = `${environment}.${use.declaredAt}`;
+      const fix = use.generated ? `npm run secrets -- init ${environment}` : `npm run secrets -- set ${environment} ${id.split('/')[1]} ${key} < <file>`;
       if (!secret) {
-        issues.push({ path, message: `Secret "${name}" (${use}) does not exist: overlays/${environment}/${SECRETS_DIR}/${name}.yaml is missing (npm run secrets -- init ${environment})` });
+        issues.push({ path, message: `Secret "${id}" (${use.purpose}) does not exist: ${file} is missing (${fix})` });
       } else if (!secret.keys.includes(key)) {
-        issues.push({ path, message: `Secret "${name}" has no key "${key}" (it has: ${secret.keys.join(', ') || 'none'})` });
+        issues.push({ path, message: `Secret "${id}" has no key "${key}" (${use.purpose}; it has: ${secret.keys.join(', ') || 'none'}; ${fix})` });
       }
     }
   }
   for (const secret of secrets) {
-    if (!required.has(secret.name)) {
-      issues.push({ path: `${environment}.secrets`, message: `overlays/${environment}/${secret.file} is not used by any credential: delete it or reference it in credentials` });
+    if (!required.has(secretId(secret))) {
+      issues.push({ path: `${environment}.secrets`, message: `overlays/${environment}/${secret.file} is not used by any credential in namespace ${secret.namespace}: delete it or reference it in credentials` });
     }
   }
   return issues;

@@ -11,8 +11,9 @@ export const SOPS_CONFIG = '.sops.yaml';
 /** Only Secret values are encrypted; metadata stays readable for reviewers and kustomize. */
 export const ENCRYPTED_REGEX = '^(data|stringData)$';
 
+/** overlays/<env>/secrets/<namespace>/<name>.yaml */
 export function secretsPathRegex(environment: string): string {
-  return `(^|/)overlays/${environment}/secrets/[^/]+\\.yaml$`;
+  return `(^|/)overlays/${environment}/secrets/[^/]+/[^/]+\\.yaml$`;
 }
 
 const HEADER = ' Which age recipients can decrypt each environment\'s Secrets. Managed by `npm run secrets`.';

@@ -11,6 +11,9 @@ export const overrides: EnvironmentOverrides = {
   hindsight: {
     output: { staticTags: { cluster: 'dev', environment: 'dev' } },
   },
+  networkPolicy: {
+    acceptedBecause: 'dev clusters are kubeadm clusters on the private 10.x range with the default pod network (10.244.0.0/16); their data is disposable',
+  },
   influxdb: {
     retention: '7d',
     storage: { type: 'emptyDir', sizeLimit: '10Gi' },

@@ -80,20 +80,30 @@ test('files of objects that no longer exist are removed, and reported', async ()
     const { report } = await compile({ root: repo.root }).catch(async (error) => {
       // The admin credential is then unused: its Secret file must go too.
       assert.deepEqual(issuesOf(error), [
-        'prod.secrets: overlays/prod/secrets/influxdb-admin.yaml is not used by any credential: delete it or reference it in credentials',
+        'prod.secrets: overlays/prod/secrets/stacklight/influxdb-admin.yaml is not used by any credential in namespace stacklight: delete it or reference it in credentials',
+        // the bootstrap no longer reads the writer's password in InfluxDB's namespace either
+        'prod.secrets: overlays/prod/secrets/stacklight/influxdb-writer.yaml is not used by any credential in namespace stacklight: delete it or reference it in credentials',
       ]);
-      await rm(join(repo.root, 'overlays/prod/secrets/influxdb-admin.yaml'));
+      await rm(join(repo.root, 'overlays/prod/secrets/stacklight/influxdb-admin.yaml'));
+      await rm(join(repo.root, 'overlays/prod/secrets/stacklight/influxdb-writer.yaml'));
       return compile({ root: repo.root });
     });
     assert.ok(report.removed.includes('base/stray.yaml'), 'stray file not removed');
     assert.ok(report.written.includes('overlays/prod/patches/delete-deployment-influxdb.yaml'));
     assert.ok(report.removed.includes('overlays/prod/patches/deployment-influxdb.yaml'));
     assert.equal(await readFile(join(repo.root, 'base', 'stray.yaml'), 'utf8').catch(() => 'gone'), 'gone');
-    const secrets = await readdir(join(repo.root, 'overlays/prod/secrets'));
-    assert.deepEqual(secrets.sort(), ['grafana-admin.yaml', 'influxdb-reader.yaml', 'influxdb-writer.yaml']);
+    const secrets = await readdir(join(repo.root, 'overlays/prod/secrets'), { recursive: true });
+    assert.deepEqual(secrets.filter((file) => file.endsWith('.yaml')).sort(), [
+      'stacklight-collector/influxdb-writer.yaml',
+      'stacklight-collector/snap-api.yaml',
+      'stacklight/grafana-admin.yaml',
+      'stacklight/influxdb-reader.yaml',
+    ]);
   } finally {
     await writeFile(prodFile, original);
-    await run('cp', [join(REPO_ROOT, 'overlays/prod/secrets/influxdb-admin.yaml'), join(repo.root, 'overlays/prod/secrets/')]);
+    for (const file of ['influxdb-admin.yaml', 'influxdb-writer.yaml']) {
+      await run('cp', [join(REPO_ROOT, 'overlays/prod/secrets/stacklight', file), join(repo.root, 'overlays/prod/secrets/stacklight/')]);
+    }
   }
 });
 
@@ -173,33 +183,45 @@ test('a swap whose undo fails too deletes nothing: the error names the staging d
   }
 });
 
-test('a Secret file without a required key, unencrypted, or unused is an error naming the file', async () => {
-  const file = join(repo.root, 'overlays/dev/secrets/influxdb-writer.yaml');
+test('a Secret file without a required key, unencrypted, unused, misplaced or in the wrong namespace is an error naming the file', async () => {
+  const file = join(repo.root, 'overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml');
   const original = await readFile(file, 'utf8');
+  const extra = join(repo.root, 'overlays/dev/secrets/stacklight/extra.yaml');
+  const misplaced = join(repo.root, 'overlays/dev/secrets/influxdb-writer.yaml');
   try {
     await writeFile(file, original.replace(/^( +)password: ENC/m, '$1passwd: ENC'));
     await assert.rejects(build({ root: repo.root }), (error) => {
       assert.deepEqual(issuesOf(error), [
-        'dev.credentials.influxdbWriter: Secret "influxdb-writer" has no key "password" (it has: passwd)',
+        'dev.credentials.influxdbWriter: Secret "stacklight-collector/influxdb-writer" has no key "password" (InfluxDB WRITE-only user, for Hindsight; it has: passwd; npm run secrets -- init dev)',
       ]);
       return true;
     });
     await writeFile(file, original.replace(/password: ENC\[[^\]]*\]/, 'password: hunter2'));
     await assert.rejects(build({ root: repo.root }), (error) => {
-      assert.deepEqual(issuesOf(error), ['dev.secrets: overlays/dev/secrets/influxdb-writer.yaml value of "password" is not encrypted']);
+      assert.deepEqual(issuesOf(error), ['dev.secrets: overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml value of "password" is not encrypted']);
+      return true;
+    });
+    await writeFile(file, original.replace('namespace: stacklight-collector', 'namespace: stacklight'));
+    await assert.rejects(build({ root: repo.root }), (error) => {
+      assert.deepEqual(issuesOf(error), [
+        'dev.secrets: overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml metadata.namespace must be "stacklight-collector", its directory\'s name',
+      ]);
       return true;
     });
     await writeFile(file, original);
-    await writeFile(join(repo.root, 'overlays/dev/secrets/extra.yaml'), original.replace('name: influxdb-writer', 'name: extra'));
+    await writeFile(extra, original.replace('name: influxdb-writer', 'name: extra').replace('namespace: stacklight-collector', 'namespace: stacklight'));
+    await writeFile(misplaced, original);
     await assert.rejects(build({ root: repo.root }), (error) => {
       assert.deepEqual(issuesOf(error), [
-        'dev.secrets: overlays/dev/secrets/extra.yaml is not used by any credential: delete it or reference it in credentials',
+        'dev.secrets: overlays/dev/secrets/influxdb-writer.yaml is not in a namespace\'s directory: move it to secrets/<namespace>/influxdb-writer.yaml and set its metadata.namespace',
+        'dev.secrets: overlays/dev/secrets/stacklight/extra.yaml is not used by any credential in namespace stacklight: delete it or reference it in credentials',
       ]);
       return true;
     });
   } finally {
     await writeFile(file, original);
-    await rm(join(repo.root, 'overlays/dev/secrets/extra.yaml'), { force: true });
+    await rm(extra, { force: true });
+    await rm(misplaced, { force: true });
   }
 });
 

@@ -102,8 +102,55 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
   ['a remote InfluxDB without URL', (c) => (c.prod.influxdb = { enabled: false, database: 'metrics', retentionPolicy: 'autogen' }), 'prod.influxdb.url: is missing'],
   [
     'a namespace that is not a DNS label',
-    (c) => (c.dev.namespace = 'Stack_Light'),
-    'dev.namespace: "Stack_Light" is not a DNS label (lower-case letters, digits and "-", at most 63)',
+    (c) => (c.defaults.namespaces.backend = 'Stack_Light'),
+    'defaults.namespaces.backend: "Stack_Light" is not a DNS label (lower-case letters, digits and "-", at most 63)',
+  ],
+  [
+    'one namespace for the collector and the backend',
+    (c) => (c.defaults.namespaces.collector = c.defaults.namespaces.backend),
+    'defaults.namespaces.backend: "stacklight" is also namespaces.collector: the collector\'s namespace must allow privileged pods, the backend\'s enforces restricted',
+  ],
+  [
+    'an environment moving the namespaces',
+    (c) => (c.dev.namespaces = { backend: 'stacklight-dev' }),
+    'dev.namespaces: the namespaces are the same in every environment: set them in config/stack.ts only',
+  ],
+  [
+    "an environment on the placeholder network ranges that does not say it accepts them",
+    (c) => delete c.dev.networkPolicy,
+    'dev.networkPolicy: the network ranges are config/stack.ts\'s placeholders (nodes 10.0.0.0/8, pods 10.244.0.0/16, Grafana clients 10.0.0.0/8), ' +
+      'which may admit hosts and pods that are not the stack\'s: state this cluster\'s ranges in config/environments/dev.ts ' +
+      "(networkPolicy: { type: 'cluster', ..., reason }) or say why the placeholders are right for it (networkPolicy: { acceptedBecause: '...' })",
+  ],
+  [
+    "a cluster's own ranges without the reason they are right",
+    (c) => (c.prod.networkPolicy = { type: 'cluster', nodeCidrs: ['192.168.0.0/24'], podCidrs: [], grafanaClientCidrs: ['192.168.10.0/24'] }),
+    'prod.networkPolicy.reason: is missing',
+  ],
+  [
+    'no Grafana client range',
+    (c) => (c.prod.networkPolicy = { grafanaClientCidrs: [] }),
+    'prod.networkPolicy.grafanaClientCidrs: must not be empty',
+  ],
+  [
+    'Grafana TLS without the name its certificate is for',
+    (c) => (c.prod.grafana = { tls: { enabled: true, secret: 'grafana-tls' } }),
+    'prod.grafana.tls.domain: is missing',
+  ],
+  [
+    'Grafana TLS in a password\'s Secret',
+    (c) => (c.prod.grafana = { tls: { enabled: true, secret: 'grafana-admin', domain: 'grafana.example.net' } }),
+    'prod.grafana.tls.secret: "grafana-admin" also holds a password: the certificate has a Secret of its own',
+  ],
+  [
+    'a local volume without its capacity',
+    (c) => (c.defaults.influxdb.storage = { type: 'localVolume', path: '/var/lib/stacklight/influxdb' }),
+    'defaults.influxdb.storage.capacity: is missing',
+  ],
+  [
+    'InfluxDB on a host path (Pod Security restricted refuses it)',
+    (c) => (c.prod.influxdb.storage = { type: 'hostPath', path: '/var/lib/stacklight/influxdb' }),
+    'prod.influxdb.storage.type: "hostPath" is not one of emptyDir, localVolume',
   ],
   [
     'a memory limit that is not a quantity',
@@ -137,8 +184,13 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
   ],
   [
     'a pod network that contains the nodes',
-    (c) => (c.prod.networkPolicy = { nodeCidrs: ['192.168.0.0/24', '10.1.0.0/16'], podCidrs: ['10.0.0.0/8'] }),
+    (c) => (c.prod.networkPolicy = { nodeCidrs: ['192.168.0.0/24', '10.1.0.0/16'], podCidrs: ['10.0.0.0/8'], grafanaClientCidrs: ['192.168.10.0/24'] }),
     'prod.networkPolicy.podCidrs[0]: "10.0.0.0/8" contains networkPolicy.nodeCidrs[1] "10.1.0.0/16": InfluxDB\'s policy could not tell the collector\'s node addresses from any pod\'s',
+  ],
+  [
+    "a pod network that contains Grafana's clients",
+    (c) => (c.prod.networkPolicy = { podCidrs: ['10.0.0.0/8'], nodeCidrs: ['192.168.0.0/24'] }),
+    `prod.networkPolicy.podCidrs[0]: "10.0.0.0/8" contains networkPolicy.grafanaClientCidrs[0] "10.0.0.0/8": Grafana's policy would admit no client there`,
   ],
   [
     'a collection interval without unit',

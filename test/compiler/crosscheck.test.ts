@@ -84,23 +84,63 @@ test('a mounted ConfigMap key that does not exist, and a missing output plugin, 
   ]);
 });
 
-test('a pod reading a Secret key no credential declares is caught', () => {
+function workload(objects: Manifest[], kind: 'Deployment' | 'DaemonSet', name: string) {
+  const object = objects.find((candidate) => candidate.kind === kind && candidate.metadata.name === name);
+  assert.ok(object?.kind === 'Deployment' || object?.kind === 'DaemonSet');
+  return object.spec!.template.spec!;
+}
+
+test('a password in an environment variable is caught, even from its Secret', () => {
   const objects = compiled();
-  const grafana = objects.find((object) => object.kind === 'Deployment' && object.metadata.name === 'grafana');
-  assert.ok(grafana?.kind === 'Deployment');
-  grafana.spec!.template.spec!.containers[0]!.env!.push({ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'token' } } });
-  assert.deepEqual(check(objects), ['dev.credentials: Deployment/grafana container grafana reads key token of Secret grafana-admin, which no credential declares']);
+  workload(objects, 'Deployment', 'grafana').containers[0]!.env!.push({ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'password' } } });
+  assert.deepEqual(check(objects), ['dev.credentials: Deployment/grafana container grafana reads key password of Secret grafana-admin into its environment: Secrets are mounted as files']);
 });
 
-test('a pod mounting a Secret key no credential declares, or a whole Secret, is caught', () => {
+test('a pod mounting a Secret key no credential declares, a whole Secret, or a Secret of another namespace is caught', () => {
   const objects = compiled();
-  const collector = objects.find((object) => object.kind === 'DaemonSet');
-  assert.ok(collector?.kind === 'DaemonSet');
-  const volume = collector.spec!.template.spec!.volumes!.find((v) => v.secret)!;
-  volume.secret!.items![0]!.key = 'token';
-  assert.deepEqual(check(objects), [`dev.credentials: DaemonSet/collector volume ${volume.name} mounts key token of Secret ${volume.secret!.secretName}, which no credential declares`]);
-  delete volume.secret!.items;
-  assert.deepEqual(check(objects), [`dev.credentials: DaemonSet/collector volume ${volume.name} mounts every key of Secret ${volume.secret!.secretName}: name the keys it needs`]);
+  const collector = workload(objects, 'DaemonSet', 'collector');
+  const volume = collector.volumes!.find((v) => v.name === 'hindsight-credentials')!;
+  const source = volume.projected!.sources![0]!.secret!;
+  source.items![0]!.key = 'token';
+  assert.deepEqual(check(objects), [
+    'dev.credentials: DaemonSet/collector volume hindsight-credentials mounts key token of Secret stacklight-collector/influxdb-writer, which no credential declares',
+    'dev.credentials.influxdbWriter: DaemonSet/collector does not mount the password file of influxdbWriter (InfluxDB WRITE-only user, for Hindsight)',
+  ]);
+  const grafana = compiled();
+  workload(grafana, 'Deployment', 'grafana').volumes!.push({ name: 'everything', secret: { secretName: 'grafana-admin' } });
+  assert.deepEqual(check(grafana), ['dev.credentials: Deployment/grafana volume everything mounts every key of Secret grafana-admin: name the keys it needs']);
+  // snap-api exists in the collector's namespace only
+  const stray = compiled();
+  workload(stray, 'Deployment', 'grafana').volumes!.push({ name: 'snap', secret: { secretName: 'snap-api', items: [{ key: 'password', path: 'p' }] } });
+  assert.deepEqual(check(stray), ['dev.credentials: Deployment/grafana volume snap mounts key password of Secret stacklight/snap-api, which no credential declares']);
+});
+
+test('a workload that stops mounting a password file it needs is caught', () => {
+  for (const [kind, name, credential] of [
+    ['DaemonSet', 'collector', 'snapApi'],
+    ['Deployment', 'influxdb', 'influxdbAdmin'],
+    ['Deployment', 'grafana', 'influxdbReader'],
+  ] as const) {
+    const objects = compiled();
+    for (const volume of workload(objects, kind, name).volumes!) {
+      if (volume.projected) volume.projected.sources = volume.projected.sources!.filter((source) => source.secret?.name !== stack.credentials[credential].secret);
+    }
+    const issues = check(objects);
+    assert.equal(issues.length, 1, issues.join('\n'));
+    assert.match(issues[0]!, new RegExp(`^dev\\.credentials\\.${credential}: ${kind}/${name} does not mount the password file of ${credential} `));
+  }
+});
+
+test('a pod without the runtime seccomp filter, or a backend pod without a NetworkPolicy, is caught', () => {
+  for (const [kind, name] of [['DaemonSet', 'collector'], ['Deployment', 'influxdb'], ['Deployment', 'grafana']] as const) {
+    const objects = compiled();
+    delete workload(objects, kind, name).securityContext!.seccompProfile;
+    assert.deepEqual(check(objects), [`dev.objects: ${kind}/${name} has no seccompProfile RuntimeDefault`]);
+  }
+  for (const name of ['influxdb', 'grafana']) {
+    const objects = compiled().filter((object) => !(object.kind === 'NetworkPolicy' && object.metadata.name === `${name}-ingress`));
+    assert.deepEqual(check(objects), [`dev.networkPolicy: Deployment/${name} is selected by no NetworkPolicy in namespace stacklight`]);
+  }
 });
 
 function crossCheckInputsWithoutPlugin(): Manifest[] {

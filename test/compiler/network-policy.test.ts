@@ -29,15 +29,42 @@ test('cidrContains: nested ranges, equal ranges, disjoint ranges, host bits', ()
 
 test('the policy admits the collector and Grafana by label, and node ranges without the pod ranges inside them', () => {
   const config = structuredClone(stack) as StackConfig;
-  config.networkPolicy = { nodeCidrs: ['10.0.0.0/8', '192.168.1.0/24'], podCidrs: ['10.244.0.0/16', '172.16.0.0/12', '10.96.0.0/12'] };
-  const policy = buildStack(config, INPUTS).find((object) => object.kind === 'NetworkPolicy');
-  assert.ok(policy?.kind === 'NetworkPolicy');
-  const [rule] = policy.spec.ingress!;
+  config.networkPolicy = {
+    type: 'cluster',
+    nodeCidrs: ['10.0.0.0/8', '192.168.1.0/24'],
+    podCidrs: ['10.244.0.0/16', '172.16.0.0/16', '10.96.0.0/12'],
+    grafanaClientCidrs: ['172.16.0.0/12', '192.168.10.0/24'],
+    reason: 'test',
+  };
+  const policies = buildStack(config, INPUTS).filter((object) => object.kind === 'NetworkPolicy');
+  const influxdb = policies.find((policy) => policy.metadata.name === 'influxdb-ingress');
+  assert.ok(influxdb?.kind === 'NetworkPolicy');
+  const [rule] = influxdb.spec.ingress!;
   assert.deepEqual(rule!.ports, [{ protocol: 'TCP', port: 8086 }]);
-  assert.deepEqual(rule!.from!.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? peer.ipBlock), [
-    'collector',
-    'grafana',
-    { cidr: '10.0.0.0/8', except: ['10.244.0.0/16', '10.96.0.0/12'] },
-    { cidr: '192.168.1.0/24' },
+  assert.deepEqual(
+    rule!.from!.map((peer) => (peer.podSelector ? [peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'], peer.podSelector.matchLabels?.['app.kubernetes.io/name']] : peer.ipBlock)),
+    [
+      ['stacklight-collector', 'collector'],
+      ['stacklight', 'grafana'],
+      { cidr: '10.0.0.0/8', except: ['10.244.0.0/16', '10.96.0.0/12'] },
+      { cidr: '192.168.1.0/24' },
+    ],
+  );
+  // Grafana: its port, from the client ranges only (a pod range inside one is excepted), no pod by label
+  const grafana = policies.find((policy) => policy.metadata.name === 'grafana-ingress');
+  assert.ok(grafana?.kind === 'NetworkPolicy');
+  assert.deepEqual(grafana.spec.podSelector?.matchLabels?.['app.kubernetes.io/name'], 'grafana');
+  assert.deepEqual(grafana.spec.ingress, [
+    {
+      from: [{ ipBlock: { cidr: '172.16.0.0/12', except: ['172.16.0.0/16'] } }, { ipBlock: { cidr: '192.168.10.0/24' } }],
+      ports: [{ protocol: 'TCP', port: 3000 }],
+    },
   ]);
+});
+
+test("Grafana's NodePort keeps the client's address, so its policy's client ranges are the clients'", () => {
+  const service = buildStack(stack, INPUTS).find((object) => object.kind === 'Service' && object.metadata.name === 'grafana');
+  assert.ok(service?.kind === 'Service');
+  assert.equal(service.spec?.type, 'NodePort');
+  assert.equal(service.spec?.externalTrafficPolicy, 'Local');
 });

@@ -2,9 +2,9 @@
  * The overlays are real kustomize overlays: `kustomize build overlays/<env>` (the pinned
  * kustomize) must give exactly the objects the compiler builds directly from that environment's
  * config, plus the environment label and the encrypted Secrets. Checked for the shipped
- * environments and for a third one that changes namespace, images (tag and digest), families,
- * ports and labels and uses a remote InfluxDB, created as an operator would: one new file and
- * `npm run secrets -- init`.
+ * environments and for a third one that changes images (tag and digest), families, ports, labels
+ * and network ranges, serves Grafana over TLS and uses a remote InfluxDB, created as an operator
+ * would: one new file, `npm run secrets -- init` and `set` for the certificate.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,6 @@ import { runCliOk } from '../support/cli.ts';
 const STAGING = `import type { EnvironmentOverrides } from '../../compiler/config/types.ts';
 
 export const overrides: EnvironmentOverrides = {
-  namespace: 'stacklight-staging',
   labels: { team: 'platform' },
   images: {
     snap: { tag: '0.2.0' },
@@ -29,11 +28,19 @@ export const overrides: EnvironmentOverrides = {
   },
   collector: { interval: '30s', families: ['cpu', 'meminfo', 'load', 'smart'], hekaPort: 5566 },
   influxdb: { enabled: false, url: 'https://influxdb.example.net:8086', database: 'metrics', retentionPolicy: 'autogen' },
-  grafana: { nodePort: 30400 },
+  grafana: { nodePort: 30400, tls: { enabled: true, secret: 'grafana-tls', domain: 'grafana.staging.example.net' } },
+  networkPolicy: {
+    type: 'cluster',
+    nodeCidrs: ['192.168.0.0/24'],
+    podCidrs: ['10.42.0.0/16'],
+    grafanaClientCidrs: ['192.168.10.0/24'],
+    reason: 'the staging cluster: nodes on 192.168.0.0/24, k3s pods, operators on the VPN',
+  },
 };
 `;
 
-const key = (object: KubeObject) => `${String(object.kind)}/${String(object.metadata?.name)}`;
+const key = (object: KubeObject & { metadata?: { namespace?: unknown } }) =>
+  [object.kind, object.metadata?.namespace, object.metadata?.name].filter(Boolean).map(String).join('/');
 
 /** What kustomize must produce for an environment, computed without kustomize. */
 function expectedObjects(env: EnvironmentBuild): Map<string, unknown> {
@@ -47,7 +54,7 @@ function expectedObjects(env: EnvironmentBuild): Map<string, unknown> {
   }
   for (const secret of env.secrets) {
     const [object] = parseYamlDocuments(secret.text, secret.file) as [KubeObject & { metadata: Record<string, unknown> }];
-    object.metadata = { ...object.metadata, namespace: env.config.namespace, labels: labels };
+    object.metadata = { ...object.metadata, labels: labels };
     expected.set(key(object), object);
   }
   return expected;
@@ -87,15 +94,27 @@ test('base builds to exactly the defaults\' objects', async () => {
 
 test('a new environment is one file plus its Secrets, and its overlay builds to its objects', async () => {
   await repo.write('config/environments/staging.ts', STAGING);
-  await runCliOk('secrets.ts', ['init', 'staging', '--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')]);
+  const secrets = ['--root', repo.root, '--age-key-file', join(repo.root, 'keys.txt')];
+  const { stdout: init } = await runCliOk('secrets.ts', ['init', 'staging', ...secrets]);
+  // the certificate is the operator's to set: init says how, and the compile names what is missing
+  assert.match(init, /set tls\.crt \(Grafana's TLS certificate\) with: npm run secrets -- set staging grafana-tls tls\.crt < <file>/);
+  await assert.rejects(compile({ root: repo.root }), /staging\.grafana\.tls: Secret "stacklight\/grafana-tls" \(Grafana's TLS certificate\) does not exist/);
+  await runCliOk('secrets.ts', ['set', 'staging', 'grafana-tls', 'tls.crt', ...secrets], '-----BEGIN CERTIFICATE-----\nnot checked here\n');
+  await runCliOk('secrets.ts', ['set', 'staging', 'grafana-tls', 'tls.key', ...secrets], '-----BEGIN PRIVATE KEY-----\nnot checked here\n');
   const { compiled, report } = await compile({ root: repo.root });
   assert.ok(report.written.includes('overlays/staging/kustomization.yaml'));
   const staging = compiled.environments.find((env) => env.name === 'staging')!;
-  // A remote InfluxDB needs no admin and no in-cluster InfluxDB objects.
-  assert.deepEqual(staging.secrets.map((secret) => secret.name), ['grafana-admin', 'influxdb-reader', 'influxdb-writer']);
+  // A remote InfluxDB needs no admin, no writer in the backend's namespace and no in-cluster InfluxDB objects.
+  assert.deepEqual(staging.secrets.map((secret) => `${secret.namespace}/${secret.name}`), [
+    'stacklight-collector/influxdb-writer',
+    'stacklight-collector/snap-api',
+    'stacklight/grafana-admin',
+    'stacklight/grafana-tls',
+    'stacklight/influxdb-reader',
+  ]);
   assert.equal(staging.objects.filter((object) => object.metadata.name.startsWith('influxdb')).length, 0);
   const kustomization = await repo.read('overlays/staging/kustomization.yaml');
-  assert.match(kustomization, /namespace: stacklight-staging/);
+  assert.doesNotMatch(kustomization, /^namespace:/m);
   assert.match(kustomization, /newTag: 0\.2\.0/);
   assert.match(kustomization, /digest: sha256:(ab){32}/);
   assert.match(kustomization, /delete-deployment-influxdb\.yaml/);

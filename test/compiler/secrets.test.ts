@@ -75,7 +75,16 @@ async function assertNoPlaintext(values: readonly string[]): Promise<void> {
   }
 }
 
-const DEV_FILES = ['grafana-admin', 'influxdb-admin', 'influxdb-reader', 'influxdb-writer'].map((name) => `overlays/dev/secrets/${name}.yaml`);
+const DEV_FILES = [
+  'stacklight/grafana-admin',
+  'stacklight/influxdb-admin',
+  'stacklight/influxdb-reader',
+  'stacklight/influxdb-writer',
+  'stacklight-collector/influxdb-writer',
+  'stacklight-collector/snap-api',
+].map((id) => `overlays/dev/secrets/${id}.yaml`);
+/** The writer's password is read in both namespaces: two files, one value. */
+const WRITER_FILES = ['stacklight', 'stacklight-collector'].map((namespace) => `overlays/dev/secrets/${namespace}/influxdb-writer.yaml`);
 
 before(async () => {
   repo = await tempRepo({ secrets: false });
@@ -96,8 +105,11 @@ test('init writes one encrypted Secret per required credential, random and reada
     assert.match(bySops.password!, /^[A-Za-z0-9_-]{43}$/);
     passwords.add(bySops.password!);
     assert.match(await repo.read(file), /password: ENC\[AES256_GCM,data:/);
+    assert.match(await repo.read(file), new RegExp(`^    namespace: ${file.split('/').at(-2)}$`, 'm'), `${file} names its namespace`);
   }
-  assert.equal(passwords.size, DEV_FILES.length, 'passwords repeat');
+  const [writer, collectorWriter] = await Promise.all(WRITER_FILES.map(valueBySops));
+  assert.equal(writer!.password, collectorWriter!.password, "the writer's two copies hold one password");
+  assert.equal(passwords.size, DEV_FILES.length - 1, 'passwords repeat');
   assert.match(await repo.read('.sops.yaml'), /overlays\/dev\/secrets/);
   await compile({ root: repo.root });
   await assertNoPlaintext([...passwords]);
@@ -114,19 +126,23 @@ test('set takes the value from stdin, rolls the pods that read it, and leaves no
   const patchBefore = await repo.read('overlays/dev/patches/daemonset-collector.yaml');
   const grafanaBefore = await repo.read('overlays/dev/patches/deployment-grafana.yaml').catch(() => '');
   const value = `set-by-test-${Date.now()}-ünïcode`;
+  const influxdbBefore = await repo.read('overlays/dev/patches/deployment-influxdb.yaml');
   await secrets(['set', 'dev', 'influxdb-writer', 'password'], `${value}\n`);
-  assert.equal((await valueBySops('overlays/dev/secrets/influxdb-writer.yaml')).password, value);
-  assert.equal((await valueBySopsAgeWithOwnKey('overlays/dev/secrets/influxdb-writer.yaml')).password, value, 'sops-age reads the same value');
+  for (const file of WRITER_FILES) {
+    assert.equal((await valueBySops(file)).password, value, `${file} holds the new value`);
+    assert.equal((await valueBySopsAgeWithOwnKey(file)).password, value, 'sops-age reads the same value');
+  }
   const { report } = await compile({ root: repo.root });
   // The collector and InfluxDB read the writer's password; Grafana does not.
   assert.ok(report.changed.includes('overlays/dev/patches/daemonset-collector.yaml'));
+  assert.notEqual(await repo.read('overlays/dev/patches/deployment-influxdb.yaml'), influxdbBefore);
   assert.notEqual(await repo.read('overlays/dev/patches/daemonset-collector.yaml'), patchBefore);
   assert.equal(await repo.read('overlays/dev/patches/deployment-grafana.yaml').catch(() => ''), grafanaBefore);
   await assertNoPlaintext([value]);
 });
 
 test('rotate replaces a value with a new random one', async () => {
-  const file = 'overlays/prod/secrets/grafana-admin.yaml';
+  const file = 'overlays/prod/secrets/stacklight/grafana-admin.yaml';
   const before = (await valueBySops(file)).password;
   await secrets(['rotate', 'prod', 'grafana-admin']);
   const after = (await valueBySops(file)).password;
@@ -140,8 +156,8 @@ test('add-recipient lets a second key decrypt every Secret of the environment', 
   const recipient = await identityToRecipient(identity);
   await secrets(['add-recipient', 'prod', recipient]);
   assert.match(await repo.read('.sops.yaml'), new RegExp(recipient));
-  for (const name of ['grafana-admin', 'influxdb-writer']) {
-    const file = `overlays/prod/secrets/${name}.yaml`;
+  for (const id of ['stacklight/grafana-admin', 'stacklight-collector/influxdb-writer', 'stacklight-collector/snap-api']) {
+    const file = `overlays/prod/secrets/${id}.yaml`;
     assert.deepEqual(await valueBySopsAge(file, identity), await valueBySops(file));
   }
 });

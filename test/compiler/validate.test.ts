@@ -78,7 +78,7 @@ test('the repository rules catch latest images, missing probes and resources, li
     'Deployment/demo: container demo: no cpu and memory requests',
     'Deployment/demo: container demo: no memory limit',
     'Deployment/demo: container demo: no liveness probe',
-    'Deployment/demo: container demo: DB_PASSWORD is a literal; take it from a Secret (valueFrom.secretKeyRef)',
+    'Deployment/demo: container demo: DB_PASSWORD holds a secret in the environment; mount its Secret and name the file in DB_PASSWORD_FILE',
   ]);
   assert.deepEqual(ruleProblems({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { password: 'x' } }), [
     'Secret/s: is not SOPS-encrypted',
@@ -132,7 +132,7 @@ test('npm run build -- --schema-input: every object of a build, encrypted Secret
   const build = async (...args: string[]) =>
     parseYamlDocuments((await runCliOk('build.ts', [join(repo.root, 'overlays/prod'), ...args])).stdout, 'build') as KubeObject[];
   const [plain, schemaInput] = [await build(), await build('--schema-input')];
-  const secretFiles = (await readdir(join(repo.root, 'overlays/prod/secrets'))).filter((name) => name.endsWith('.yaml'));
+  const secretFiles = (await readdir(join(repo.root, 'overlays/prod/secrets'), { recursive: true })).filter((name) => name.endsWith('.yaml'));
   const secrets = schemaInput.filter((object) => object.kind === 'Secret');
   assert.equal(secrets.length, secretFiles.length, 'every Secret is printed, none skipped');
   for (const secret of secrets) {

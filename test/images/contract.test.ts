@@ -15,7 +15,8 @@ import { stack } from '../../config/stack.ts';
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { buildStack } from '../../compiler/stack.ts';
 import type { BuildInputs } from '../../compiler/inputs.ts';
-import { GRAFANA, HINDSIGHT, INFLUXDB, SNAP } from '../../compiler/facts.ts';
+import { CREDENTIALS, GRAFANA, HINDSIGHT, INFLUXDB, SNAP } from '../../compiler/facts.ts';
+import { credentialFile } from '../../compiler/secrets/credentials.ts';
 import { imageReference, type Manifest } from '../../compiler/kube/objects.ts';
 import { METRIC_FAMILIES } from '../../compiler/collector/metrics.ts';
 import { snapdConfig } from '../../compiler/collector/snap.ts';
@@ -120,6 +121,14 @@ function toml(text: string): Map<string, string> {
 
 describe('manifests and images agree', () => {
   const objects = buildStack(stack, INPUTS);
+  /** The password files a container sees: the projected credentials volume it mounts at CREDENTIALS.dir, read-only. */
+  const mountedCredentialFiles = (container: V1Container): string[] => {
+    const mount = (container.volumeMounts ?? []).find((m) => m.mountPath === CREDENTIALS.dir);
+    assert.ok(mount?.readOnly, `${container.name}: the credentials are mounted read-only at ${CREDENTIALS.dir}`);
+    const volumes = objects.flatMap((o) => (o.kind === 'DaemonSet' || o.kind === 'Deployment' ? (o.spec?.template.spec?.volumes ?? []) : []));
+    const volume = volumes.find((v) => v.name === mount.name && v.projected);
+    return (volume?.projected?.sources ?? []).flatMap((source) => source.secret?.items?.map((item) => item.path) ?? []);
+  };
   const placed = containers(objects, stack);
   const dockerfiles = new Map(IMAGE_NAMES.map((name) => [name, readDockerfile(name)] as const));
   const dockerfile = (name: ImageName) => dockerfiles.get(name) as ParsedDockerfile;
@@ -184,15 +193,16 @@ describe('manifests and images agree', () => {
           assert.deepEqual(set, requiredVariables('influxdb'), 'the manifest sets exactly what the bootstrap reads');
           assert.deepEqual(set, new Set(Object.values(INFLUXDB.env)));
         }
-        if (image === 'snap') assert.deepEqual(set, new Set([SNAP.nodeNameEnv, SNAP.apiPortEnv]));
+        if (image === 'snap') {
+          assert.deepEqual(set, new Set([SNAP.nodeNameEnv, SNAP.apiPortEnv, SNAP.configTemplateEnv, SNAP.configFileEnv, SNAP.apiPasswordFileEnv]));
+          assert.equal(container.env?.find((variable) => variable.name === SNAP.apiPasswordFileEnv)?.value, credentialFile('snapApi'));
+          assert.deepEqual(mountedCredentialFiles(container), [path.basename(credentialFile('snapApi'))]);
+        }
         // No password in the environment: the plugin reads it from the mounted Secret (password_file).
         if (image === 'hindsight') {
           assert.deepEqual(set, new Set());
-          const mount = (container.volumeMounts ?? []).find((m) => m.mountPath === path.dirname(HINDSIGHT.passwordFile));
-          assert.ok(mount?.readOnly, 'the password directory is mounted read-only');
-          const volume = objects.flatMap((o) => (o.kind === 'DaemonSet' ? o.spec?.template.spec?.volumes ?? [] : [])).find((v) => v.name === mount!.name);
-          assert.deepEqual(volume?.secret?.items?.map((item) => item.path), [path.basename(HINDSIGHT.passwordFile)]);
-          assert.equal(influxdbOutputCfg(stack).password_file, HINDSIGHT.passwordFile);
+          assert.deepEqual(mountedCredentialFiles(container), [path.basename(credentialFile('influxdbWriter'))]);
+          assert.equal(influxdbOutputCfg(stack).password_file, credentialFile('influxdbWriter'));
         }
       });
     }
@@ -206,7 +216,12 @@ describe('manifests and images agree', () => {
     assert.equal(scriptDefault('snap/entrypoint.sh', 'SNAP_TASK_TEMPLATE_DIR'), SNAP.taskTemplateDir);
     assert.ok(mounts.get(SNAP.taskDir) && !mounts.get(SNAP.taskDir)?.readOnly, 'the task dir is a writable mount');
     assert.ok([...mounts.keys()].some((mountPath) => mountPath.startsWith(`${SNAP.taskTemplateDir}/`)), 'a template is mounted into the template dir');
-    assert.ok(mounts.has(SNAP.configFile));
+    // the compiled config is the template; snapteld reads what the entrypoint renders from it, in memory
+    assert.ok(mounts.get(SNAP.configTemplate)?.readOnly, 'the config template is mounted read-only');
+    assert.ok(mounts.get(SNAP.configDir) && !mounts.get(SNAP.configDir)?.readOnly, 'the rendered config has a writable mount');
+    assert.ok(path.dirname(SNAP.configFile) === SNAP.configDir);
+    assert.equal(scriptDefault('snap/entrypoint.sh', SNAP.configTemplateEnv), SNAP.configTemplate);
+    assert.equal(scriptDefault('snap/entrypoint.sh', SNAP.configFileEnv), SNAP.configFile);
     assert.deepEqual(snap.args, ['--config', SNAP.configFile]);
     assert.deepEqual(execForm(instructionsOf(dockerfile('snap').final, Keyword.CMD).at(-1) as never), ['--config', SNAP.configFile]);
     assert.ok(readScript('snap/entrypoint.sh').includes(`PLACEHOLDER='${SNAP.nodeNamePlaceholder}'`));
@@ -308,7 +323,7 @@ describe('manifests and images agree', () => {
     assert.notEqual(Number.parseInt(finalUser(dockerfile('hindsight'))?.split(':')[0] ?? '', 10), INFLUXDB.user);
     assert.ok(!exposedPorts(dockerfile('influxdb')).includes(INFLUXDB.port + 1));
     const renamed = new Set(requiredVariables('influxdb'));
-    renamed.delete(INFLUXDB.env.readerPassword);
+    renamed.delete(INFLUXDB.env.readerPasswordFile);
     assert.notDeepEqual(renamed, new Set(Object.values(INFLUXDB.env)));
   });
 });

@@ -12,9 +12,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(script: string, args: readonly string[]): Promise<CliResult> {
+/** `stdin`, when given, is written to the CLI's standard input (otherwise it reads an empty one). */
+export function runCli(script: string, args: readonly string[], stdin = ''): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli', script), ...args], { cwd: REPO_ROOT });
+    child.stdin.on('error', reject);
+    child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -25,8 +28,8 @@ export function runCli(script: string, args: readonly string[]): Promise<CliResu
 }
 
 /** runCli, failing with the CLI's output unless it exits 0. */
-export async function runCliOk(script: string, args: readonly string[]): Promise<CliResult> {
-  const result = await runCli(script, args);
+export async function runCliOk(script: string, args: readonly string[], stdin = ''): Promise<CliResult> {
+  const result = await runCli(script, args, stdin);
   if (result.code !== 0) throw new Error(`${script} ${args.join(' ')} exited ${result.code}:\n${result.stdout}${result.stderr}`);
   return result;
 }

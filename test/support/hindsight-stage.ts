@@ -452,7 +452,7 @@ export function influxdbWiring(
 ): Pick<HindsightStageOptions, 'overrides' | 'env'> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stacklight-writer-'));
   onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
-  const passwordFile = path.join(dir, path.basename(HINDSIGHT.passwordFile));
+  const passwordFile = path.join(dir, 'influxdb-writer');
   writeFileSync(passwordFile, influx.writer.password, { mode: 0o400 });
   return {
     overrides: { output: { [PLUGINS.output.name]: { influxdb_url: influx.url, password_file: passwordFile, ...extra } as CfgOverrides } },
