@@ -8,6 +8,11 @@
 #   - the write-only and read-only users: created, or their password set from the Secret when
 #     it no longer matches, admin rights removed, exactly WRITE (resp. READ) on the database
 #     and nothing on any other database.
+# Passwords are never in the environment: INFLUXDB_ADMIN_PASSWORD_FILE,
+# INFLUXDB_WRITE_USER_PASSWORD_FILE and INFLUXDB_READ_USER_PASSWORD_FILE name files holding them
+# (keys of a Secret mounted read-only; one trailing newline is stripped). A plain
+# INFLUXDB_ADMIN_PASSWORD, INFLUXDB_WRITE_USER_PASSWORD or INFLUXDB_READ_USER_PASSWORD left set by
+# an old manifest is refused, not ignored.
 # Passwords travel to curl on stdin (a curl config), never on a command line, and are never
 # printed. Names are checked against the pattern the config compiler enforces.
 set -euo pipefail
@@ -26,11 +31,15 @@ DB="${INFLUXDB_DB:-}"
 RP="${INFLUXDB_RP:-}"
 RETENTION="${INFLUXDB_RETENTION:-}"
 ADMIN_USER="${INFLUXDB_ADMIN_USER:-}"
-ADMIN_PASSWORD="${INFLUXDB_ADMIN_PASSWORD:-}"
+ADMIN_PASSWORD_FILE="${INFLUXDB_ADMIN_PASSWORD_FILE:-}"
 WRITE_USER="${INFLUXDB_WRITE_USER:-}"
-WRITE_PASSWORD="${INFLUXDB_WRITE_USER_PASSWORD:-}"
+WRITE_PASSWORD_FILE="${INFLUXDB_WRITE_USER_PASSWORD_FILE:-}"
 READ_USER="${INFLUXDB_READ_USER:-}"
-READ_PASSWORD="${INFLUXDB_READ_USER_PASSWORD:-}"
+READ_PASSWORD_FILE="${INFLUXDB_READ_USER_PASSWORD_FILE:-}"
+# Set by read_password below, from the files.
+ADMIN_PASSWORD=""
+WRITE_PASSWORD=""
+READ_PASSWORD=""
 
 CHANGES=0
 changed() {
@@ -47,21 +56,41 @@ identifier() { # name value
   require "$1" "$2"
   [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]{0,63}$ ]] || die "$1 must be letters, digits and _ (starting with a letter or _), got '$2'"
 }
-password() { # name value
-  require "$1" "$2"
-  case "$2" in
-    *$'\n'* | *$'\r'*) die "$1 must not contain a line break" ;;
+# no_plain_password <plain variable> <set or empty> <file variable>: refuses a password given as a
+# value in the environment (an old manifest), so it is not silently ignored.
+no_plain_password() {
+  [ -z "$2" ] || die "$1 is set, but passwords are no longer read from the environment: mount the Secret and set $3 to the path of its key instead (and remove $1)"
+}
+# read_password <destination> <file variable> <path>: the password in the file, one trailing
+# newline stripped, into the destination variable. Messages name the variable and the path,
+# never the content.
+read_password() {
+  local dest=$1 var=$2 path=$3 content=""
+  [ -n "$path" ] || die "$var is not set (the path of the file holding the password, a key of the mounted Secret)"
+  [ -e "$path" ] || die "$var names $path, which does not exist (is the Secret mounted?)"
+  [ -f "$path" ] || die "$var names $path, which is not a file"
+  { : <"$path"; } 2>/dev/null || die "$var names $path, which cannot be read"
+  # read stops at a NUL byte (and succeeds) or at the end of the file (and fails).
+  if IFS= read -r -d '' content <"$path"; then die "the password file $path ($var) holds a NUL byte"; fi
+  content=${content%$'\n'}
+  [ -n "$content" ] || die "the password file $path ($var) is empty"
+  case "$content" in
+    *$'\n'* | *$'\r'*) die "the password in $path ($var) must not contain a line break (one trailing newline is allowed)" ;;
   esac
+  printf -v "$dest" '%s' "$content"
 }
 
+no_plain_password INFLUXDB_ADMIN_PASSWORD "${INFLUXDB_ADMIN_PASSWORD+set}" INFLUXDB_ADMIN_PASSWORD_FILE
+no_plain_password INFLUXDB_WRITE_USER_PASSWORD "${INFLUXDB_WRITE_USER_PASSWORD+set}" INFLUXDB_WRITE_USER_PASSWORD_FILE
+no_plain_password INFLUXDB_READ_USER_PASSWORD "${INFLUXDB_READ_USER_PASSWORD+set}" INFLUXDB_READ_USER_PASSWORD_FILE
 identifier INFLUXDB_DB "$DB"
 identifier INFLUXDB_RP "$RP"
 identifier INFLUXDB_ADMIN_USER "$ADMIN_USER"
 identifier INFLUXDB_WRITE_USER "$WRITE_USER"
 identifier INFLUXDB_READ_USER "$READ_USER"
-password INFLUXDB_ADMIN_PASSWORD "$ADMIN_PASSWORD"
-password INFLUXDB_WRITE_USER_PASSWORD "$WRITE_PASSWORD"
-password INFLUXDB_READ_USER_PASSWORD "$READ_PASSWORD"
+read_password ADMIN_PASSWORD INFLUXDB_ADMIN_PASSWORD_FILE "$ADMIN_PASSWORD_FILE"
+read_password WRITE_PASSWORD INFLUXDB_WRITE_USER_PASSWORD_FILE "$WRITE_PASSWORD_FILE"
+read_password READ_PASSWORD INFLUXDB_READ_USER_PASSWORD_FILE "$READ_PASSWORD_FILE"
 require INFLUXDB_RETENTION "$RETENTION"
 [[ $RETENTION =~ ^([1-9][0-9]*)([smhdw])$ ]] || die "INFLUXDB_RETENTION must be a whole number and one unit of s, m, h, d or w (e.g. 30d), got '$RETENTION'"
 case "${BASH_REMATCH[2]}" in
@@ -209,7 +238,7 @@ ensure_admin() {
   request "$ADMIN_USER" "$ADMIN_PASSWORD" /query "SHOW USERS"
   case "$STATUS" in
     200) succeeded || die "SHOW USERS failed ($(error_text))" ;;
-    401) die "cannot authenticate as $ADMIN_USER with the password from INFLUXDB_ADMIN_PASSWORD: InfluxDB already has an admin whose password differs (set it back, or change it in InfluxDB with SET PASSWORD first)" ;;
+    401) die "cannot authenticate as $ADMIN_USER with the password from INFLUXDB_ADMIN_PASSWORD_FILE ($ADMIN_PASSWORD_FILE): InfluxDB already has an admin whose password differs (set it back, or change it in InfluxDB with SET PASSWORD first)" ;;
     403) die "$ADMIN_USER is not an admin user of InfluxDB" ;;
     *) die "SHOW USERS as $ADMIN_USER failed ($(error_text))" ;;
   esac
@@ -254,7 +283,7 @@ can_login() {
   esac
 }
 
-# ensure_user <user> <password> <password variable> <privilege on the database>
+# ensure_user <user> <password> <the variable naming its file> <privilege on the database>
 ensure_user() {
   local user=$1 pass=$2 var=$3 privilege=$4 name is_admin found database granted current
   admin "SHOW USERS"
@@ -301,8 +330,8 @@ command -v curl >/dev/null 2>&1 || die "curl is missing"
 ensure_admin
 ensure_database
 ensure_retention_policy
-ensure_user "$WRITE_USER" "$WRITE_PASSWORD" INFLUXDB_WRITE_USER_PASSWORD WRITE
-ensure_user "$READ_USER" "$READ_PASSWORD" INFLUXDB_READ_USER_PASSWORD READ
+ensure_user "$WRITE_USER" "$WRITE_PASSWORD" INFLUXDB_WRITE_USER_PASSWORD_FILE WRITE
+ensure_user "$READ_USER" "$READ_PASSWORD" INFLUXDB_READ_USER_PASSWORD_FILE READ
 
 if [ "$CHANGES" -eq 0 ]; then
   log "no changes"
