@@ -17,6 +17,12 @@
 # GET /v1/tasks answers {"meta":…,"body":{"ScheduledTasks":[{"id":…,"name":…,"hit_count":…,
 # "failed_count":…,"last_failure_message":…,"task_state":"Running",…}]}} (counts of zero are
 # left out); jq reads it.
+#
+# With $SNAP_API_PASSWORD_FILE set (the REST API password's Secret, mounted read-only; the
+# entrypoint put the same password into snapteld's config), the request carries basic auth as
+# user "snap" (snapteld checks the password only). The credentials go to curl on stdin as a curl
+# config (`user = "snap:..."`, backslashes and double quotes escaped), written by awk from the
+# file: never on a command line, in a variable or in a message.
 set -eu
 
 PROG=snap-healthcheck
@@ -24,6 +30,9 @@ HOST="${SNAP_API_HOST:-127.0.0.1}"
 PORT="${SNAP_API_PORT:-}"
 TIMEOUT="${SNAP_HEALTHCHECK_TIMEOUT:-4}"
 STATE_DIR="${SNAP_HEALTHCHECK_STATE_DIR:-/tmp}"
+PASSWORD_FILE="${SNAP_API_PASSWORD_FILE:-}"
+# Any user name passes snapteld's basic auth; this is snaptel's (compiler/facts.ts SNAP.apiUser).
+API_USER=snap
 PROBE="${1:-default}"
 
 fail() {
@@ -39,9 +48,59 @@ case "$PROBE" in
   *[!A-Za-z0-9_-]*) fail "probe name '$PROBE' is not a word" ;;
 esac
 
-if ! body=$(curl --silent --show-error --fail --max-time "$TIMEOUT" "http://$HOST:$PORT/v1/tasks" 2>&1); then
-  fail "snapteld's API at http://$HOST:$PORT/v1/tasks did not answer: $body"
+# The curl config carrying the credentials, on stdout (nothing without a password file). Exit
+# status 3: the file cannot be read; 4: it is empty; 5: it is more than one line of text.
+credentials() {
+  [ -n "$PASSWORD_FILE" ] || return 0
+  [ -f "$PASSWORD_FILE" ] || return 3
+  LC_ALL=C PASSWORD_FILE="$PASSWORD_FILE" API_USER="$API_USER" awk '
+    BEGIN {
+      file = ENVIRON["PASSWORD_FILE"]
+      lines = 0
+      while ((status = (getline line < file)) > 0) {
+        lines++
+        if (lines == 1) password = line
+      }
+      if (status < 0) exit 3
+      if (lines > 1) exit 5
+      if (password == "") exit 4
+      if (password ~ /[\001-\037\177]/) exit 5
+      value = ENVIRON["API_USER"] ":" password
+      quoted = ""
+      for (i = 1; i <= length(value); i++) {
+        c = substr(value, i, 1)
+        if (c == "\\" || c == "\"") quoted = quoted "\\"
+        quoted = quoted c
+      }
+      printf "user = \"%s\"\n", quoted
+    }'
+}
+
+url="http://$HOST:$PORT/v1/tasks"
+status=0
+credentials >/dev/null || status=$?
+case "$status" in
+  0) ;;
+  3) fail "cannot read the REST API password from $PASSWORD_FILE (SNAP_API_PASSWORD_FILE)" ;;
+  4) fail "the REST API password file $PASSWORD_FILE (SNAP_API_PASSWORD_FILE) is empty" ;;
+  *) fail "the REST API password file $PASSWORD_FILE (SNAP_API_PASSWORD_FILE) is not one line of text" ;;
+esac
+# The body, then the HTTP status on a line of its own.
+if ! answer=$(credentials | curl --silent --show-error --max-time "$TIMEOUT" --config - --write-out '\n%{http_code}' "$url" 2>&1); then
+  fail "snapteld's API at $url did not answer: $answer"
 fi
+code=${answer##*
+}
+body=${answer%"$code"}
+body=${body%?}
+case "$code" in
+  2??) ;;
+  401)
+    [ -n "$PASSWORD_FILE" ] || fail "the REST API at $url requires a password (401) and SNAP_API_PASSWORD_FILE is not set"
+    fail "the REST API refused the password from $PASSWORD_FILE (401 at $url)"
+    ;;
+  *) fail "snapteld's API at $url answered HTTP $code: $body" ;;
+esac
 
 # One line per task: id, hits, failures, state, name, last failure (tabs and newlines made spaces).
 if ! tasks=$(printf '%s' "$body" | jq -r '.body.ScheduledTasks // [] | .[]

@@ -8,14 +8,14 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile, chmod } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { stack } from '../../config/stack.ts';
-import { buildStack } from '../../compiler/stack.ts';
+import { SNAP_FILES, snapFiles } from '../../compiler/collector/snap.ts';
 import { SNAP } from '../../compiler/facts.ts';
 import { imagePath, run, sleep } from './support.ts';
 
@@ -43,37 +43,76 @@ async function fakeProgram(dir: string, name: string, record: string, code = 0):
   return file;
 }
 
-function compiledTaskTemplate(): string {
-  const objects = buildStack(stack, { lua: new Map([['output/influxdb_out.lua', '--']]), secrets: new Map() });
-  const snapConfig = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'snap-config');
-  assert.ok(snapConfig?.kind === 'ConfigMap' && snapConfig.data?.['task.yaml']);
-  return snapConfig.data['task.yaml'];
+/** A fake daemon that records its arguments and its environment (`env`'s lines) and exits with a code. */
+async function fakeDaemon(dir: string, code: number): Promise<{ program: string; args: string; env: string }> {
+  const [program, args, env] = [path.join(dir, 'snapteld'), path.join(dir, 'daemon-args'), path.join(dir, 'daemon-env')];
+  await writeFile(program, `#!/bin/sh\nprintf '%s\\n' "$@" > '${args}'\nenv > '${env}'\nexit ${code}\n`);
+  await chmod(program, 0o755);
+  return { program, args, env };
 }
 
+/** The snap-config ConfigMap's files as the compiler writes them (snapFiles is its data). */
+function compiledSnapFiles(): { config: string; task: string } {
+  const files = snapFiles(stack.collector);
+  const [config, task] = [files[SNAP_FILES.config], files[SNAP_FILES.task]];
+  assert.ok(config && task);
+  return { config, task };
+}
+
+function compiledTaskTemplate(): string {
+  return compiledSnapFiles().task;
+}
+
+/** A config template with the REST API password as the compiler writes it: the placeholder, double-quoted. */
+const AUTH_TEMPLATE = `restapi:\n  enable: true\n  rest_auth: true\n  rest_auth_password: "${SNAP.apiPasswordPlaceholder}"\n  port: 8181\n`;
+
 describe('snap entrypoint', () => {
-  async function setup() {
+  async function setup(options: { template?: string; password?: string } = {}) {
     const dir = await temp('snap-entrypoint');
     const templates = path.join(dir, 'templates');
     const tasks = path.join(dir, 'tasks');
-    await mkdir(templates);
-    await mkdir(tasks);
-    const record = path.join(dir, 'daemon-args');
-    const daemon = await fakeProgram(dir, 'snapteld', record, 7);
-    const env = { PATH: process.env.PATH, SNAP_TASK_TEMPLATE_DIR: templates, SNAP_TASK_DIR: tasks, SNAP_DAEMON: daemon };
-    return { dir, templates, tasks, record, env };
+    const runDir = path.join(dir, 'run');
+    await Promise.all([templates, tasks, runDir].map((sub) => mkdir(sub)));
+    const daemon = await fakeDaemon(dir, 7);
+    const configTemplate = path.join(dir, 'snapd.yaml');
+    const config = path.join(runDir, 'snapd.yaml');
+    const passwordFile = path.join(dir, 'snap-api');
+    await writeFile(configTemplate, options.template ?? AUTH_TEMPLATE);
+    await writeFile(passwordFile, options.password ?? 'the-password\n');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      SNAP_TASK_TEMPLATE_DIR: templates,
+      SNAP_TASK_DIR: tasks,
+      SNAP_DAEMON: daemon.program,
+      [SNAP.configTemplateEnv]: configTemplate,
+      [SNAP.configFileEnv]: config,
+      [SNAP.apiPasswordFileEnv]: passwordFile,
+    };
+    const args = ['--config', config];
+    return { dir, templates, tasks, record: daemon.args, daemonEnv: daemon.env, configTemplate, config, configDir: runDir, passwordFile, env, args };
+  }
+
+  /** The entrypoint run on a task template and the config template, as the container runs it. */
+  async function render(options: { template?: string; password?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}) {
+    const context = await setup(options);
+    await writeFile(path.join(context.templates, 'task.yaml'), 'hostname: ${NODE_NAME}\n');
+    const env: NodeJS.ProcessEnv = { ...context.env, NODE_NAME: 'n1', ...options.env };
+    for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+    const result = await run('sh', [SNAP_ENTRYPOINT, ...(options.args ?? context.args)], { env });
+    return { ...context, result };
   }
 
   it('renders the compiled task for the node and execs the daemon with the container arguments', async () => {
-    const { templates, tasks, record, env } = await setup();
+    const { templates, tasks, record, env, args, config } = await setup();
     const template = compiledTaskTemplate();
     assert.ok(template.includes(SNAP.nodeNamePlaceholder), 'the compiled template carries the placeholder');
     await writeFile(path.join(templates, 'task.yaml'), template);
     await writeFile(path.join(templates, 'README'), 'not a task');
     await writeFile(path.join(tasks, 'stale.yaml'), 'version: 1\n');
 
-    const result = await run('sh', [SNAP_ENTRYPOINT, '--config', '/etc/snap/snapd.yaml'], { env: { ...env, [SNAP.nodeNameEnv]: 'worker-1.example' } });
+    const result = await run('sh', [SNAP_ENTRYPOINT, ...args], { env: { ...env, [SNAP.nodeNameEnv]: 'worker-1.example' } });
     assert.equal(result.code, 7, 'the daemon is exec\'d: its exit status is the container\'s');
-    assert.equal(await readFile(record, 'utf8'), '--config\n/etc/snap/snapd.yaml\n');
+    assert.equal(await readFile(record, 'utf8'), `--config\n${config}\n`);
     assert.deepEqual(await readdir(tasks), ['task.yaml']);
     const rendered = await readFile(path.join(tasks, 'task.yaml'), 'utf8');
     assert.equal(rendered, template.replaceAll(SNAP.nodeNamePlaceholder, 'worker-1.example'));
@@ -84,10 +123,10 @@ describe('snap entrypoint', () => {
   });
 
   it('replaces every placeholder literally, in .yml and .json templates too', async () => {
-    const { templates, tasks, env } = await setup();
+    const { templates, tasks, env, args } = await setup();
     await writeFile(path.join(templates, 'a.yml'), 'a: ${NODE_NAME}-${NODE_NAME}\nb: $NODE_NAME ${NODE_NAMEX}\n');
     await writeFile(path.join(templates, 'b.json'), '{"tags":{"/intel":{"hostname":"${NODE_NAME}"}}}\n');
-    const result = await run('sh', [SNAP_ENTRYPOINT], { env: { ...env, NODE_NAME: 'n.1' } });
+    const result = await run('sh', [SNAP_ENTRYPOINT, ...args], { env: { ...env, NODE_NAME: 'n.1' } });
     assert.equal(result.code, 7, result.stderr);
     assert.equal(await readFile(path.join(tasks, 'a.yml'), 'utf8'), 'a: n.1-n.1\nb: $NODE_NAME ${NODE_NAMEX}\n');
     assert.equal(await readFile(path.join(tasks, 'b.json'), 'utf8'), '{"tags":{"/intel":{"hostname":"n.1"}}}\n');
@@ -99,9 +138,9 @@ describe('snap entrypoint', () => {
     ['a NODE_NAME that could break the YAML', 'a: b', /is not a valid node name/],
   ] as const) {
     it(`fails clearly on ${what}, without starting the daemon`, async () => {
-      const { templates, record, env } = await setup();
+      const { templates, record, env, args } = await setup();
       await writeFile(path.join(templates, 'task.yaml'), 'hostname: ${NODE_NAME}\n');
-      const result = await run('sh', [SNAP_ENTRYPOINT], { env: nodeName === undefined ? env : { ...env, NODE_NAME: nodeName } });
+      const result = await run('sh', [SNAP_ENTRYPOINT, ...args], { env: nodeName === undefined ? env : { ...env, NODE_NAME: nodeName } });
       assert.equal(result.code, 1);
       assert.match(result.stderr, message);
       await assert.rejects(readFile(record, 'utf8'), 'the daemon must not run');
@@ -109,11 +148,140 @@ describe('snap entrypoint', () => {
   }
 
   it('fails when there is no template', async () => {
-    const { env, record } = await setup();
-    const result = await run('sh', [SNAP_ENTRYPOINT], { env: { ...env, NODE_NAME: 'n1' } });
+    const { env, record, args } = await setup();
+    const result = await run('sh', [SNAP_ENTRYPOINT, ...args], { env: { ...env, NODE_NAME: 'n1' } });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /no task template/);
     await assert.rejects(readFile(record, 'utf8'));
+  });
+
+  it('renders the compiled snapd config with the password from the file: YAML that reads back the exact password, mode 0600, written atomically, the password in neither the daemon\'s environment nor any output', async () => {
+    const compiled = compiledSnapFiles().config;
+    assert.ok(compiled.includes(`"${SNAP.apiPasswordPlaceholder}"`), 'the compiled config carries the password placeholder, double-quoted');
+    const password = 'pa"ss\\word with \'quotes\', #: {a}, [b], & *c ${SNAP_API_PASSWORD} é€😀';
+    const { result, config, configDir, configTemplate, passwordFile, record, daemonEnv } = await render({ template: compiled, password: `${password}\n` });
+    assert.equal(result.code, 7, result.stderr);
+    assert.equal(await readFile(record, 'utf8'), `--config\n${config}\n`);
+    const rendered = await readFile(config, 'utf8');
+    const escaped = password.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+    assert.equal(rendered, compiled.replaceAll(SNAP.apiPasswordPlaceholder, () => escaped), 'only the placeholder changes');
+    const parsed = parseYaml(rendered) as { restapi: { rest_auth: boolean; rest_auth_password: string } };
+    assert.equal(parsed.restapi.rest_auth, true);
+    assert.equal(parsed.restapi.rest_auth_password, password);
+    assert.deepEqual({ ...(parseYaml(rendered) as object), restapi: undefined }, { ...(parseYaml(compiled) as object), restapi: undefined }, 'the rest of the config as compiled');
+    assert.equal((await stat(config)).mode & 0o777, 0o600);
+    assert.deepEqual(await readdir(configDir), ['snapd.yaml'], 'no temporary file left beside it');
+    assert.equal(await readFile(configTemplate, 'utf8'), compiled, 'the template is left as it is');
+    const environment = await readFile(daemonEnv, 'utf8');
+    assert.ok(environment.includes(`${SNAP.apiPasswordFileEnv}=${passwordFile}\n`), 'the daemon sees the file\'s path');
+    for (const part of ['pa"ss', 'word with', 'é€😀']) {
+      assert.ok(!environment.includes(part), 'the daemon\'s environment holds no password');
+      assert.ok(!result.stdout.includes(part) && !result.stderr.includes(part), 'no output shows the password');
+    }
+    assert.match(result.stderr, new RegExp(`rendered ${config} from ${configTemplate} with the REST API password from ${passwordFile}`));
+  });
+
+  it('escapes any one-line password into a double-quoted scalar that reads back exactly; a file without a trailing newline too', async () => {
+    for (const password of ['"', '\\', '\\"', '"\\', 'a\\nb', '\\u0041', ' leading and trailing ', "it's", '${SNAP_API_PASSWORD}${SNAP_API_PASSWORD}', '`$(id)`', '-', '~', 'null', 'true', '0x10']) {
+      for (const ending of ['\n', '']) {
+        const { result, config } = await render({ password: `${password}${ending}` });
+        assert.equal(result.code, 7, `${JSON.stringify(password)}: ${result.stderr}`);
+        const parsed = parseYaml(await readFile(config, 'utf8')) as { restapi: { rest_auth_password: unknown } };
+        assert.equal(parsed.restapi.rest_auth_password, password, JSON.stringify(password));
+      }
+    }
+  });
+
+  it('replaces a config rendered by an earlier start, whatever its mode, with one of mode 0600', async () => {
+    const context = await setup({ password: 'new\n' });
+    await writeFile(path.join(context.templates, 'task.yaml'), 'a: 1\n');
+    await writeFile(context.config, 'stale\n', { mode: 0o644 });
+    await chmod(context.config, 0o644);
+    const result = await run('sh', [SNAP_ENTRYPOINT, ...context.args], { env: { ...context.env, NODE_NAME: 'n1' } });
+    assert.equal(result.code, 7, result.stderr);
+    assert.equal((parseYaml(await readFile(context.config, 'utf8')) as { restapi: { rest_auth_password: string } }).restapi.rest_auth_password, 'new');
+    assert.equal((await stat(context.config)).mode & 0o777, 0o600);
+  });
+
+  it('copies a template without the placeholder as it is, saying the REST API has no authentication', async () => {
+    const template = 'restapi:\n  enable: true\n  port: 8181\n';
+    const { result, config } = await render({ template });
+    assert.equal(result.code, 7, result.stderr);
+    assert.equal(await readFile(config, 'utf8'), template);
+    assert.equal((await stat(config)).mode & 0o777, 0o600);
+    assert.match(result.stderr, /has no \$\{SNAP_API_PASSWORD\}: copied as it is to .*; the REST API has no authentication/);
+    assert.match(result.stderr, /SNAP_API_PASSWORD_FILE .* is not used/);
+    // without a password file at all
+    const bare = await render({ template, env: { [SNAP.apiPasswordFileEnv]: undefined } });
+    assert.equal(bare.result.code, 7, bare.result.stderr);
+    assert.equal(await readFile(bare.config, 'utf8'), template);
+  });
+
+  for (const [what, password, message] of [
+    ['an empty password file', '', /the REST API password file .*\/snap-api \(SNAP_API_PASSWORD_FILE\) is empty/],
+    ['a password file of one newline', '\n', /the REST API password file .*\/snap-api \(SNAP_API_PASSWORD_FILE\) is empty/],
+    ['a password of two lines', 'secret-one\nsecret-two\n', /\/snap-api \(SNAP_API_PASSWORD_FILE\) holds a line break or a control character/],
+    ['a password followed by two newlines', 'secret-one\n\n', /holds a line break or a control character/],
+    ['a password ending in CR LF', 'secret-one\r\n', /holds a line break or a control character/],
+    ['a password with a tab', 'secret\tone', /holds a line break or a control character/],
+    ['a password with an escape character', 'secret\u001bone', /holds a line break or a control character/],
+    ['a password with DEL', 'secret\u007fone', /holds a line break or a control character/],
+    ['a password with NEL', 'secret\u0085one', /holds a line break or a control character/],
+    ['a password with a line separator', 'secret\u2028one', /holds a line break or a control character/],
+    ['a password with a NUL byte', 'secret\u0000one', /holds a NUL byte/],
+  ] as const) {
+    it(`fails clearly on ${what}, naming the file and not the value, without starting the daemon or writing a config`, async () => {
+      const { result, record, configDir } = await render({ password });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, message);
+      assert.ok(!result.stderr.includes('secret') && !result.stdout.includes('secret'), result.stderr);
+      await assert.rejects(readFile(record, 'utf8'), 'the daemon must not run');
+      assert.deepEqual(await readdir(configDir), []);
+    });
+  }
+
+  it('fails clearly when the template needs the password and SNAP_API_PASSWORD_FILE is unset or names no readable file', async () => {
+    const unset = await render({ env: { [SNAP.apiPasswordFileEnv]: undefined } });
+    assert.equal(unset.result.code, 1);
+    assert.match(unset.result.stderr, /sets the REST API password to \$\{SNAP_API_PASSWORD\} but SNAP_API_PASSWORD_FILE is not set/);
+    await assert.rejects(readFile(unset.record, 'utf8'));
+    const empty = await render({ env: { [SNAP.apiPasswordFileEnv]: '' } });
+    assert.equal(empty.result.code, 1);
+    assert.match(empty.result.stderr, /SNAP_API_PASSWORD_FILE is not set/);
+    const missing = await render({ env: { [SNAP.apiPasswordFileEnv]: '/nonexistent/snap-api' } });
+    assert.equal(missing.result.code, 1);
+    assert.match(missing.result.stderr, /the REST API password file \/nonexistent\/snap-api \(SNAP_API_PASSWORD_FILE\) does not exist or is not readable/);
+    await assert.rejects(readFile(missing.record, 'utf8'));
+    assert.deepEqual(await readdir(missing.configDir), []);
+    const directory = await render({ env: { [SNAP.apiPasswordFileEnv]: tmpdir() } });
+    assert.equal(directory.result.code, 1);
+    assert.match(directory.result.stderr, /does not exist or is not readable/);
+  });
+
+  it('fails clearly without the config template or a writable directory for the rendered config', async () => {
+    const noTemplate = await render({ env: { [SNAP.configTemplateEnv]: '/nonexistent/snapd.yaml' } });
+    assert.equal(noTemplate.result.code, 1);
+    assert.match(noTemplate.result.stderr, /config template \/nonexistent\/snapd.yaml \(SNAP_CONFIG_TEMPLATE\) does not exist/);
+    await assert.rejects(readFile(noTemplate.record, 'utf8'));
+    const noDir = await render({ env: { [SNAP.configFileEnv]: '/nonexistent/snapd.yaml' }, args: ['--config', '/nonexistent/snapd.yaml'] });
+    assert.equal(noDir.result.code, 1);
+    assert.match(noDir.result.stderr, /the directory \/nonexistent of the rendered config \/nonexistent\/snapd.yaml \(SNAP_CONFIG\) does not exist or is not writable/);
+  });
+
+  it('refuses to start the daemon on another config than the rendered one (the template would make the placeholder the password)', async () => {
+    const context = await setup();
+    await writeFile(path.join(context.templates, 'task.yaml'), 'a: 1\n');
+    const env = { ...context.env, NODE_NAME: 'n1' };
+    for (const args of [['--config', context.configTemplate], [`--config=${context.configTemplate}`], ['--log-level', '1'], []]) {
+      const result = await run('sh', [SNAP_ENTRYPOINT, ...args], { env });
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /not the rendered .*snapd.yaml \(SNAP_CONFIG\): run it with --config /);
+      await assert.rejects(readFile(context.record, 'utf8'));
+    }
+    for (const args of [[`--config=${context.config}`], ['-config', context.config, '--log-level', '1']]) {
+      const result = await run('sh', [SNAP_ENTRYPOINT, ...args], { env });
+      assert.equal(result.code, 7, `${args.join(' ')}: ${result.stderr}`);
+    }
   });
 });
 
@@ -122,9 +290,22 @@ describe('snap healthcheck', () => {
   let port = 0;
   let reply: { status: number; body: string } = { status: 200, body: '' };
   const requests: string[] = [];
+  /** When set, the server checks basic auth as snapteld does (any user, this password), else 401. */
+  let requiredPassword: string | undefined;
+  const users: (string | undefined)[] = [];
   before(async () => {
     server = createServer((request, response) => {
       requests.push(`${request.method} ${request.url}`);
+      const basic = /^Basic (.+)$/.exec(request.headers.authorization ?? '');
+      const decoded = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : undefined;
+      const colon = decoded?.indexOf(':') ?? -1;
+      users.push(decoded && colon >= 0 ? decoded.slice(0, colon) : undefined);
+      if (requiredPassword !== undefined && (!decoded || colon < 0 || decoded.slice(colon + 1) !== requiredPassword)) {
+        // mgmt/rest/server.go authMiddleware's answer
+        response.writeHead(401, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ meta: { code: 401, message: 'Not authorized. Please specify the same password that used to start snapteld.' } }));
+        return;
+      }
       response.writeHead(reply.status, { 'content-type': 'application/json' });
       response.end(reply.body);
     });
@@ -170,6 +351,7 @@ describe('snap healthcheck', () => {
   let stateDir = '';
   beforeEach(async () => {
     stateDir = await temp('snap-healthcheck');
+    requiredPassword = undefined;
   });
 
   const check = (env: NodeJS.ProcessEnv = {}, args: string[] = []) =>
@@ -265,9 +447,80 @@ describe('snap healthcheck', () => {
     assert.match(result.stderr, /probe name '\.\.\/x' is not a word/);
   });
 
+  /** A PATH whose curl records its arguments (one per line) before running the real one. */
+  async function recordingCurl(dir: string): Promise<{ path: string; record: string }> {
+    const real = await run('sh', ['-c', 'command -v curl'], { env: { PATH: process.env.PATH } });
+    const bin = path.join(dir, 'bin');
+    const record = path.join(dir, 'curl-args');
+    await mkdir(bin);
+    await writeFile(path.join(bin, 'curl'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${record}'\nexec '${real.stdout.trim()}' "$@"\n`);
+    await chmod(path.join(bin, 'curl'), 0o755);
+    return { path: `${bin}:${process.env.PATH}`, record };
+  }
+
+  it('sends the password from SNAP_API_PASSWORD_FILE as basic auth (user snap), on curl\'s stdin, never its command line', async () => {
+    const dir = await temp('snap-healthcheck-auth');
+    const password = 'pa"ss\\word with \'quotes\' ${x} é';
+    const passwordFile = path.join(dir, 'snap-api');
+    await writeFile(passwordFile, `${password}\n`);
+    const curl = await recordingCurl(dir);
+    requiredPassword = password;
+    reply = { status: 200, body: tasks({ state: 'Running' }) };
+    const result = await check({ [SNAP.apiPasswordFileEnv]: passwordFile, PATH: curl.path });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /1 task\(s\) Running/);
+    assert.equal(users.at(-1), SNAP.apiUser);
+    const args = await readFile(curl.record, 'utf8');
+    assert.match(args, /--config\n-\n/);
+    for (const part of ['pa"ss', 'word with', 'quotes']) {
+      assert.ok(!args.includes(part), 'the password is not on curl\'s command line');
+      assert.ok(!result.stdout.includes(part) && !result.stderr.includes(part));
+    }
+    // a file without the trailing newline is the same password
+    await writeFile(passwordFile, password);
+    assert.equal((await check({ [SNAP.apiPasswordFileEnv]: passwordFile })).code, 0);
+  });
+
+  it('is unhealthy, saying so, when the REST API refuses the password (401), or requires one and none is configured', async () => {
+    const dir = await temp('snap-healthcheck-auth');
+    const passwordFile = path.join(dir, 'snap-api');
+    await writeFile(passwordFile, 'wrong-password\n');
+    requiredPassword = 'right-password';
+    reply = { status: 200, body: tasks({ state: 'Running' }) };
+    const wrong = await check({ [SNAP.apiPasswordFileEnv]: passwordFile });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, new RegExp(`^snap-healthcheck: unhealthy: the REST API refused the password from ${passwordFile} \\(401 at http://127\\.0\\.0\\.1:${port}/v1/tasks\\)\n$`));
+    assert.ok(!wrong.stderr.includes('wrong-password') && !wrong.stderr.includes('right-password'));
+    const none = await check();
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /requires a password \(401\) and SNAP_API_PASSWORD_FILE is not set/);
+    await writeFile(passwordFile, 'right-password\n');
+    assert.equal((await check({ [SNAP.apiPasswordFileEnv]: passwordFile })).code, 0);
+  });
+
+  it('is unhealthy, naming the file, when the password file is missing, empty or more than one line', async () => {
+    const dir = await temp('snap-healthcheck-auth');
+    const passwordFile = path.join(dir, 'snap-api');
+    reply = { status: 200, body: tasks({ state: 'Running' }) };
+    let result = await check({ [SNAP.apiPasswordFileEnv]: passwordFile });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`cannot read the REST API password from ${passwordFile} \\(SNAP_API_PASSWORD_FILE\\)`));
+    await writeFile(passwordFile, '');
+    result = await check({ [SNAP.apiPasswordFileEnv]: passwordFile });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /\(SNAP_API_PASSWORD_FILE\) is empty/);
+    await writeFile(passwordFile, 'secret\nuser = "x:y"\n');
+    result = await check({ [SNAP.apiPasswordFileEnv]: passwordFile });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /\(SNAP_API_PASSWORD_FILE\) is not one line of text/);
+    assert.ok(!result.stderr.includes('secret'));
+  });
+
   it('is unhealthy when the API answers an error or nothing, or the port is not configured', async () => {
     reply = { status: 500, body: '{"meta":{"code":500}}' };
-    assert.equal((await check()).code, 1);
+    const error = await check();
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /answered HTTP 500: \{"meta":\{"code":500\}\}\n$/);
     const closed = await check({ SNAP_API_PORT: '9' });
     assert.equal(closed.code, 1);
     assert.match(closed.stderr, /did not answer/);

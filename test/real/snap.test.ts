@@ -1,14 +1,18 @@
 /**
  * The real Snap: snapteld and the plugins built from images/snap's pinned sources by
  * `bash images/snap/build-local.sh`, started through the image's entrypoint with the compiled
- * snapd.yaml and task (test/support/snapd.ts rewrites only paths and ports), collecting this
- * machine's /proc and publishing into Hindsight with the plugins of lua/ (the real Hindsight when
- * it is built, else the stage), into a real InfluxDB. Skipped, with one line naming the build command, when the build is not there.
+ * snapd.yaml and task (test/support/snapd.ts rewrites only paths and ports) and a REST API
+ * password file, collecting this machine's /proc and publishing into Hindsight with the plugins
+ * of lua/ (the real Hindsight when it is built, else the stage), into a real InfluxDB. Skipped,
+ * with one line naming the build command, when the build is not there.
  *
  * SNAP_SOAK_SECONDS (default 120) sets how long the collection runs before it is judged.
  */
 import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { METRIC_FAMILIES, measurementName } from '../../compiler/collector/metrics.ts';
 import { SNAP } from '../../compiler/facts.ts';
 import { snapTask } from '../../compiler/collector/snap.ts';
@@ -64,12 +68,89 @@ describe(`the real Snap, with the compiled task, into the plugin on ${ENGINE ===
     assert.match(log, new RegExp(`rendered 1 task\\(s\\) for node ${NODE}`));
     const running = await task(snapd);
     assert.equal(running.task_state, 'Running');
-    const response = await fetch(`http://127.0.0.1:${snapd.apiPort}/v1/tasks/${running.id}`);
+    const response = await snapd.api(`/v1/tasks/${running.id}`);
     const detail = (await response.json()) as { body: { workflow: { collect: { metrics: Record<string, unknown>; tags: Record<string, Record<string, string>> } } } };
     const metrics = Object.keys(detail.body.workflow.collect.metrics).sort();
     const compiled = Object.keys(snapTask(stack.collector).workflow.collect.metrics).sort();
     assert.deepEqual(metrics, compiled);
     assert.deepEqual(Object.values(detail.body.workflow.collect.tags).map((tags) => tags[SNAP.nodeTag]), [NODE]);
+  });
+
+  it('reads its REST API password from the config the entrypoint rendered (mode 0600) from the compiled one and the password file, which no log shows', async () => {
+    const log = await snapd.log();
+    assert.match(log, /rendered .*snapd\.yaml from .*snapd\.yaml with the REST API password from /);
+    assert.match(log, /Using REST API authentication without HTTPS enabled/, "snapteld turned basic auth on");
+    assert.ok(!log.includes(snapd.apiPassword), 'the log shows the password');
+    assert.equal((await stat(snapd.configFile)).mode & 0o777, 0o600);
+    const rendered = parseYaml(await readFile(snapd.configFile, 'utf8')) as { restapi: { rest_auth: boolean; rest_auth_password: string } };
+    assert.equal(rendered.restapi.rest_auth, true);
+    assert.equal(rendered.restapi.rest_auth_password, snapd.apiPassword);
+  });
+
+  it('the REST API answers 401 without the password and to a wrong one, 200 with it (whatever the user name), on v1 and v2', async () => {
+    for (const apiPath of ['/v1/tasks', '/v1/plugins', '/v2/plugins']) {
+      const none = await snapd.api(apiPath, { password: null });
+      assert.equal(none.status, 401, `${apiPath} without a password`);
+      assert.match(await none.text(), /Not authorized/);
+      const wrong = await snapd.api(apiPath, { password: `${snapd.apiPassword}x` });
+      assert.equal(wrong.status, 401, `${apiPath} with a wrong password`);
+      await wrong.arrayBuffer();
+      const empty = await snapd.api(apiPath, { password: '' });
+      assert.equal(empty.status, 401, `${apiPath} with an empty password`);
+      await empty.arrayBuffer();
+      const right = await snapd.api(apiPath);
+      assert.equal(right.status, 200, `${apiPath} with the password: ${await right.text()}`);
+      const otherUser = await snapd.api(apiPath, { user: 'anyone' });
+      assert.equal(otherUser.status, 200, `${apiPath} with the password and another user name`);
+      await otherUser.arrayBuffer();
+    }
+  });
+
+  it('a plugin load (POST /v1/plugins) without the password, or with a wrong one, is refused with 401 and runs nothing; with it, snapteld runs the upload', async () => {
+    const plugins = async () => {
+      const response = await snapd.api('/v1/plugins');
+      assert.equal(response.status, 200);
+      const body = (await response.json()) as { body: { loaded_plugins?: { name: string; type: string; version: number }[] } };
+      return (body.body.loaded_plugins ?? []).map((plugin) => `${plugin.type}:${plugin.name}:${plugin.version}`).sort();
+    };
+    // what the upload would do, had snapteld run it as a plugin (trust level 0: unsigned plugins run)
+    const marker = path.join(snapd.dir, 'tmp', 'intruder-ran');
+    const loaded = await plugins();
+    assert.ok(loaded.length > 0, 'the image\'s plugins are loaded');
+    const upload = () => {
+      const form = new FormData();
+      form.append('snap-plugins', new Blob([Buffer.from(`#!/bin/sh\ntouch '${marker}'\n`)]), 'snap-plugin-collector-intruder');
+      return form;
+    };
+    for (const password of [null, 'wrong', `${snapd.apiPassword} `]) {
+      const response = await snapd.api('/v1/plugins', { method: 'POST', body: upload(), password });
+      assert.equal(response.status, 401, `a plugin load with ${password === null ? 'no password' : 'a wrong password'}`);
+      assert.match(await response.text(), /Not authorized/);
+    }
+    assert.deepEqual(await plugins(), loaded);
+    await assert.rejects(stat(marker), 'the upload never ran');
+    // the same upload with the password: snapteld runs it (unsigned plugins are trusted), which
+    // is what the password guards; not a plugin, it fails to load
+    const allowed = await snapd.api('/v1/plugins', { method: 'POST', body: upload(), timeoutMs: 60_000 });
+    const answer = await allowed.text();
+    assert.notEqual(allowed.status, 401, answer);
+    await stat(marker);
+    assert.deepEqual(await plugins(), loaded);
+  });
+
+  it('the image\'s healthcheck passes with the password file, and says so when it has none or a wrong one', async () => {
+    const right = snapd.healthcheck('auth');
+    assert.equal(right.code, 0, right.output);
+    assert.match(right.output, /1 task\(s\) Running/);
+    const none = snapd.healthcheck('auth', null);
+    assert.equal(none.code, 1, none.output);
+    assert.match(none.output, /unhealthy: the REST API at .* requires a password \(401\) and SNAP_API_PASSWORD_FILE is not set/);
+    const wrongFile = path.join(snapd.dir, 'tmp', 'wrong-password');
+    await writeFile(wrongFile, 'not-the-password\n');
+    const wrong = snapd.healthcheck('auth', wrongFile);
+    assert.equal(wrong.code, 1, wrong.output);
+    assert.match(wrong.output, new RegExp(`unhealthy: the REST API refused the password from ${wrongFile}`));
+    assert.ok(!right.output.includes(snapd.apiPassword) && !wrong.output.includes(snapd.apiPassword));
   });
 
   it(`collects every family for ${SOAK_MS / 1000} s without a failed run, the healthcheck healthy throughout`, async () => {

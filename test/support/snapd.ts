@@ -1,26 +1,33 @@
 /**
  * The real Snap for tests: snapteld and the plugins built from the image's pinned sources by
  * `bash images/snap/build-local.sh` (a cache outside the checkout), started as the image starts
- * it: the image's entrypoint renders the compiled task template for the node and execs snapteld
- * on the compiled snapd.yaml. Only what a container's mounts and ports change is rewritten: the
- * plugin and task directories, the REST API's port, the host mounts (each task setting that
- * names a mount path of the config names the host path instead, as the kubelet's mount would
- * make it), and the Heka port the task publishes to.
+ * it: the image's entrypoint renders the compiled task template for the node and the compiled
+ * snapd.yaml (a template too) with the REST API password from a password file, as the Secret's
+ * mount gives it (a random password per run, with a double quote, a backslash and a space, so
+ * the real YAML parser reads what the entrypoint escaped), into a config of its own, and execs
+ * snapteld on that. Only what a container's mounts and ports change is rewritten: the plugin and
+ * task directories, the REST API's and the control port, the host mounts (each task setting
+ * that names a mount path of the config names the host path instead, as the kubelet's mount
+ * would make it), and the Heka port the task publishes to. The config template is edited as a
+ * YAML document, so the password placeholder keeps the double quotes the compiler gave it.
  *
  *   const build = snapBuild();            // undefined until build-local.sh has run
  *   const snapd = await startSnapd({ build, config, hekaPort: stage.hekaPort, nodeName: 'node-a' });
  *   after(() => snapd.dispose());
- *   await snapd.tasks();                  // GET /v1/tasks
- *   await snapd.healthcheck('liveness');  // images/snap/healthcheck.sh against it
+ *   await snapd.tasks();                  // GET /v1/tasks, with the password
+ *   await snapd.api('/v1/plugins', { password: 'wrong' });  // any request, any password or none
+ *   await snapd.healthcheck('liveness');  // images/snap/healthcheck.sh against it, with the password file
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, parseDocument, stringify as stringifyYaml } from 'yaml';
 import type { StackConfig } from '../../compiler/config/types.ts';
-import { SNAP_FILES, snapdConfig, snapFiles } from '../../compiler/collector/snap.ts';
+import { SNAP_FILES, snapFiles } from '../../compiler/collector/snap.ts';
+import { SNAP } from '../../compiler/facts.ts';
 import { onProcessEnd } from './cleanup.ts';
 import { freePort } from './influxdb.ts';
 import { REPO_ROOT } from './hindsight-stage.ts';
@@ -72,6 +79,17 @@ export interface HealthcheckResult {
   output: string;
 }
 
+export interface ApiRequest {
+  method?: string;
+  body?: string | FormData;
+  headers?: Record<string, string>;
+  /** The basic-auth password: default the right one; null sends no credentials. */
+  password?: string | null;
+  /** The basic-auth user name: snapteld checks only the password. */
+  user?: string;
+  timeoutMs?: number;
+}
+
 /** The mounts a container would see, as the host paths a local process sees. */
 function hostPathOf(config: StackConfig, value: unknown): unknown {
   for (const mount of Object.values(config.collector.hostMounts)) {
@@ -101,6 +119,11 @@ export class Snapd {
     readonly dir: string,
     readonly apiPort: number,
     readonly logFile: string,
+    /** The REST API password, and the file it is read from (what the Secret's mount would be). */
+    readonly apiPassword: string,
+    readonly apiPasswordFile: string,
+    /** The config the entrypoint renders and snapteld reads. */
+    readonly configFile: string,
     private readonly env: NodeJS.ProcessEnv,
     private readonly args: string[],
     private readonly hostname?: string,
@@ -137,18 +160,40 @@ export class Snapd {
     exited.catch(() => undefined);
   }
 
-  /** GET /v1/tasks: the tasks with their hit, miss and failure counts. */
+  /** One request to the REST API on loopback, with basic auth as snaptel sends it (user snap) unless told otherwise. */
+  api(apiPath: string, request: ApiRequest = {}): Promise<Response> {
+    const password = request.password === undefined ? this.apiPassword : request.password;
+    const headers: Record<string, string> = { ...request.headers };
+    if (password !== null) headers['authorization'] = `Basic ${Buffer.from(`${request.user ?? SNAP.apiUser}:${password}`).toString('base64')}`;
+    return fetch(`http://127.0.0.1:${this.apiPort}${apiPath}`, {
+      method: request.method ?? 'GET',
+      headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      signal: AbortSignal.timeout(request.timeoutMs ?? 5_000),
+    });
+  }
+
+  /** GET /v1/tasks (with the password): the tasks with their hit, miss and failure counts. */
   async tasks(): Promise<TaskView[]> {
-    const response = await fetch(`http://127.0.0.1:${this.apiPort}/v1/tasks`, { signal: AbortSignal.timeout(5_000) });
+    const response = await this.api('/v1/tasks');
+    if (!response.ok) throw new Error(`GET /v1/tasks answered ${response.status}: ${await response.text()}`);
     const body = (await response.json()) as { body?: { ScheduledTasks?: TaskView[] } };
     return body.body?.ScheduledTasks ?? [];
   }
 
-  /** The image's healthcheck, run as the kubelet's probe `probe` runs it. */
-  healthcheck(probe: string): HealthcheckResult {
+  /**
+   * The image's healthcheck, run as the kubelet's probe `probe` runs it: with the password file
+   * the manifest names in SNAP_API_PASSWORD_FILE, unless given another (null: none).
+   */
+  healthcheck(probe: string, passwordFile: string | null = this.apiPasswordFile): HealthcheckResult {
     const result = spawnSync('sh', [HEALTHCHECK, probe], {
       encoding: 'utf8',
-      env: { PATH: process.env['PATH'], SNAP_API_PORT: String(this.apiPort), SNAP_HEALTHCHECK_STATE_DIR: path.join(this.dir, 'tmp') },
+      env: {
+        PATH: process.env['PATH'],
+        [SNAP.apiPortEnv]: String(this.apiPort),
+        SNAP_HEALTHCHECK_STATE_DIR: path.join(this.dir, 'tmp'),
+        ...(passwordFile === null ? {} : { [SNAP.apiPasswordFileEnv]: passwordFile }),
+      },
     });
     return { code: result.status, output: `${result.stdout}${result.stderr}` };
   }
@@ -175,24 +220,50 @@ export class Snapd {
 }
 
 /**
- * Starts snapteld through the image's entrypoint, with the compiled config and task, and
- * resolves once the task it auto-loaded is Running.
+ * The compiled snapd config template with this machine's plugin and task directories and ports.
+ * Edited as a document: everything else, the double-quoted password placeholder with it, stays
+ * as the compiler wrote it.
+ */
+export function localSnapdConfig(template: string, paths: { pluginDir: string; taskDir: string; apiPort: number; controlPort: number }): string {
+  const document = parseDocument(template);
+  if (document.errors.length > 0) throw new Error(`the compiled ${SNAP_FILES.config}: ${document.errors[0]!.message}`);
+  document.setIn(['control', 'auto_discover_path'], `${paths.pluginDir}:${paths.taskDir}`);
+  document.setIn(['restapi', 'port'], paths.apiPort);
+  document.setIn(['control', 'listen_port'], paths.controlPort);
+  return document.toString();
+}
+
+/** A random REST API password, with the characters the entrypoint escapes and a space. */
+export function randomApiPassword(): string {
+  return `${randomBytes(18).toString('base64url')} "\\ ${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Starts snapteld through the image's entrypoint, with the compiled config and task and a
+ * password file, and resolves once the task it auto-loaded is Running.
  */
 export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
   const { build, config, hekaPort, nodeName } = options;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stacklight-snapd-'));
   const templates = path.join(dir, 'templates');
   const tasks = path.join(dir, 'tasks');
-  await Promise.all([templates, tasks, path.join(dir, 'tmp')].map((sub) => mkdir(sub, { recursive: true })));
+  // SNAP.configDir: a memory emptyDir in the pod
+  const runDir = path.join(dir, 'run');
+  const credentials = path.join(dir, 'credentials');
+  await Promise.all([templates, tasks, runDir, credentials, path.join(dir, 'tmp')].map((sub) => mkdir(sub, { recursive: true })));
   const files = snapFiles(config.collector);
   const apiPort = await freePort();
-  const daemon = parseYaml(files[SNAP_FILES.config]!) as ReturnType<typeof snapdConfig>;
-  daemon.control.auto_discover_path = `${build.pluginDir}:${tasks}`;
-  daemon.restapi.port = apiPort;
-  daemon.control.listen_port = await freePort();
-  const configFile = path.join(dir, SNAP_FILES.config);
-  await writeFile(configFile, stringifyYaml(daemon));
+  const configTemplate = path.join(dir, SNAP_FILES.config);
+  await writeFile(
+    configTemplate,
+    localSnapdConfig(files[SNAP_FILES.config]!, { pluginDir: build.pluginDir, taskDir: tasks, apiPort, controlPort: await freePort() }),
+  );
   await writeFile(path.join(templates, SNAP_FILES.task), localTask(config, files[SNAP_FILES.task]!, hekaPort));
+  // the Secret's key as its read-only mount shows it; with a trailing newline, as a hand-made Secret may have it
+  const apiPassword = randomApiPassword();
+  const apiPasswordFile = path.join(credentials, 'snap-api');
+  await writeFile(apiPasswordFile, `${apiPassword}\n`, { mode: 0o400 });
+  const configFile = path.join(runDir, path.basename(SNAP.configFile));
   const env = {
     PATH: process.env['PATH'],
     TMPDIR: path.join(dir, 'tmp'),
@@ -200,8 +271,11 @@ export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
     SNAP_TASK_TEMPLATE_DIR: templates,
     SNAP_TASK_DIR: tasks,
     SNAP_DAEMON: build.snapteld,
+    [SNAP.configTemplateEnv]: configTemplate,
+    [SNAP.configFileEnv]: configFile,
+    [SNAP.apiPasswordFileEnv]: apiPasswordFile,
   };
-  const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), env, ['--config', configFile], options.hostname);
+  const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), apiPassword, apiPasswordFile, configFile, env, ['--config', configFile], options.hostname);
   try {
     await snapd.start();
   } catch (error) {
