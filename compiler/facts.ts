@@ -183,7 +183,10 @@ export const GRAFANA = {
   tlsDir: '/etc/stacklight/tls',
   env: {
     adminUser: 'GF_SECURITY_ADMIN_USER',
-    /** Grafana's own `__FILE` form: it reads the admin password from that file; so does start.sh. */
+    /**
+     * The `__FILE` form the Grafana image's run.sh reads (into the Grafana process, not the pod's
+     * spec): the admin password stays in its Secret's file; start.sh reads that file too.
+     */
     adminPasswordFile: 'GF_SECURITY_ADMIN_PASSWORD__FILE',
     /** Grafana's own server settings, read by start.sh too: https, its certificate and key files, the name in the certificate. */
     protocol: 'GF_SERVER_PROTOCOL',

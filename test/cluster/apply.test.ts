@@ -7,7 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { compile } from '../../compiler/compile.ts';
-import { serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { environmentConfig } from '../../compiler/config/load.ts';
+import { objectId, serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import { kustomizeBuild } from '../../compiler/kustomize/build.ts';
 import { parseYamlDocuments, toYaml } from '../../compiler/render/yaml.ts';
@@ -58,7 +60,41 @@ for (const environment of ENVIRONMENTS) {
     assert.ok(secrets.length >= 3, `only ${secrets.length} Secrets in overlays/${environment}`);
     for (const secret of secrets) {
       const { name, namespace } = secret.metadata as { name: string; namespace: string };
-      assert.deepEqual(await cluster.secretData(namespace, name), await secretValuesSet(repo.root, environment, name, keyFile), `${namespace}/${name}`);
+      assert.deepEqual(await cluster.secretData(namespace, name), await secretValuesSet(repo.root, environment, `${namespace}/${name}`, keyFile), `${namespace}/${name}`);
+    }
+  });
+
+  test(`overlays/${environment}: Pod Security enforced per namespace, every workload's pods admitted where they belong, the collector's refused under restricted`, async () => {
+    const objects = await kustomizeBuild(join(repo.root, 'overlays', environment));
+    const config = await environmentConfig(repo.root, environment);
+    const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    // the namespaces as the overlay left them in the server
+    for (const [namespace, level] of [[config.namespaces.collector, 'privileged'], [config.namespaces.backend, 'restricted']] as const) {
+      const labels = (await core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+      assert.equal(labels['pod-security.kubernetes.io/enforce'], level, namespace);
+    }
+    const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
+    assert.deepEqual(workloads.map((w) => String(w.metadata?.name)).sort(), ['collector', 'grafana', 'influxdb']);
+    for (const workload of workloads) {
+      const namespace = String((workload.metadata as { namespace: string }).namespace);
+      const result = await admitted(workload, namespace);
+      assert.equal(result.status, 'applied', `${objectId(workload)}: ${result.message}`);
+      assert.deepEqual(result.warnings, [], `${objectId(workload)} warned`);
+    }
+    // the collector's pod is exactly what restricted exists to refuse
+    const collector = workloads.find((w) => w.kind === 'DaemonSet')!;
+    const refused = await admitted(collector, config.namespaces.backend);
+    assert.equal(refused.status, 'refused');
+    assert.match(refused.message ?? '', /violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\)/);
+    // and the pods the Deployment controller makes are admitted too (a refused one leaves a FailedCreate on its ReplicaSet)
+    for (const name of ['grafana', 'influxdb']) {
+      const selector = `app.kubernetes.io/name=${name}`;
+      let pods = 0;
+      for (let i = 0; i < 100 && pods === 0; i++) {
+        pods = (await core.listNamespacedPod({ namespace: config.namespaces.backend, labelSelector: selector })).items.length;
+        if (pods === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(pods, 1, `${name}: the ReplicaSet made no pod in ${config.namespaces.backend}`);
     }
   });
 }
@@ -69,27 +105,16 @@ function podOf(workload: KubeObject, namespace: string): KubeObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: `${String(workload.metadata?.name)}-check`, namespace } as KubeObject['metadata'], spec: template.spec };
 }
 
-test('Pod Security as the API server enforces it: Grafana and dev InfluxDB pods pass restricted, the collector needs privileged', async () => {
-  const namespaces = ['restricted', 'privileged'].map((level) => ({
-    apiVersion: 'v1', kind: 'Namespace', metadata: { name: `psa-${level}`, labels: { 'pod-security.kubernetes.io/enforce': level } },
-  }));
+/** Whether the server admits that pod in `namespace` (a dry run: admission runs, nothing is stored). */
+async function admitted(workload: KubeObject, namespace: string): Promise<ApplyResult> {
+  const [result] = await serverSideApply(cluster.kubeConfig, [podOf(workload, namespace)], { dryRun: true });
+  return result!;
+}
+
+test("a namespace that only warns at restricted returns the server's warning intact", async () => {
   const warnOnly = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'psa-warn', labels: { 'pod-security.kubernetes.io/warn': 'restricted' } } };
-  assert.deepEqual((await serverSideApply(cluster.kubeConfig, [...namespaces, warnOnly])).map((r) => r.status), ['applied', 'applied', 'applied']);
-  const workloads = (await kustomizeBuild(join(repo.root, 'overlays/dev'))).filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
-  const admitted = async (workload: KubeObject, namespace: string) => {
-    const [result] = await serverSideApply(cluster.kubeConfig, [podOf(workload, namespace)], { dryRun: true });
-    return result!;
-  };
-  for (const name of ['grafana', 'influxdb']) {
-    const result = await admitted(workloads.find((w) => w.metadata?.name === name)!, 'psa-restricted');
-    assert.equal(result.status, 'applied', `${name}: ${result.message}`);
-  }
-  const collector = workloads.find((w) => w.kind === 'DaemonSet')!;
-  const refused = await admitted(collector, 'psa-restricted');
-  assert.equal(refused.status, 'refused');
-  assert.match(refused.message ?? '', /violates PodSecurity "restricted:latest".*host namespaces/);
-  assert.equal((await admitted(collector, 'psa-privileged')).status, 'applied');
-  // where restricted only warns, the warning comes back as the server wrote it
+  assert.deepEqual((await serverSideApply(cluster.kubeConfig, [warnOnly])).map((r) => r.status), ['applied']);
+  const collector = (await kustomizeBuild(join(repo.root, 'overlays/dev'))).find((w) => w.kind === 'DaemonSet')!;
   const warned = await admitted(collector, 'psa-warn');
   assert.equal(warned.status, 'applied');
   assert.equal(warned.warnings.length, 1, warned.warnings.join(' | '));

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { Namespaces } from '../../compiler/config/types.ts';
 import { ARGOCD } from '../../compiler/facts.ts';
 import { bootstrapCommands } from '../../compiler/gitops/bootstrap.ts';
 import { objectId, serverSideApply, strategicMergePatch } from '../../compiler/kube/apply.ts';
@@ -29,24 +30,19 @@ let rig: GitOpsRig;
 let cluster: LocalCluster;
 let argocd: LocalArgoCD;
 let repo: TempRepo;
-let namespace: string;
+let namespaces: Namespaces;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function templateHashes(): Promise<Record<string, string | undefined>> {
-  const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
-  const hashes: Record<string, string | undefined> = {};
-  for (const ds of (await apps.listNamespacedDaemonSet({ namespace })).items) hashes[`DaemonSet/${ds.metadata!.name}`] = ds.spec!.template.metadata?.annotations?.['stacklight.ms/config-hash'];
-  for (const d of (await apps.listNamespacedDeployment({ namespace })).items) hashes[`Deployment/${d.metadata!.name}`] = d.spec!.template.metadata?.annotations?.['stacklight.ms/config-hash'];
-  return hashes;
-}
+const templateHashes = async () => (await rig.rollout()).hashes;
 
 async function configMapData(name: string): Promise<Record<string, string> | undefined> {
+  const namespace = name.startsWith('influxdb') || name.startsWith('grafana') ? namespaces.backend : namespaces.collector;
   return (await cluster.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name, namespace }).catch(() => undefined))?.data;
 }
 
 before(async () => {
   rig = await GitOpsRig.start({ environment: ENV, engine: 'argocd' });
-  ({ cluster, argocd, repo, namespace } = rig as Required<GitOpsRig>);
+  ({ cluster, argocd, repo, namespaces } = rig as Required<GitOpsRig>);
 });
 after(async () => {
   await rig?.dispose();
@@ -64,9 +60,7 @@ test('clusters/dev applied as the bootstrap says: the Application syncs every ob
   const expected = (await rig.overlayObjects()).map(objectId).sort();
   const synced = (status.resources ?? []).map((r) => [r.kind, r.namespace, r.name].filter(Boolean).join('/')).sort();
   assert.deepEqual(synced, expected);
-  for (const object of await rig.overlayObjects()) {
-    if (object.kind === 'Secret') assert.deepEqual(await rig.liveSecret(String(object.metadata?.name)), await rig.valuesSet(String(object.metadata?.name)));
-  }
+  await rig.assertSecretsSynced();
 });
 
 test('the bootstrap\'s repo server patch, merged by the API server into Argo CD\'s own argocd-repo-server, adds the plugin sidecar as it needs to run', async () => {
@@ -113,12 +107,13 @@ test('a config change and a rotation pushed arrive; the rotation rolls the colle
   assert.notEqual(changed['DaemonSet/collector'], before['DaemonSet/collector']);
   assert.equal(changed['Deployment/grafana'], before['Deployment/grafana']);
 
-  const oldValue = (await rig.liveSecret('influxdb-writer'))['password'];
+  const writer = `${namespaces.collector}/influxdb-writer`;
+  const oldValue = (await rig.liveSecret(writer))['password'];
   await runCliOk('secrets.ts', ['rotate', ENV, 'influxdb-writer', 'password', '--root', repo.root, '--age-key-file', rig.keyFile]);
   await rig.syncTo(await rig.compileAndPush('rotate the writer password'));
-  const live = await rig.liveSecret('influxdb-writer');
+  const live = await rig.liveSecret(writer);
   assert.notEqual(live['password'], oldValue);
-  assert.deepEqual(live, await rig.valuesSet('influxdb-writer'));
+  await rig.assertSecretsSynced();
   const rotated = await templateHashes();
   assert.notEqual(rotated['DaemonSet/collector'], changed['DaemonSet/collector']);
   assert.notEqual(rotated['Deployment/influxdb'], changed['Deployment/influxdb']);
@@ -129,7 +124,7 @@ test('a manual edit in the cluster is reverted (self-heal)', async () => {
   const configMap = (await rig.overlayObjects()).find((o) => o.kind === 'ConfigMap')!;
   const name = String(configMap.metadata!.name);
   const [key] = Object.keys(configMap['data'] as Record<string, string>);
-  const edit = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { [key!]: 'edited by hand' } };
+  const edit = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: (configMap.metadata as { namespace: string }).namespace }, data: { [key!]: 'edited by hand' } };
   assert.deepEqual((await serverSideApply(cluster.kubeConfig, [edit], { fieldManager: 'kubectl-edit' })).map((r) => r.status), ['applied']);
   const started = performance.now();
   for (let i = 0; i < 150 && (await configMapData(name))?.[key!] === 'edited by hand'; i++) await sleep(200);
@@ -154,16 +149,17 @@ test('a broken commit leaves the last good state, and the Application says why',
 });
 
 test('an object removed from the config is pruned (InfluxDB moved out of the cluster)', async () => {
-  assert.ok(await cluster.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'influxdb', namespace }));
+  assert.ok(await cluster.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'influxdb', namespace: namespaces.backend }));
   const file = `config/environments/${ENV}.ts`;
   await repo.write(file, (await repo.read(file)).replace(
     /influxdb: \{[\s\S]*?\n {2}\},\n/,
     "influxdb: { enabled: false, url: 'https://influxdb.example.net:8086', database: 'stacklight', retentionPolicy: 'stacklight' },\n",
   ));
-  await rm(join(repo.root, 'overlays', ENV, 'secrets', 'influxdb-admin.yaml'));
+  // the bootstrap's credentials go with it: the admin's, and the writer's copy in InfluxDB's namespace
+  for (const name of ['influxdb-admin', 'influxdb-writer']) await rm(join(repo.root, 'overlays', ENV, 'secrets', rig.namespaces.backend, `${name}.yaml`));
   await rig.syncTo(await rig.compileAndPush('InfluxDB outside the cluster'));
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
-  const exists = () => apps.readNamespacedDeployment({ name: 'influxdb', namespace }).then(() => true, () => false);
+  const exists = () => apps.readNamespacedDeployment({ name: 'influxdb', namespace: namespaces.backend }).then(() => true, () => false);
   for (let i = 0; i < 50 && (await exists()); i++) await sleep(100);
   assert.equal(await exists(), false, 'the InfluxDB Deployment was not pruned');
   assert.equal(await configMapData('influxdb-config'), undefined, 'the InfluxDB ConfigMap was not pruned');

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { Namespaces } from '../../compiler/config/types.ts';
 import { FLUX } from '../../compiler/facts.ts';
 import type { StatusReport } from '../../compiler/gitops/status.ts';
 import { objectId, serverSideApply } from '../../compiler/kube/apply.ts';
@@ -25,33 +26,19 @@ let rig: GitOpsRig;
 let cluster: LocalCluster;
 let flux: LocalFlux;
 let repo: TempRepo;
-let namespace: string;
+let namespaces: Namespaces;
 let KUSTOMIZATION: string;
 
+const configMapRef = (object: KubeObject) => ({ name: String(object.metadata!.name), namespace: String((object.metadata as { namespace?: string }).namespace) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The pod template's config-hash annotation of each workload, and the ReplicaSets of each Deployment. */
-async function rollout(): Promise<{ hashes: Record<string, string | undefined>; replicaSets: Record<string, number> }> {
-  const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
-  const hashes: Record<string, string | undefined> = {};
-  const replicaSets: Record<string, number> = {};
-  for (const ds of (await apps.listNamespacedDaemonSet({ namespace })).items) {
-    hashes[`DaemonSet/${ds.metadata!.name}`] = ds.spec!.template.metadata?.annotations?.['stacklight.ms/config-hash'];
-  }
-  const sets = (await apps.listNamespacedReplicaSet({ namespace })).items;
-  for (const d of (await apps.listNamespacedDeployment({ namespace })).items) {
-    const name = d.metadata!.name!;
-    hashes[`Deployment/${name}`] = d.spec!.template.metadata?.annotations?.['stacklight.ms/config-hash'];
-    replicaSets[name] = sets.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.name === name)).length;
-  }
-  return { hashes, replicaSets };
-}
+const rollout = () => rig.rollout();
 
 async function exists(object: KubeObject): Promise<boolean> {
   const { kind, metadata } = object as { kind: string; metadata: { name: string; namespace?: string } };
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
-  const ns = metadata.namespace ?? namespace;
+  const ns = metadata.namespace!;
   const reads: Record<string, () => Promise<unknown>> = {
     Deployment: () => apps.readNamespacedDeployment({ name: metadata.name, namespace: ns }),
     Service: () => core.readNamespacedService({ name: metadata.name, namespace: ns }),
@@ -66,7 +53,7 @@ async function exists(object: KubeObject): Promise<boolean> {
 before(async () => {
   // Health checks give up after Flux's floor of 30 s: no pod ever becomes ready here.
   rig = await GitOpsRig.start({ environment: ENV, engine: 'flux', healthCheckTimeout: '30s' });
-  ({ cluster, flux, repo, namespace, kustomization: KUSTOMIZATION } = rig as Required<GitOpsRig>);
+  ({ cluster, flux, repo, namespaces, kustomization: KUSTOMIZATION } = rig as Required<GitOpsRig>);
 });
 after(async () => {
   await rig?.dispose();
@@ -89,12 +76,10 @@ test('clusters/dev applied as the bootstrap says brings up every object of the o
   const expected = (await rig.overlayObjects()).map(objectId).sort();
   const inventory = (status.inventory?.entries ?? []).map((e) => e.id);
   assert.equal(inventory.length, expected.length, `inventory ${inventory.join(', ')} against ${expected.join(', ')}`);
-  for (const object of await rig.overlayObjects()) {
-    if (object.kind === 'Secret') assert.deepEqual(await rig.liveSecret(String(object.metadata?.name)), await rig.valuesSet(String(object.metadata?.name)));
-  }
+  await rig.assertSecretsSynced();
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
-  assert.ok((await apps.listNamespacedDaemonSet({ namespace })).items.length === 1);
-  assert.equal((await apps.listNamespacedDeployment({ namespace })).items.length, 2);
+  assert.equal((await apps.listNamespacedDaemonSet({ namespace: namespaces.collector })).items.length, 1);
+  assert.equal((await apps.listNamespacedDeployment({ namespace: namespaces.backend })).items.length, 2);
 });
 
 async function status(): Promise<{ code: number; report: StatusReport; text: string }> {
@@ -120,7 +105,7 @@ test('npm run status tells the truth about the local cluster: synced, no pod run
 
   const configMap = (await rig.overlayObjects()).find((o) => o.kind === 'ConfigMap')!;
   const [key] = Object.keys(configMap['data'] as Record<string, string>);
-  const edit = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: configMap.metadata!.name, namespace }, data: { [key!]: 'edited by hand' } };
+  const edit = { apiVersion: 'v1', kind: 'ConfigMap', metadata: configMapRef(configMap), data: { [key!]: 'edited by hand' } };
   assert.deepEqual((await serverSideApply(cluster.kubeConfig, [edit], { fieldManager: 'kubectl-edit' })).map((r) => r.status), ['applied']);
   const drifted = (await status()).report;
   assert.deepEqual(drifted.drift, [{ object: objectId(configMap), fields: [`.data.${key}`] }]);
@@ -159,23 +144,33 @@ test('a config change compiled, committed and pushed reaches the cluster', async
   assert.equal(after.hashes['Deployment/grafana'], before.hashes['Deployment/grafana'], 'Grafana rolled for a collector change');
 });
 
-test('a rotation changes the Secret and rolls exactly the pods whose hash changed', async () => {
+/** Rotates one Secret's password, pushes, syncs; returns the workloads whose pod template changed. */
+async function rotate(id: string): Promise<string[]> {
   const before = await rollout();
-  const oldValue = (await rig.liveSecret('influxdb-writer'))['password'];
-  await runCliOk('secrets.ts', ['rotate', ENV, 'influxdb-writer', 'password', '--root', repo.root, '--age-key-file', rig.keyFile]);
-  const revision = await rig.compileAndPush('rotate the writer password');
-  await rig.syncTo(revision);
-  const live = await rig.liveSecret('influxdb-writer');
+  const oldValue = (await rig.liveSecret(id))['password'];
+  await runCliOk('secrets.ts', ['rotate', ENV, id.split('/')[1]!, 'password', '--root', repo.root, '--age-key-file', rig.keyFile]);
+  await rig.syncTo(await rig.compileAndPush(`rotate ${id}`));
+  const live = await rig.liveSecret(id);
   assert.notEqual(live['password'], oldValue);
-  assert.deepEqual(live, await rig.valuesSet('influxdb-writer'));
-  for (let i = 0; i < 50 && (await rollout()).replicaSets['influxdb'] === before.replicaSets['influxdb']; i++) await sleep(100);
+  assert.deepEqual(live, await rig.valuesSet(id));
   const after = await rollout();
-  // The writer's password is read by the collector and InfluxDB, not by Grafana.
-  assert.notEqual(after.hashes['DaemonSet/collector'], before.hashes['DaemonSet/collector']);
-  assert.notEqual(after.hashes['Deployment/influxdb'], before.hashes['Deployment/influxdb']);
-  assert.equal(after.hashes['Deployment/grafana'], before.hashes['Deployment/grafana']);
-  assert.equal(after.replicaSets['influxdb'], before.replicaSets['influxdb']! + 1, 'InfluxDB did not get a new ReplicaSet');
-  assert.equal(after.replicaSets['grafana'], before.replicaSets['grafana'], 'Grafana got a new ReplicaSet');
+  for (const [name, count] of Object.entries(before.replicaSets)) {
+    const rolled = after.hashes[`Deployment/${name}`] !== before.hashes[`Deployment/${name}`];
+    for (let i = 0; i < 50 && rolled && (await rollout()).replicaSets[name] === count; i++) await sleep(100);
+    assert.equal((await rollout()).replicaSets[name], count + (rolled ? 1 : 0), `${name}: a new ReplicaSet exactly when its template changed`);
+  }
+  return Object.keys(after.hashes).filter((workload) => after.hashes[workload] !== before.hashes[workload]).sort();
+}
+
+test('a rotation of each Secret changes it in the cluster and rolls exactly the workloads that read it', async () => {
+  const { collector, backend } = namespaces;
+  // every copy of the writer's password changes: the collector and InfluxDB's bootstrap read it
+  assert.deepEqual(await rotate(`${collector}/influxdb-writer`), ['DaemonSet/collector', 'Deployment/influxdb']);
+  await rig.assertSecretsSynced();
+  assert.deepEqual(await rotate(`${collector}/snap-api`), ['DaemonSet/collector']);
+  assert.deepEqual(await rotate(`${backend}/influxdb-admin`), ['Deployment/influxdb']);
+  assert.deepEqual(await rotate(`${backend}/influxdb-reader`), ['Deployment/grafana', 'Deployment/influxdb']);
+  assert.deepEqual(await rotate(`${backend}/grafana-admin`), ['Deployment/grafana']);
 });
 
 test('a broken commit leaves the last good revision applied, and the Kustomization says why', async () => {
@@ -206,7 +201,8 @@ test('an object removed from the config is pruned (InfluxDB moved out of the clu
     /influxdb: \{[\s\S]*?\n {2}\},\n/,
     "influxdb: { enabled: false, url: 'https://influxdb.example.net:8086', database: 'stacklight', retentionPolicy: 'stacklight' },\n",
   ));
-  await rm(join(repo.root, 'overlays', ENV, 'secrets', 'influxdb-admin.yaml'));
+  // the bootstrap's credentials go with it: the admin's, and the writer's copy in InfluxDB's namespace
+  for (const name of ['influxdb-admin', 'influxdb-writer']) await rm(join(repo.root, 'overlays', ENV, 'secrets', rig.namespaces.backend, `${name}.yaml`));
   const revision = await rig.compileAndPush('InfluxDB outside the cluster');
   await rig.syncTo(revision);
   for (const object of influx) {

@@ -6,12 +6,14 @@
  * bootstrap as `npm run bootstrap -- <env>` prints it (the age key Secret, then clusters/<env>
  * applied).
  */
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { $ } from 'zx';
 import { compile } from '../../compiler/compile.ts';
 import { environmentConfig } from '../../compiler/config/load.ts';
-import type { GitOpsEngine, StackConfig } from '../../compiler/config/types.ts';
-import { ARGOCD, FLUX } from '../../compiler/facts.ts';
+import type { GitOpsEngine, Namespaces, StackConfig } from '../../compiler/config/types.ts';
+import { ANNOTATIONS, ARGOCD, FLUX } from '../../compiler/facts.ts';
 import { findAgeKeyLine } from '../../compiler/gitops/bootstrap.ts';
 import { objectId, serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
@@ -39,8 +41,9 @@ export function appliedRevision(status: FluxStatus): string | undefined {
 }
 
 /** The values `npm run secrets` set in an environment's Secret file, decrypted with the run's key. */
-export async function secretValuesSet(root: string, environment: string, name: string, keyFile: string): Promise<Record<string, string>> {
-  const [secret] = parseYamlDocuments(await decrypt(root, `overlays/${environment}/secrets/${name}.yaml`, keyFile), name) as [{ stringData: Record<string, string> }];
+/** The values `npm run secrets` set for a Secret (`<namespace>/<name>`, its file under secrets/). */
+export async function secretValuesSet(root: string, environment: string, id: string, keyFile: string): Promise<Record<string, string>> {
+  const [secret] = parseYamlDocuments(await decrypt(root, `overlays/${environment}/secrets/${id}.yaml`, keyFile), id) as [{ stringData: Record<string, string> }];
   return secret.stringData;
 }
 
@@ -72,7 +75,8 @@ export class GitOpsRig implements AsyncDisposable {
   git?: GitServer;
   repo?: TempRepo;
   readonly kustomization: string;
-  namespace = '';
+  /** The stack's namespaces in the copy's config. */
+  namespaces: Namespaces = { collector: '', backend: '' };
 
   private constructor(readonly environment: string, readonly engine: GitOpsEngine) {
     this.kustomization = `stacklight-${environment}`;
@@ -119,7 +123,7 @@ export class GitOpsRig implements AsyncDisposable {
     await this.gitIn('init', '-q', '-b', 'main');
     await this.gitIn('remote', 'add', 'origin', git.url('stacklight'));
     await compile({ root: repo.root });
-    this.namespace = objectId((await this.overlayObjects()).find((o) => o.kind === 'DaemonSet')!).split('/')[1]!;
+    this.namespaces = (await this.config()).namespaces;
     if (this.engine === 'flux') {
       this.flux = await LocalFlux.start(cluster);
     } else {
@@ -178,13 +182,42 @@ export class GitOpsRig implements AsyncDisposable {
     return (performance.now() - started) / 1000;
   }
 
-  /** A Secret of the synced namespace in the cluster, and the values set for it in git. */
-  liveSecret(name: string): Promise<Record<string, string>> {
-    return this.cluster!.secretData(this.namespace, name);
+  /** A Secret (`<namespace>/<name>`) in the cluster, and the values set for it in git. */
+  liveSecret(id: string): Promise<Record<string, string>> {
+    const [namespace, name] = id.split('/') as [string, string];
+    return this.cluster!.secretData(namespace, name);
   }
 
-  valuesSet(name: string): Promise<Record<string, string>> {
-    return secretValuesSet(this.repo!.root, this.environment, name, this.keyFile);
+  valuesSet(id: string): Promise<Record<string, string>> {
+    return secretValuesSet(this.repo!.root, this.environment, id, this.keyFile);
+  }
+
+  /** Every Secret of the overlay holds in the cluster the values set in git. */
+  async assertSecretsSynced(): Promise<void> {
+    for (const object of await this.overlayObjects()) {
+      if (object.kind !== 'Secret') continue;
+      const id = `${String((object.metadata as { namespace?: string }).namespace)}/${String(object.metadata?.name)}`;
+      assert.deepEqual(await this.liveSecret(id), await this.valuesSet(id), id);
+    }
+  }
+
+  /** The stack's workloads as the cluster has them: each pod template's config hash, and each Deployment's ReplicaSets. */
+  async rollout(): Promise<{ hashes: Record<string, string | undefined>; replicaSets: Record<string, number> }> {
+    const apps = this.cluster!.kubeConfig.makeApiClient(AppsV1Api);
+    const hashes: Record<string, string | undefined> = {};
+    const replicaSets: Record<string, number> = {};
+    for (const namespace of Object.values(this.namespaces)) {
+      for (const ds of (await apps.listNamespacedDaemonSet({ namespace })).items) {
+        hashes[`DaemonSet/${ds.metadata!.name}`] = ds.spec!.template.metadata?.annotations?.[ANNOTATIONS.configHash];
+      }
+      const sets = (await apps.listNamespacedReplicaSet({ namespace })).items;
+      for (const d of (await apps.listNamespacedDeployment({ namespace })).items) {
+        const name = d.metadata!.name!;
+        hashes[`Deployment/${name}`] = d.spec!.template.metadata?.annotations?.[ANNOTATIONS.configHash];
+        replicaSets[name] = sets.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.name === name)).length;
+      }
+    }
+    return { hashes, replicaSets };
   }
 
   /** The environment's config as the copy resolves it. */
