@@ -11,7 +11,8 @@ import { toYaml } from '../render/yaml.ts';
 /** The plugin's generate step: plain sh, the pinned sops and kustomize on the sidecar's PATH. */
 export const SOPS_PLUGIN_GENERATE = [
   'set -eu',
-  `for file in ${SECRETS_DIR}/*.yaml; do`,
+  // secrets/<namespace>/<name>.yaml
+  `for file in ${SECRETS_DIR}/*/*.yaml; do`,
   '  [ -e "$file" ] || continue',
   '  sops --decrypt --in-place "$file"',
   'done',

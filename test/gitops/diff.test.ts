@@ -75,9 +75,10 @@ export const overrides: EnvironmentOverrides = {
   hindsight: {
     output: { staticTags: { cluster: 'prod', environment: 'prod' } },
   },
+  networkPolicy: { acceptedBecause: 'a test fixture' },
   influxdb: {
     retention: '90d',
-    storage: { type: 'hostPath', path: '/var/lib/stacklight/influxdb' },
+    storage: { type: 'localVolume', path: '/var/lib/stacklight/influxdb', capacity: '500Gi' },
     resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { memory: '8Gi' } },
   },
   grafana: {
@@ -99,7 +100,7 @@ before(async () => {
   await git('commit', '--quiet', '--message', 'A');
   commitA = await git('rev-parse', 'HEAD');
 
-  const grafanaAdmin = 'overlays/prod/secrets/grafana-admin.yaml';
+  const grafanaAdmin = 'overlays/prod/secrets/stacklight/grafana-admin.yaml';
   forbidden.push(await plaintextPassword(grafanaAdmin), ...ciphertexts(await repo.read(grafanaAdmin)));
   // A memory limit; the collector's interval (Snap's task, a ConfigMap); InfluxDB leaves the cluster.
   const prod = 'config/environments/prod.ts';
@@ -109,13 +110,13 @@ before(async () => {
     prod,
     `  influxdb: {
     retention: '90d',
-    storage: { type: 'hostPath', path: '/var/lib/stacklight/influxdb' },
+    storage: { type: 'localVolume', path: '/var/lib/stacklight/influxdb', capacity: '500Gi' },
     resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { memory: '8Gi' } },
   },
 `,
     "  influxdb: { enabled: false, url: 'https://influxdb.example.net:8086', database: 'stacklight', retentionPolicy: 'stacklight' },\n",
   );
-  await rm(join(repo.root, 'overlays/prod/secrets/influxdb-admin.yaml'));
+  for (const name of ['influxdb-admin', 'influxdb-writer']) await rm(join(repo.root, `overlays/prod/secrets/stacklight/${name}.yaml`));
   await secrets('rotate', 'prod', 'grafana-admin');
   forbidden.push(await plaintextPassword(grafanaAdmin), ...ciphertexts(await repo.read(grafanaAdmin)));
   await compile({ root: repo.root });
@@ -140,7 +141,10 @@ const INFLUXDB_OBJECTS = [
   'ConfigMap/stacklight/influxdb-config',
   'Deployment/stacklight/influxdb',
   'NetworkPolicy/stacklight/influxdb-ingress',
+  'PersistentVolume/stacklight-influxdb-data',
+  'PersistentVolumeClaim/stacklight/influxdb-data',
   'Secret/stacklight/influxdb-admin',
+  'Secret/stacklight/influxdb-writer',
   'Service/stacklight/influxdb',
 ];
 const CONFIG_HASH = 'spec.template.metadata.annotations["stacklight.ms/config-hash"]';
@@ -177,7 +181,7 @@ function assertProdChanges(report: RenderedDiff, direction: 'forward' | 'backwar
   assert.deepEqual(prod.removed, direction === 'forward' ? INFLUXDB_OBJECTS : []);
   assert.deepEqual(prod.added, direction === 'forward' ? [] : INFLUXDB_OBJECTS);
   const fields = fieldsOf(report, 'overlays/prod');
-  assert.match(fields['DaemonSet/stacklight/collector']?.[CONFIG_HASH] ?? '', HASH_CHANGE);
+  assert.match(fields['DaemonSet/stacklight-collector/collector']?.[CONFIG_HASH] ?? '', HASH_CHANGE);
   assert.match(fields['Deployment/stacklight/grafana']?.[CONFIG_HASH] ?? '', HASH_CHANGE);
   // Each dashboard changes as many lines as it has panels (their query interval); the count is the dashboards' business.
   const dashboards = fields['ConfigMap/stacklight/grafana-dashboards'] ?? {};
@@ -193,11 +197,11 @@ function assertProdChanges(report: RenderedDiff, direction: 'forward' | 'backwar
     // Grafana's datasource points at the remote InfluxDB (url) at the new interval (timeInterval);
     // Hindsight's output points at the remote InfluxDB.
     'ConfigMap/stacklight/grafana-provisioning': { 'data["datasource.yaml"]': 'changed (+2 −2 lines)' },
-    'ConfigMap/stacklight/hindsight-config': { 'data["influxdb.cfg"]': 'changed (+1 −1 lines)' },
+    'ConfigMap/stacklight-collector/hindsight-config': { 'data["influxdb.cfg"]': 'changed (+1 −1 lines)' },
     // Snap's task runs at the new interval.
-    'ConfigMap/stacklight/snap-config': { 'data["task.yaml"]': 'changed (+1 −1 lines)' },
+    'ConfigMap/stacklight-collector/snap-config': { 'data["task.yaml"]': 'changed (+1 −1 lines)' },
     // The pods that read a changed ConfigMap or Secret roll.
-    'DaemonSet/stacklight/collector': { [CONFIG_HASH]: fields['DaemonSet/stacklight/collector']![CONFIG_HASH]! },
+    'DaemonSet/stacklight-collector/collector': { [CONFIG_HASH]: fields['DaemonSet/stacklight-collector/collector']![CONFIG_HASH]! },
     'Deployment/stacklight/grafana': {
       [CONFIG_HASH]: fields['Deployment/stacklight/grafana']![CONFIG_HASH]!,
       'spec.template.spec.containers[grafana].resources.limits.memory': `${from} → ${to}`,
@@ -205,7 +209,7 @@ function assertProdChanges(report: RenderedDiff, direction: 'forward' | 'backwar
     // The rotated password: which key, never the value.
     'Secret/stacklight/grafana-admin': { 'stringData.password': 'value changed (encrypted)' },
   });
-  const task = prod.changed.find((object) => object.id === 'ConfigMap/stacklight/snap-config')!.fields[0]!;
+  const task = prod.changed.find((object) => object.id === 'ConfigMap/stacklight-collector/snap-config')!.fields[0]!;
   const [old, now] = direction === 'forward' ? ['10s', '30s'] : ['30s', '10s'];
   assert.equal(task.diff!.filter((line) => /^[-+]/.test(line)).length, 2);
   assert.match(task.diff!.find((line) => line.startsWith('-'))!, new RegExp(`\\b${old}\\b`));
@@ -227,8 +231,8 @@ test('the markdown report names each change, shows no Secret value or ciphertext
   for (const id of INFLUXDB_OBJECTS) assert.ok(markdown.includes(`- removed \`${id}\``), `${id} is not listed as removed`);
   assert.ok(markdown.includes('  - `spec.template.spec.containers[grafana].resources.limits.memory`: `1Gi` → `2Gi`'));
   assert.ok(markdown.includes('- changed `Secret/stacklight/grafana-admin`\n  - `stringData.password`: value changed (encrypted)\n'));
-  assert.ok(markdown.includes('| overlays/prod | 0 | 5 | 7 |\n| clusters/dev | 0 | 0 | 0 |\n| clusters/prod | 0 | 0 | 1 |\n'));
-  assert.match(markdown, /<details><summary><code>ConfigMap\/stacklight\/snap-config<\/code> <code>data\[&quot;task.yaml&quot;\]<\/code>: changed \(\+1 −1 lines\)<\/summary>\n\n```diff\n@@ /);
+  assert.ok(markdown.includes('| overlays/prod | 0 | 8 | 7 |\n| clusters/dev | 0 | 0 | 0 |\n| clusters/prod | 0 | 0 | 1 |\n'));
+  assert.match(markdown, /<details><summary><code>ConfigMap\/stacklight-collector\/snap-config<\/code> <code>data\[&quot;task.yaml&quot;\]<\/code>: changed \(\+1 −1 lines\)<\/summary>\n\n```diff\n@@ /);
   assert.ok(!markdown.includes('#### overlays/dev') && !markdown.includes('#### base'), 'unchanged builds get no section');
   assert.ok(forbidden.length >= 8, 'the fixture collected the values and ciphertexts to look for');
   for (const secret of forbidden) assert.ok(!markdown.includes(secret), `the report shows a Secret's value or ciphertext (${secret.slice(0, 6)}…)`);
@@ -251,8 +255,8 @@ test('no change: "No changes", exit 0; the working tree is the default head', as
     report.environments.filter((env) => env.changed.length + env.added.length + env.removed.length > 0).map((env) => env.name),
     ['overlays/dev'],
   );
-  assert.deepEqual(Object.keys(fieldsOf(report, 'overlays/dev')), ['ConfigMap/stacklight/snap-config', 'DaemonSet/stacklight/collector']);
-  assert.deepEqual(Object.keys(fieldsOf(report, 'overlays/dev')['ConfigMap/stacklight/snap-config']!), ['data["snapd.yaml"]']);
+  assert.deepEqual(Object.keys(fieldsOf(report, 'overlays/dev')), ['ConfigMap/stacklight-collector/snap-config', 'DaemonSet/stacklight-collector/collector']);
+  assert.deepEqual(Object.keys(fieldsOf(report, 'overlays/dev')['ConfigMap/stacklight-collector/snap-config']!), ['data["snapd.yaml"]']);
   await git('checkout', '--quiet', '--', '.');
 });
 
