@@ -39,7 +39,8 @@ async function syntheticRepo(environments: number) {
     const name = `synthetic-${String(index).padStart(3, '0')}`;
     await writeFile(
       join(repo.root, 'config/environments', `${name}.ts`),
-      `export const overrides = {\n  collector: { families: ${JSON.stringify(families)} },\n  hindsight: { output: { staticTags: { cluster: '${name}' } } },\n};\n`,
+      `export const overrides = {\n  collector: { families: ${JSON.stringify(families)} },\n  hindsight: { output: { staticTags: { cluster: '${name}' } } },\n` +
+        `  networkPolicy: { acceptedBecause: 'a synthetic environment' },\n};\n`,
     );
     await mkdir(join(repo.root, 'overlays', name), { recursive: true });
     await cp(join(REPO_ROOT, 'overlays/dev/secrets'), join(repo.root, 'overlays', name, 'secrets'), { recursive: true });
