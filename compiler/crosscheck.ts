@@ -18,16 +18,18 @@ import type { Issue } from './config/checks.ts';
 import { CREDENTIAL_USES, requiredSecrets, secretId, usedCredentials } from './secrets/credentials.ts';
 import type { CredentialId } from './config/types.ts';
 import type { Manifest } from './kube/objects.ts';
-import { LABELS, NAMES } from './facts.ts';
+import { CREDENTIALS, LABELS, NAMES } from './facts.ts';
 import { parseYamlDocuments } from './render/yaml.ts';
-import { influxdbServiceHost } from './influxdb/endpoint.ts';
 import { PLUGINS } from './collector/hindsight.ts';
 import { SNAP_FILES } from './collector/snap.ts';
 
 const IP_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|\[?[0-9a-f:]+\]?)$/i;
 
-function find<K extends Manifest['kind']>(objects: readonly Manifest[], kind: K, name: string) {
-  return objects.find((object) => object.kind === kind && object.metadata.name === name) as Extract<Manifest, { kind: K }> | undefined;
+/** An object by kind and name, and by namespace when one is given. */
+function find<K extends Manifest['kind']>(objects: readonly Manifest[], kind: K, name: string, namespace?: string) {
+  return objects.find((object) => object.kind === kind && object.metadata.name === name && (namespace === undefined || object.metadata.namespace === namespace)) as
+    | Extract<Manifest, { kind: K }>
+    | undefined;
 }
 
 /** A `key = value` of a rendered Lua cfg (strings and numbers are all the checks need). */
@@ -78,7 +80,8 @@ function influxdbUrlIssues(objects: readonly Manifest[], config: StackConfig, at
   if (!podPorts.some((port) => port.name === servicePort.targetPort || port.containerPort === servicePort.targetPort)) {
     issues.push({ path: `${at}.influxdb.servicePort`, message: `the Service targets port ${String(servicePort.targetPort)}, which the InfluxDB pod does not have` });
   }
-  const expected = `http://${influxdbServiceHost(config)}:${servicePort.port}`;
+  // the Service as emitted, wherever it is: its own name and namespace make the host
+  const expected = `http://${service.metadata.name}.${service.metadata.namespace}.svc:${servicePort.port}`;
   const output = find(objects, 'ConfigMap', NAMES.hindsightConfig)?.data?.[`${PLUGINS.output.name}.cfg`];
   const hindsightUrl = luaSetting(output, 'influxdb_url');
   if (hindsightUrl !== expected) {
@@ -96,12 +99,12 @@ function influxdbUrlIssues(objects: readonly Manifest[], config: StackConfig, at
 
 function configMapIssues(objects: readonly Manifest[], at: string): Issue[] {
   const issues: Issue[] = [];
-  for (const { owner, spec: pod } of pods(objects)) {
+  for (const { owner, namespace, spec: pod } of pods(objects)) {
     for (const volume of pod.volumes ?? []) {
       if (!volume.configMap) continue;
-      const configMap = find(objects, 'ConfigMap', volume.configMap.name!);
+      const configMap = find(objects, 'ConfigMap', volume.configMap.name!, namespace);
       if (!configMap) {
-        issues.push({ path: `${at}.objects`, message: `${owner} mounts ConfigMap ${volume.configMap.name}, which is not emitted` });
+        issues.push({ path: `${at}.objects`, message: `${owner} mounts ConfigMap ${volume.configMap.name}, which is not emitted in namespace ${namespace}` });
         continue;
       }
       for (const item of volume.configMap.items ?? []) {
@@ -123,6 +126,9 @@ function secretKeyIssues(objects: readonly Manifest[], config: StackConfig, at: 
   const issues: Issue[] = [];
   for (const { owner, namespace, spec: pod } of pods(objects)) {
     for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      for (const source of container.envFrom ?? []) {
+        if (source.secretRef) issues.push({ path: `${at}.credentials`, message: `${owner} container ${container.name} loads Secret ${source.secretRef.name} into its environment: Secrets are mounted as files` });
+      }
       for (const variable of container.env ?? []) {
         const ref = variable.valueFrom?.secretKeyRef;
         if (ref) issues.push({ path: `${at}.credentials`, message: `${owner} container ${container.name} reads key ${ref.key} of Secret ${ref.name} into its environment: Secrets are mounted as files` });
@@ -145,10 +151,15 @@ function secretKeyIssues(objects: readonly Manifest[], config: StackConfig, at: 
   return issues;
 }
 
-/** The credentials whose password files a pod's volumes hold. */
+/** The credentials whose password files the pod's containers see at CREDENTIALS.dir (a mount of a projected volume). */
 function mountedCredentials(config: StackConfig, pod: V1PodSpec): Set<CredentialId> {
   const mounted = new Set<CredentialId>();
-  for (const source of (pod.volumes ?? []).flatMap((volume) => volume.projected?.sources ?? [])) {
+  const volumes = new Map((pod.volumes ?? []).map((volume) => [volume.name, volume]));
+  const containers = [...pod.containers, ...(pod.initContainers ?? [])];
+  const sources = containers
+    .flatMap((container) => (container.volumeMounts ?? []).filter((mount) => mount.mountPath === CREDENTIALS.dir))
+    .flatMap((mount) => volumes.get(mount.name)?.projected?.sources ?? []);
+  for (const source of sources) {
     for (const id of usedCredentials(config)) {
       const { secret, key } = config.credentials[id];
       if (source.secret?.name === secret && source.secret.items?.some((item) => item.key === key && item.path === CREDENTIAL_USES[id].file)) mounted.add(id);

@@ -42,7 +42,7 @@ export const NAMES = {
   grafanaDashboards: 'grafana-dashboards',
   influxdbIngressPolicy: 'influxdb-ingress',
   grafanaIngressPolicy: 'grafana-ingress',
-  /** The claim of InfluxDB's local PersistentVolume; the volume is named after it, per namespace. */
+  /** The claim of InfluxDB's local PersistentVolume (plus a digest of its settings); the volume is named after it. */
   influxdbData: 'influxdb-data',
 } as const;
 

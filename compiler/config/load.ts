@@ -3,10 +3,12 @@
  * (config/environments/<name>.ts), then resolves each environment (defaults + overrides) and
  * validates it. Nothing here writes anything.
  */
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from '../tools.ts';
 import type { StackConfig } from './types.ts';
 import { applyOverrides } from './merge.ts';
 import { environmentIssues, validateStack } from './validate.ts';
@@ -16,6 +18,9 @@ import type { Issue } from './checks.ts';
 export const DEFAULTS = 'defaults';
 
 const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
+
+/** Compiled config files, by the hash of config/'s contents. */
+const CONFIG_CACHE = join(REPO_ROOT, 'node_modules', '.cache', 'stacklight', 'config');
 
 export interface RawConfig {
   defaults: unknown;
@@ -33,36 +38,105 @@ export class ConfigError extends Error {
   }
 }
 
-async function importExport(snapshot: string, file: string, name: string): Promise<unknown> {
-  const module = (await import(pathToFileURL(join(snapshot, file)).href)) as Record<string, unknown>;
-  if (!(name in module)) throw new ConfigError([{ path: `config/${file}`, message: `does not export \`${name}\`` }]);
-  return module[name];
+/** Every file under config/ (relative path → bytes), read once: the compile sees one state of it. */
+async function readTree(dir: string, prefix = ''): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) for (const [inner, bytes] of await readTree(dir, path)) files.set(inner, bytes);
+    else if (entry.isFile()) files.set(path, await readFile(join(dir, path)));
+  }
+  return files;
+}
+
+function treeHash(files: ReadonlyMap<string, Buffer>): string {
+  const hash = createHash('sha256');
+  for (const [path, bytes] of files) hash.update(path).update('\0').update(bytes).update('\0');
+  return hash.digest('hex').slice(0, 24);
+}
+
+function esbuildIssues(error: unknown): Issue[] {
+  const errors = (error as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors ?? [];
+  if (errors.length === 0) throw error;
+  return errors.map((e) => ({ path: e.location ? `config/${e.location.file.replace(/^.*?snapshot\//, '')}:${e.location.line}` : 'config', message: e.text }));
 }
 
 /**
- * Evaluates the config files. They are imported from a private snapshot of the directory: the
- * compile sees one consistent state of config/, and a process that compiles again after an edit
- * (the tests do) gets fresh modules instead of the module cache's. Config files import only
- * types from compiler/ (erased at run time) and values from config/ itself.
+ * The config files as JavaScript, one esbuild bundle per entry file (its imports from config/
+ * inlined, its type imports erased), kept by the hash of config/'s contents: a compile of an
+ * unchanged config/ loads them without running esbuild. The CLIs and the tests load config/ the
+ * same way, and no TypeScript loader is needed.
+ */
+async function compiledConfig(files: ReadonlyMap<string, Buffer>, entries: readonly string[]): Promise<string> {
+  const outdir = join(CONFIG_CACHE, treeHash(files));
+  if (await stat(outdir).then(() => true, () => false)) return outdir;
+  const work = await mkdtemp(join(tmpdir(), 'stacklight-config-'));
+  try {
+    for (const [path, bytes] of files) {
+      await mkdir(dirname(join(work, 'snapshot', path)), { recursive: true });
+      await writeFile(join(work, 'snapshot', path), bytes);
+    }
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints: entries.map((file) => join(work, 'snapshot', file)),
+      outbase: join(work, 'snapshot'),
+      outdir: join(work, 'out'),
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'silent',
+    }).catch((error: unknown) => {
+      throw new ConfigError(esbuildIssues(error));
+    });
+    await mkdir(CONFIG_CACHE, { recursive: true });
+    // another process may have made the same one meanwhile: either is right
+    await rename(join(work, 'out'), outdir).catch(async (error: unknown) => {
+      if (!(await stat(outdir).then(() => true, () => false))) throw error;
+    });
+    await pruneConfigCache();
+    return outdir;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Keeps the most recent compiled configs (each a few kilobytes; the tests make many). */
+async function pruneConfigCache(keep = 64): Promise<void> {
+  const entries = await Promise.all((await readdir(CONFIG_CACHE)).map(async (name) => ({ name, mtime: (await stat(join(CONFIG_CACHE, name))).mtimeMs })));
+  for (const { name } of entries.sort((a, b) => b.mtime - a.mtime).slice(keep)) await rm(join(CONFIG_CACHE, name), { recursive: true, force: true });
+}
+
+/** A config file's export, copied: callers may change what they get without touching the module. */
+async function importExport(compiled: string, file: string, name: string): Promise<unknown> {
+  const module = (await import(pathToFileURL(join(compiled, file.replace(/\.ts$/, '.mjs'))).href)) as Record<string, unknown>;
+  if (!(name in module)) throw new ConfigError([{ path: `config/${file}`, message: `does not export \`${name}\`` }]);
+  return structuredClone(module[name]);
+}
+
+/**
+ * Evaluates the config files: config/stack.ts's `stack` and each config/environments/<name>.ts's
+ * `overrides`. Config files import only types from compiler/ (erased) and values from config/.
  */
 export async function readConfig(configDir: string): Promise<RawConfig> {
-  const snapshot = await mkdtemp(join(tmpdir(), 'stacklight-config-'));
-  try {
-    await cp(configDir, snapshot, { recursive: true });
-    const defaults = await importExport(snapshot, 'stack.ts', 'stack');
-    const files = (await readdir(join(snapshot, 'environments'))).filter((file) => file.endsWith('.ts')).sort();
-    const environments = [];
-    for (const file of files) {
-      const name = file.slice(0, -'.ts'.length);
-      if (!ENVIRONMENT_NAME.test(name)) {
-        throw new ConfigError([{ path: `config/environments/${file}`, message: `"${name}" is not an environment name (lower-case letters, digits, "-", at most 32)` }]);
-      }
-      environments.push({ name, overrides: await importExport(snapshot, `environments/${file}`, 'overrides') });
+  const tree = await readTree(configDir);
+  const files = [...tree.keys()].filter((path) => /^environments\/[^/]+\.ts$/.test(path)).map((path) => path.slice('environments/'.length));
+  if (!tree.has('stack.ts')) throw new ConfigError([{ path: 'config/stack.ts', message: `is missing (in ${configDir})` }]);
+  for (const file of files) {
+    const name = file.slice(0, -'.ts'.length);
+    if (!ENVIRONMENT_NAME.test(name)) {
+      throw new ConfigError([{ path: `config/environments/${file}`, message: `"${name}" is not an environment name (lower-case letters, digits, "-", at most 32)` }]);
     }
-    return { defaults, environments };
-  } finally {
-    await rm(snapshot, { recursive: true, force: true });
   }
+  const compiled = await compiledConfig(tree, ['stack.ts', ...files.map((file) => `environments/${file}`)]);
+  const defaults = await importExport(compiled, 'stack.ts', 'stack');
+  const environments = [];
+  for (const file of files) {
+    environments.push({ name: file.slice(0, -'.ts'.length), overrides: await importExport(compiled, `environments/${file}`, 'overrides') });
+  }
+  return { defaults, environments };
 }
 
 /** One environment's config from `<root>/config`, validated with all the others. */
@@ -82,7 +156,7 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const environments = raw.environments.map(({ name, overrides }) => {
     const merged = applyOverrides(raw.defaults, overrides);
     const mergedIssues = validateStack(merged, name);
-    issues.push(...mergedIssues, ...(mergedIssues.length === 0 ? environmentIssues(overrides, merged as StackConfig, name) : []));
+    issues.push(...mergedIssues, ...(mergedIssues.length === 0 ? environmentIssues(overrides, raw.defaults as StackConfig, merged as StackConfig, name) : []));
     return { name, config: merged as StackConfig };
   });
   if (issues.length > 0) throw new ConfigError(issues);

@@ -282,24 +282,42 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
   return issues;
 }
 
+/** The environment's own file's networkPolicy, whatever its shape. */
+function ownNetworkPolicy(overrides: unknown): Record<string, unknown> {
+  const policy = typeof overrides === 'object' && overrides !== null ? (overrides as { networkPolicy?: unknown }).networkPolicy : undefined;
+  return typeof policy === 'object' && policy !== null ? (policy as Record<string, unknown>) : {};
+}
+
+const sameRanges = (a: NetworkPolicyConfig, b: NetworkPolicyConfig) =>
+  (['nodeCidrs', 'podCidrs', 'grafanaClientCidrs'] as const).every((key) => JSON.stringify([...a[key]].sort()) === JSON.stringify([...b[key]].sort()));
+
 /**
  * What only an environment must say, on top of a valid StackConfig: the namespaces are the
- * defaults' (not overridable), and placeholder network ranges are accepted explicitly.
+ * defaults' (not overridable); placeholder network ranges are accepted in the environment's own
+ * file (an acceptance in config/stack.ts would accept them everywhere), and never relabelled as
+ * the cluster's.
  */
-export function environmentIssues(overrides: unknown, config: StackConfig, at: string): Issue[] {
+export function environmentIssues(overrides: unknown, defaults: StackConfig, config: StackConfig, at: string): Issue[] {
   const issues: Issue[] = [];
   if (typeof overrides === 'object' && overrides !== null && 'namespaces' in overrides) {
     issues.push({ path: `${at}.namespaces`, message: 'the namespaces are the same in every environment: set them in config/stack.ts only' });
   }
   const policy = config.networkPolicy;
-  if (policy.type === 'placeholder' && !policy.acceptedBecause) {
+  const placeholders = defaults.networkPolicy.type === 'placeholder' ? defaults.networkPolicy : undefined;
+  if (policy.type === 'placeholder' && !ownNetworkPolicy(overrides).acceptedBecause) {
     issues.push({
       path: `${at}.networkPolicy`,
       message:
-        `the network ranges are config/stack.ts's placeholders (nodes ${policy.nodeCidrs.join(', ')}, pods ${policy.podCidrs.join(', ') || 'none'}, ` +
+        `the network ranges are placeholders (nodes ${policy.nodeCidrs.join(', ')}, pods ${policy.podCidrs.join(', ') || 'none'}, ` +
         `Grafana clients ${policy.grafanaClientCidrs.join(', ')}), which may admit hosts and pods that are not the stack's: ` +
         `state this cluster's ranges in config/environments/${at}.ts (networkPolicy: { type: 'cluster', ..., reason }) ` +
-        `or say why the placeholders are right for it (networkPolicy: { acceptedBecause: '...' })`,
+        `or say there why the placeholders are right for it (networkPolicy: { acceptedBecause: '...' })`,
+    });
+  }
+  if (policy.type === 'cluster' && placeholders && sameRanges(policy, placeholders)) {
+    issues.push({
+      path: `${at}.networkPolicy.type`,
+      message: "these are config/stack.ts's placeholder ranges, not ones stated for this cluster: keep type 'placeholder' with acceptedBecause, or state the cluster's",
     });
   }
   return issues;

@@ -5,6 +5,7 @@
  * database, the retention policy and the three users on every start, from the environment set
  * here and the passwords' files (mounted from their Secrets).
  */
+import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Volume } from '@kubernetes/client-node';
 import type { InClusterInfluxDB, StackConfig } from '../config/types.ts';
 import { CREDENTIALS, INFLUXDB, NAMES } from '../facts.ts';
@@ -89,9 +90,15 @@ function influxdbContainer(config: StackConfig, influxdb: InClusterInfluxDB): V1
   };
 }
 
-/** The local PersistentVolume's name: cluster-wide, so it carries the namespace. */
-export function localVolumeName(config: StackConfig): string {
-  return `${config.namespaces.backend}-${NAMES.influxdbData}`;
+/**
+ * The claim's name, and the volume's (cluster-wide, so it carries the namespace). A bound claim's
+ * size and volume, and a volume's path and node, cannot change: the names carry a digest of
+ * them, so a change makes a new volume and claim (the old ones are pruned, the directory stays).
+ */
+export function localVolumeNames(config: StackConfig, influxdb: InClusterInfluxDB, storage: { path: string; capacity: string }) {
+  const digest = createHash('sha256').update(JSON.stringify([storage.path, storage.capacity, influxdb.nodeSelector])).digest('hex').slice(0, 8);
+  const claim = `${NAMES.influxdbData}-${digest}`;
+  return { claim, volume: `${config.namespaces.backend}-${claim}` };
 }
 
 /**
@@ -100,14 +107,15 @@ export function localVolumeName(config: StackConfig): string {
  * fsGroup to it, which it does not for a hostPath.
  */
 function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: { path: string; capacity: string }): Manifest[] {
-  const claim = metadata(config, NAMES.influxdbData, COMPONENT);
+  const names = localVolumeNames(config, influxdb, storage);
+  const claim = metadata(config, names.claim, COMPONENT);
   const node = { key: influxdb.nodeSelector.key, operator: 'In', values: [influxdb.nodeSelector.value] };
   const common = { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeMode: 'Filesystem' };
   return [
     {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
-      metadata: clusterMetadata(config, localVolumeName(config), COMPONENT),
+      metadata: clusterMetadata(config, names.volume, COMPONENT),
       spec: {
         ...common,
         capacity: { storage: storage.capacity },
@@ -122,15 +130,15 @@ function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: 
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: claim,
-      spec: { ...common, volumeName: localVolumeName(config), resources: { requests: { storage: storage.capacity } } },
+      spec: { ...common, volumeName: names.volume, resources: { requests: { storage: storage.capacity } } },
     },
   ];
 }
 
-function dataVolume(influxdb: InClusterInfluxDB): V1Volume {
+function dataVolume(config: StackConfig, influxdb: InClusterInfluxDB): V1Volume {
   return influxdb.storage.type === 'emptyDir'
     ? { name: DATA_VOLUME, emptyDir: { sizeLimit: influxdb.storage.sizeLimit } }
-    : { name: DATA_VOLUME, persistentVolumeClaim: { claimName: NAMES.influxdbData } };
+    : { name: DATA_VOLUME, persistentVolumeClaim: { claimName: localVolumeNames(config, influxdb, influxdb.storage).claim } };
 }
 
 export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
@@ -149,7 +157,7 @@ export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
       securityContext: { runAsNonRoot: true, fsGroup: INFLUXDB.user, fsGroupChangePolicy: 'OnRootMismatch' },
       containers: [influxdbContainer(config, settings)],
       volumes: [
-        dataVolume(settings),
+        dataVolume(config, settings),
         { name: 'config', configMap: { name: NAMES.influxdbConfig } },
         credentialsVolume(config, BOOTSTRAP_CREDENTIALS),
       ],

@@ -13,6 +13,7 @@ interface Container {
   name?: string;
   image?: string;
   env?: { name?: string; value?: unknown; valueFrom?: unknown }[];
+  envFrom?: { secretRef?: { name?: string } }[];
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   livenessProbe?: unknown;
   readinessProbe?: unknown;
@@ -43,6 +44,9 @@ function containerProblems(container: Container, init: boolean): string[] {
   const runs = !init || container.restartPolicy === 'Always';
   if (runs && !container.livenessProbe) problems.push(`${where}: no liveness probe`);
   if (runs && !container.readinessProbe) problems.push(`${where}: no readiness probe`);
+  for (const source of container.envFrom ?? []) {
+    if (source.secretRef) problems.push(`${where}: envFrom puts Secret ${source.secretRef.name} in the environment; mount it and read the files`);
+  }
   for (const variable of container.env ?? []) {
     const name = variable.name ?? '';
     if (!SECRET_NAME.test(name)) continue;

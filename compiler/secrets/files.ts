@@ -84,6 +84,11 @@ export async function readEncryptedSecrets(root: string, environment: string): P
   return { secrets, issues };
 }
 
+/** The line of a Secret file, as sops writes it, that names its namespace (the copies differ only there). */
+export const namespaceLine = (namespace: string) => `\n    namespace: ${namespace}\n`;
+
+const withoutNamespace = (secret: EncryptedSecret) => secret.text.replace(namespaceLine(secret.namespace), '\n');
+
 /** Every Secret key the config references must exist in every namespace that reads it; every Secret file must be used. */
 export function checkSecretKeys(config: StackConfig, environment: string, secrets: readonly EncryptedSecret[]): Issue[] {
   const byId = new Map(secrets.map((secret) => [secretId(secret), secret]));
@@ -100,6 +105,15 @@ export function checkSecretKeys(config: StackConfig, environment: string, secret
       } else if (!secret.keys.includes(key)) {
         issues.push({ path, message: `Secret "${id}" has no key "${key}" (${use.purpose}; it has: ${secret.keys.join(', ') || 'none'}; ${fix})` });
       }
+    }
+  }
+  for (const [index, secret] of secrets.entries()) {
+    const twin = secrets.slice(0, index).find((other) => other.name === secret.name);
+    if (twin && withoutNamespace(twin) !== withoutNamespace(secret)) {
+      issues.push({
+        path: `${environment}.secrets`,
+        message: `overlays/${environment}/${secret.file} and overlays/${environment}/${twin.file} are not one ciphertext: the copies of a Secret must hold one value (npm run secrets -- rotate ${environment} ${secret.name} writes both)`,
+      });
     }
   }
   for (const secret of secrets) {

@@ -28,10 +28,14 @@ async function readSopsConfig(root: string): Promise<Document> {
   return document;
 }
 
+/** The rule's path before Secrets had a directory per namespace: found, and rewritten when edited. */
+const legacyPathRegex = (environment: string) => `(^|/)overlays/${environment}/secrets/[^/]+\\.yaml$`;
+
 function ruleFor(document: Document, environment: string): YAMLMap | undefined {
   const rules = document.get('creation_rules');
   if (!isSeq(rules)) return undefined;
-  return rules.items.find((rule): rule is YAMLMap => isMap(rule) && rule.get('path_regex') === secretsPathRegex(environment));
+  const paths = [secretsPathRegex(environment), legacyPathRegex(environment)];
+  return rules.items.find((rule): rule is YAMLMap => isMap(rule) && paths.includes(String(rule.get('path_regex'))));
 }
 
 export async function recipients(root: string, environment: string): Promise<string[]> {
@@ -54,6 +58,7 @@ export async function addRecipients(root: string, environment: string, added: re
     }) as YAMLMap;
     (document.get('creation_rules') as { add(item: unknown): void }).add(rule);
   }
+  rule.set('path_regex', secretsPathRegex(environment));
   const current = String(rule.get('age') ?? '').split(',').map((recipient) => recipient.trim()).filter(Boolean);
   const next = [...new Set([...current, ...added])];
   rule.set('age', next.join(','));

@@ -11,6 +11,7 @@ import { readConfig, resolveConfig } from '../config/load.ts';
 import { toYaml } from '../render/yaml.ts';
 import { SECRETS_DIR } from '../kustomize/overlay.ts';
 import { requiredSecrets, secretId, type RequiredSecret, type SecretRef } from './credentials.ts';
+import { namespaceLine } from './files.ts';
 import { createAgeKey } from './age-keys.ts';
 import { addRecipients, recipients } from './sops-config.ts';
 import { decrypt, encrypt, updateKeys } from './sops.ts';
@@ -31,11 +32,12 @@ export function secretFile(environment: string, ref: SecretRef): string {
   return `overlays/${environment}/${SECRETS_DIR}/${secretId(ref)}.yaml`;
 }
 
+/** The one environment's config: the others' problems do not block a rotation here. */
 async function environmentConfig(context: SecretsContext, environment: string): Promise<StackConfig> {
-  const resolved = resolveConfig(await readConfig(context.configDir));
-  const env = resolved.environments.find((candidate) => candidate.name === environment);
-  if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
-  return env.config;
+  const raw = await readConfig(context.configDir);
+  const own = raw.environments.filter((candidate) => candidate.name === environment);
+  if (own.length === 0) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
+  return resolveConfig({ ...raw, environments: own }).environments[0]!.config;
 }
 
 function plaintextSecret(ref: SecretRef, values: Record<string, string>): string {
@@ -46,11 +48,23 @@ async function exists(path: string): Promise<boolean> {
   return readFile(path).then(() => true, () => false);
 }
 
-async function writeEncrypted(context: SecretsContext, environment: string, ref: SecretRef, values: Record<string, string>): Promise<void> {
-  const file = secretFile(environment, ref);
-  const ciphertext = await encrypt(context.root, file, plaintextSecret(ref, values));
-  await mkdir(join(context.root, 'overlays', environment, SECRETS_DIR, ref.namespace), { recursive: true });
-  await writeFile(join(context.root, file), ciphertext);
+/**
+ * Writes one Secret to every namespace that reads it as ONE ciphertext: the copies differ only in
+ * their metadata.namespace, which the MAC does not cover (mac_only_encrypted), so they cannot
+ * hold different values and the compile can check that they do not.
+ */
+async function writeCopies(context: SecretsContext, environment: string, copies: readonly SecretRef[], values: Record<string, string>): Promise<void> {
+  const [first] = copies;
+  const ciphertext = await encrypt(context.root, secretFile(environment, first!), plaintextSecret(first!, values));
+  await writeCiphertextCopies(context, environment, copies, first!.namespace, ciphertext);
+}
+
+async function writeCiphertextCopies(context: SecretsContext, environment: string, copies: readonly SecretRef[], from: string, ciphertext: string): Promise<void> {
+  if (!ciphertext.includes(namespaceLine(from))) throw new Error(`the encrypted Secret does not name namespace ${from} where expected`);
+  for (const ref of copies) {
+    await mkdir(join(context.root, 'overlays', environment, SECRETS_DIR, ref.namespace), { recursive: true });
+    await writeFile(join(context.root, secretFile(environment, ref)), ciphertext.replace(namespaceLine(from), namespaceLine(ref.namespace)));
+  }
 }
 
 /** The namespaces' copies of one Secret (the writer's password is read in two namespaces). */
@@ -65,17 +79,17 @@ function copiesOf(config: StackConfig, name: string): RequiredSecret[] {
 
 /**
  * A new age key for the environment, its recipient in .sops.yaml, and every required Secret with
- * random passwords: one value per Secret key, the same in every namespace that reads it.
+ * random passwords. A Secret that exists in one namespace is copied to the others that read it,
+ * never made up anew: its copies hold one value.
  */
 export async function initEnvironment(context: SecretsContext, environment: string): Promise<void> {
   const config = await environmentConfig(context, environment);
   const required = [...requiredSecrets(config).values()];
-  const present: string[] = [];
+  const present = new Set<string>();
   for (const secret of required) {
-    const file = secretFile(environment, secret);
-    if (await exists(join(context.root, file))) present.push(file);
+    if (await exists(join(context.root, secretFile(environment, secret)))) present.add(secretId(secret));
   }
-  if (present.length === required.length) throw new Error(`${environment} is already initialised (${present.join(', ')}): use rotate or set`);
+  if (present.size === required.length) throw new Error(`${environment} is already initialised (${[...present].join(', ')}): use rotate or set`);
 
   let recipientList = await recipients(context.root, environment);
   if (recipientList.length === 0) {
@@ -84,18 +98,25 @@ export async function initEnvironment(context: SecretsContext, environment: stri
     context.log(`new age key for ${environment} appended to ${context.keyFile} (keep it safe; never commit it)`);
     context.log(`recipient ${recipient} added to .sops.yaml`);
   }
-  const passwords = new Map<string, string>();
-  const password = (name: string, key: string) => passwords.get(`${name}/${key}`) ?? passwords.set(`${name}/${key}`, randomPassword()).get(`${name}/${key}`)!;
-  for (const secret of required) {
-    const file = secretFile(environment, secret);
-    if (present.includes(file)) continue;
-    const generated = [...secret.keys].filter(([, use]) => use.generated).map(([key]) => key);
-    for (const [key, use] of secret.keys) {
-      if (!use.generated) context.log(`${file}: set ${key} (${use.purpose}) with: npm run secrets -- set ${environment} ${secret.name} ${key} < <file>`);
+  for (const name of new Set(required.map((secret) => secret.name))) {
+    const copies = required.filter((secret) => secret.name === name);
+    const missing = copies.filter((secret) => !present.has(secretId(secret)));
+    if (missing.length === 0) continue;
+    const existing = copies.find((secret) => present.has(secretId(secret)));
+    if (existing) {
+      const ciphertext = await readFile(join(context.root, secretFile(environment, existing)), 'utf8');
+      await writeCiphertextCopies(context, environment, missing, existing.namespace, ciphertext);
+      for (const secret of missing) context.log(`wrote ${secretFile(environment, secret)} (a copy of ${secretFile(environment, existing)})`);
+      continue;
     }
+    const keys = [...missing[0]!.keys];
+    for (const [key, use] of keys) {
+      if (!use.generated) context.log(`${secretFile(environment, missing[0]!)}: set ${key} (${use.purpose}) with: npm run secrets -- set ${environment} ${name} ${key} < <file>`);
+    }
+    const generated = keys.filter(([, use]) => use.generated).map(([key]) => key);
     if (generated.length === 0) continue;
-    await writeEncrypted(context, environment, secret, Object.fromEntries(generated.map((key) => [key, password(secret.name, key)])));
-    context.log(`wrote ${file} (${generated.join(', ')}: random)`);
+    await writeCopies(context, environment, missing, Object.fromEntries(generated.map((key) => [key, randomPassword()])));
+    for (const secret of missing) context.log(`wrote ${secretFile(environment, secret)} (${generated.join(', ')}: random)`);
   }
   context.log(`next: npm run compile, then commit .sops.yaml and overlays/${environment}/${SECRETS_DIR}/`);
 }
@@ -104,17 +125,18 @@ export async function initEnvironment(context: SecretsContext, environment: stri
 export async function setValue(context: SecretsContext, environment: string, name: string, key: string, value: string): Promise<void> {
   if (value.length === 0) throw new Error('refusing to set an empty value');
   const config = await environmentConfig(context, environment);
-  for (const secret of copiesOf(config, name)) {
+  const copies = copiesOf(config, name);
+  let values: Record<string, string> = {};
+  for (const secret of copies) {
     const file = secretFile(environment, secret);
-    let values: Record<string, string> = {};
-    if (await exists(join(context.root, file))) {
-      const document = parseDocument(await decrypt(context.root, file, context.keyFile));
-      values = (document.toJS() as { stringData?: Record<string, string> }).stringData ?? {};
-    }
-    values[key] = value;
-    await writeEncrypted(context, environment, secret, values);
-    context.log(`wrote ${file} (${key} set)`);
+    if (!(await exists(join(context.root, file)))) continue;
+    const document = parseDocument(await decrypt(context.root, file, context.keyFile));
+    values = (document.toJS() as { stringData?: Record<string, string> }).stringData ?? {};
+    break;
   }
+  values[key] = value;
+  await writeCopies(context, environment, copies, values);
+  for (const secret of copies) context.log(`wrote ${secretFile(environment, secret)} (${key} set)`);
   context.log('next: npm run compile, commit, and the pods that read it roll');
 }
 

@@ -166,6 +166,7 @@ test('a rotation of each Secret changes it in the cluster and rolls exactly the 
   const { collector, backend } = namespaces;
   // every copy of the writer's password changes: the collector and InfluxDB's bootstrap read it
   assert.deepEqual(await rotate(`${collector}/influxdb-writer`), ['DaemonSet/collector', 'Deployment/influxdb']);
+  assert.deepEqual(await rig.liveSecret(`${backend}/influxdb-writer`), await rig.liveSecret(`${collector}/influxdb-writer`), 'the two copies hold one password');
   await rig.assertSecretsSynced();
   assert.deepEqual(await rotate(`${collector}/snap-api`), ['DaemonSet/collector']);
   assert.deepEqual(await rotate(`${backend}/influxdb-admin`), ['Deployment/influxdb']);

@@ -125,6 +125,23 @@ test('a broken config exits non-zero, names environment and path, and leaves the
   }
 });
 
+test('a config file that is not valid TypeScript is named with its line, and nothing is written', async () => {
+  await compile({ root: repo.root });
+  const before = await repo.outputs();
+  const devFile = join(repo.root, 'config/environments/dev.ts');
+  const original = await readFile(devFile, 'utf8');
+  await writeFile(devFile, original.replace("retention: '7d',", "retention: '7d',,"));
+  try {
+    const result = await compileCli(repo.root);
+    assert.equal(result.code, 1);
+    const line = original.split('\n').findIndex((text) => text.includes("retention: '7d',")) + 1;
+    assert.match(result.stderr, new RegExp(`^  config/environments/dev\\.ts:${line}: Expected identifier but found ","$`, 'm'));
+    assert.deepEqual(await repo.outputs(), before);
+  } finally {
+    await writeFile(devFile, original);
+  }
+});
+
 test('a failure at any step of the swap puts the previous output back, Secrets included, and leaves no staging directory', async () => {
   const { compiled } = await compile({ root: repo.root });
   const before = await repo.outputs();
@@ -193,18 +210,23 @@ test('a Secret file without a required key, unencrypted, unused, misplaced or in
     await assert.rejects(build({ root: repo.root }), (error) => {
       assert.deepEqual(issuesOf(error), [
         'dev.credentials.influxdbWriter: Secret "stacklight-collector/influxdb-writer" has no key "password" (InfluxDB WRITE-only user, for Hindsight; it has: passwd; npm run secrets -- init dev)',
+        'dev.secrets: overlays/dev/secrets/stacklight/influxdb-writer.yaml and overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml are not one ciphertext: the copies of a Secret must hold one value (npm run secrets -- rotate dev influxdb-writer writes both)',
       ]);
       return true;
     });
     await writeFile(file, original.replace(/password: ENC\[[^\]]*\]/, 'password: hunter2'));
     await assert.rejects(build({ root: repo.root }), (error) => {
-      assert.deepEqual(issuesOf(error), ['dev.secrets: overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml value of "password" is not encrypted']);
+      assert.deepEqual(issuesOf(error), [
+        'dev.secrets: overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml value of "password" is not encrypted',
+        'dev.secrets: overlays/dev/secrets/stacklight/influxdb-writer.yaml and overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml are not one ciphertext: the copies of a Secret must hold one value (npm run secrets -- rotate dev influxdb-writer writes both)',
+      ]);
       return true;
     });
     await writeFile(file, original.replace('namespace: stacklight-collector', 'namespace: stacklight'));
     await assert.rejects(build({ root: repo.root }), (error) => {
       assert.deepEqual(issuesOf(error), [
         'dev.secrets: overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml metadata.namespace must be "stacklight-collector", its directory\'s name',
+        'dev.secrets: overlays/dev/secrets/stacklight/influxdb-writer.yaml and overlays/dev/secrets/stacklight-collector/influxdb-writer.yaml are not one ciphertext: the copies of a Secret must hold one value (npm run secrets -- rotate dev influxdb-writer writes both)',
       ]);
       return true;
     });

@@ -35,6 +35,12 @@ function errorsOf(change: (config: ReturnType<typeof shipped>) => void): string[
   }
 }
 
+const PLACEHOLDERS_REFUSED = (environment: string) =>
+  `${environment}.networkPolicy: the network ranges are placeholders (nodes 10.0.0.0/8, pods 10.244.0.0/16, Grafana clients 10.0.0.0/8), ` +
+  "which may admit hosts and pods that are not the stack's: state this cluster's ranges in " +
+  `config/environments/${environment}.ts (networkPolicy: { type: 'cluster', ..., reason }) ` +
+  "or say there why the placeholders are right for it (networkPolicy: { acceptedBecause: '...' })";
+
 const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = [
   [
     'retention that is not a duration',
@@ -118,9 +124,20 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
   [
     "an environment on the placeholder network ranges that does not say it accepts them",
     (c) => delete c.dev.networkPolicy,
-    'dev.networkPolicy: the network ranges are config/stack.ts\'s placeholders (nodes 10.0.0.0/8, pods 10.244.0.0/16, Grafana clients 10.0.0.0/8), ' +
-      'which may admit hosts and pods that are not the stack\'s: state this cluster\'s ranges in config/environments/dev.ts ' +
-      "(networkPolicy: { type: 'cluster', ..., reason }) or say why the placeholders are right for it (networkPolicy: { acceptedBecause: '...' })",
+    PLACEHOLDERS_REFUSED('dev'),
+  ],
+  [
+    'the placeholder ranges accepted in config/stack.ts instead of the environment\'s own file',
+    (c) => {
+      delete c.dev.networkPolicy;
+      c.defaults.networkPolicy.acceptedBecause = 'everywhere';
+    },
+    PLACEHOLDERS_REFUSED('dev'),
+  ],
+  [
+    "the placeholder ranges relabelled as the cluster's",
+    (c) => (c.prod.networkPolicy = { type: 'cluster', nodeCidrs: ['10.0.0.0/8'], podCidrs: ['10.244.0.0/16'], grafanaClientCidrs: ['10.0.0.0/8'], reason: 'they are' }),
+    "prod.networkPolicy.type: these are config/stack.ts's placeholder ranges, not ones stated for this cluster: keep type 'placeholder' with acceptedBecause, or state the cluster's",
   ],
   [
     "a cluster's own ranges without the reason they are right",

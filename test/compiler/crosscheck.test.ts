@@ -146,3 +146,31 @@ test('a pod without the runtime seccomp filter, or a backend pod without a Netwo
 function crossCheckInputsWithoutPlugin(): Manifest[] {
   return structuredClone(buildStack(stack, { lua: new Map(), secrets: new Map() }));
 }
+
+test('a Secret loaded whole into the environment is caught', () => {
+  const objects = compiled();
+  workload(objects, 'Deployment', 'grafana').containers[0]!.envFrom = [{ secretRef: { name: 'grafana-admin' } }];
+  assert.deepEqual(check(objects), ['dev.credentials: Deployment/grafana container grafana loads Secret grafana-admin into its environment: Secrets are mounted as files']);
+});
+
+test('a password volume that no container mounts where the files are read is caught', () => {
+  const objects = compiled();
+  const snap = workload(objects, 'DaemonSet', 'collector').containers.find((container) => container.name === 'snap')!;
+  snap.volumeMounts = snap.volumeMounts!.filter((mount) => mount.name !== 'snap-credentials');
+  assert.deepEqual(check(objects), [
+    "dev.credentials.snapApi: DaemonSet/collector does not mount the password file of snapApi (Snap's REST API (who may load plugins and tasks))",
+  ]);
+});
+
+test('a ConfigMap or Service in the other namespace is caught', () => {
+  const objects = compiled();
+  const config = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'influxdb-config')!;
+  config.metadata.namespace = 'stacklight-collector';
+  assert.deepEqual(check(objects), ['dev.objects: Deployment/influxdb mounts ConfigMap influxdb-config, which is not emitted in namespace stacklight']);
+  const moved = compiled();
+  moved.find((object) => object.kind === 'Service' && object.metadata.name === 'influxdb')!.metadata.namespace = 'elsewhere';
+  assert.deepEqual(check(moved), [
+    'dev.hindsight: Hindsight writes to http://influxdb.stacklight.svc:8086, not to the InfluxDB Service http://influxdb.elsewhere.svc:8086',
+    "dev.grafana.datasource: Grafana's datasource reads http://influxdb.stacklight.svc:8086, not the InfluxDB Service http://influxdb.elsewhere.svc:8086",
+  ]);
+});

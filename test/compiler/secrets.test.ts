@@ -7,7 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { addRecipients, recipients } from '../../compiler/secrets/sops-config.ts';
 import { join } from 'node:path';
 import { decryptSops } from 'sops-age';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
@@ -128,6 +130,8 @@ test('set takes the value from stdin, rolls the pods that read it, and leaves no
   const value = `set-by-test-${Date.now()}-ünïcode`;
   const influxdbBefore = await repo.read('overlays/dev/patches/deployment-influxdb.yaml');
   await secrets(['set', 'dev', 'influxdb-writer', 'password'], `${value}\n`);
+  const [server, collector] = await Promise.all(WRITER_FILES.map((file) => repo.read(file)));
+  assert.equal(collector!.replace('namespace: stacklight-collector', 'namespace: stacklight'), server, 'one ciphertext, two namespaces');
   for (const file of WRITER_FILES) {
     assert.equal((await valueBySops(file)).password, value, `${file} holds the new value`);
     assert.equal((await valueBySopsAgeWithOwnKey(file)).password, value, 'sops-age reads the same value');
@@ -139,6 +143,17 @@ test('set takes the value from stdin, rolls the pods that read it, and leaves no
   assert.notEqual(await repo.read('overlays/dev/patches/daemonset-collector.yaml'), patchBefore);
   assert.equal(await repo.read('overlays/dev/patches/deployment-grafana.yaml').catch(() => ''), grafanaBefore);
   await assertNoPlaintext([value]);
+});
+
+test("a Secret read in two namespaces is one ciphertext: init restores a lost copy from the other, never a new value", async () => {
+  const [server, collector] = WRITER_FILES as [string, string];
+  const withoutNamespace = (text: string) => text.replace(/^    namespace: .*$/m, '');
+  assert.equal(withoutNamespace(await repo.read(collector)), withoutNamespace(await repo.read(server)));
+  const password = (await valueBySops(server)).password;
+  await rm(join(repo.root, collector));
+  await secrets(['init', 'dev']);
+  assert.equal((await valueBySops(collector)).password, password, 'the copy holds the same password');
+  await compile({ root: repo.root });
 });
 
 test('rotate replaces a value with a new random one', async () => {
@@ -175,4 +190,18 @@ test('sops refuses to decrypt with a key that is not a recipient', async () => {
   const stranger = join(repo.root, 'stranger.txt');
   await writeFile(stranger, `${await generateIdentity()}\n`);
   await assert.rejects(decrypt(repo.root, DEV_FILES[0]!, stranger));
+});
+
+test('a .sops.yaml rule of the layout before namespaces is found and rewritten, keeping its recipients', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'stacklight-sops-'));
+  try {
+    await writeFile(join(dir, '.sops.yaml'), 'creation_rules:\n  - path_regex: (^|/)overlays/qa/secrets/[^/]+\\.yaml$\n    age: age1old\n');
+    assert.deepEqual(await recipients(dir, 'qa'), ['age1old']);
+    assert.deepEqual(await addRecipients(dir, 'qa', ['age1new']), ['age1old', 'age1new']);
+    const text = await readFile(join(dir, '.sops.yaml'), 'utf8');
+    assert.match(text, /path_regex: \(\^\|\/\)overlays\/qa\/secrets\/\[\^\/\]\+\/\[\^\/\]\+\\\.yaml\$/);
+    assert.equal(text.match(/path_regex/g)?.length, 1, 'one rule, rewritten in place');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -80,6 +80,25 @@ test('the repository rules catch latest images, missing probes and resources, li
     'Deployment/demo: container demo: no liveness probe',
     'Deployment/demo: container demo: DB_PASSWORD holds a secret in the environment; mount its Secret and name the file in DB_PASSWORD_FILE',
   ]);
+  // a secret is a file: neither from a Secret into a variable, nor a whole Secret into the environment
+  assert.deepEqual(
+    ruleProblems(
+      deployment({
+        ...GOOD_CONTAINER,
+        env: [
+          { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 's', key: 'password' } } },
+          { name: 'DB_PASSWORD_FILE', value: 'relative/path' },
+          { name: 'API_TOKEN_FILE', value: '/etc/s/token' },
+        ],
+        envFrom: [{ secretRef: { name: 's' } }],
+      }),
+    ),
+    [
+      'Deployment/demo: container demo: envFrom puts Secret s in the environment; mount it and read the files',
+      'Deployment/demo: container demo: DB_PASSWORD holds a secret in the environment; mount its Secret and name the file in DB_PASSWORD_FILE',
+      'Deployment/demo: container demo: DB_PASSWORD_FILE must be the absolute path of a mounted file',
+    ],
+  );
   assert.deepEqual(ruleProblems({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { password: 'x' } }), [
     'Secret/s: is not SOPS-encrypted',
   ]);

@@ -6,6 +6,9 @@
  * check of it gone) and a rotated Secret. The report must list exactly the objects and fields that changed, and show the Secret
  * change without its value or ciphertext.
  */
+import { stack } from '../../config/stack.ts';
+import type { InClusterInfluxDB } from '../../compiler/config/types.ts';
+import { localVolumeNames } from '../../compiler/influxdb/index.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -137,12 +140,15 @@ const fieldsOf = (report: RenderedDiff, env: string) =>
       .changed.map((object) => [object.id, Object.fromEntries(object.fields.map((field) => [field.path, field.summary])) as Fields]),
   );
 
+/** prod's local volume and claim in the fixture's first commit (named after their settings). */
+const PROD_VOLUME = localVolumeNames(stack, stack.influxdb as InClusterInfluxDB, { path: '/var/lib/stacklight/influxdb', capacity: '500Gi' });
+
 const INFLUXDB_OBJECTS = [
   'ConfigMap/stacklight/influxdb-config',
   'Deployment/stacklight/influxdb',
   'NetworkPolicy/stacklight/influxdb-ingress',
-  'PersistentVolume/stacklight-influxdb-data',
-  'PersistentVolumeClaim/stacklight/influxdb-data',
+  `PersistentVolume/${PROD_VOLUME.volume}`,
+  `PersistentVolumeClaim/stacklight/${PROD_VOLUME.claim}`,
   'Secret/stacklight/influxdb-admin',
   'Secret/stacklight/influxdb-writer',
   'Service/stacklight/influxdb',
