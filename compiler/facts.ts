@@ -8,7 +8,6 @@ export const DOMAIN = 'stacklight.ms';
 
 export const LABELS = {
   name: 'app.kubernetes.io/name',
-  component: 'app.kubernetes.io/component',
   partOf: 'app.kubernetes.io/part-of',
   managedBy: 'app.kubernetes.io/managed-by',
   environment: `${DOMAIN}/environment`,

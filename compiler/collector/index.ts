@@ -14,7 +14,7 @@ import {
   probe,
   resourceRequirements,
   restrictedSecurityContext,
-  selectorLabels,
+  nameAndPartOfLabels,
   volumeOwnerInit,
   type Manifest,
 } from '../kube/objects.ts';
@@ -166,7 +166,14 @@ function podSpec(config: StackConfig, files: readonly ConfigFile[]): V1PodSpec {
   };
 }
 
-export function collector(config: StackConfig, inputs: BuildInputs): Manifest[] {
+/** The collector's objects, by role. */
+export interface CollectorObjects {
+  snapConfig: Manifest;
+  hindsightConfig: Manifest;
+  daemonSet: Manifest;
+}
+
+export function collector(config: StackConfig, inputs: BuildInputs): CollectorObjects {
   const snapData = snapFiles(config.collector);
   const files = hindsightFiles(config, inputs.lua);
   const hindsightData = Object.fromEntries(files.map(({ key, content }) => [key, content]));
@@ -175,15 +182,15 @@ export function collector(config: StackConfig, inputs: BuildInputs): Manifest[] 
     kind: 'DaemonSet',
     metadata: metadata(config, NAMES.collector, COMPONENT),
     spec: {
-      selector: { matchLabels: selectorLabels(COMPONENT) },
+      selector: { matchLabels: nameAndPartOfLabels(COMPONENT) },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
       template: podTemplate(config, COMPONENT, [snapData, hindsightData, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))], podSpec(config, files)),
     },
   };
-  return [
-    configMap(config, NAMES.snapConfig, COMPONENT, snapData),
-    configMap(config, NAMES.hindsightConfig, COMPONENT, hindsightData),
+  return {
+    snapConfig: configMap(config, NAMES.snapConfig, COMPONENT, snapData),
+    hindsightConfig: configMap(config, NAMES.hindsightConfig, COMPONENT, hindsightData),
     daemonSet,
-  ];
+  };
 }
 

@@ -146,7 +146,16 @@ function grafanaContainer(config: StackConfig): V1Container {
   };
 }
 
-export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
+/** Grafana's objects, by role. */
+export interface GrafanaObjects {
+  provisioning: Manifest;
+  dashboards: Manifest;
+  deployment: Manifest;
+  service: Manifest;
+  ingressPolicy: Manifest;
+}
+
+export function grafana(config: StackConfig, inputs: BuildInputs): GrafanaObjects {
   const settings = config.grafana;
   const provisioning = {
     [PROVISIONING.datasource[0]]: generatedYaml(datasourceProvisioning(config)),
@@ -184,11 +193,11 @@ export function grafana(config: StackConfig, inputs: BuildInputs): Manifest[] {
     { externalTrafficPolicy: 'Local' },
   );
   const { grafanaClientCidrs, podCidrs } = config.networkPolicy;
-  return [
-    configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning),
-    configMap(config, NAMES.grafanaDashboards, COMPONENT, dashboards),
+  return {
+    provisioning: configMap(config, NAMES.grafanaProvisioning, COMPONENT, provisioning),
+    dashboards: configMap(config, NAMES.grafanaDashboards, COMPONENT, dashboards),
     deployment,
-    nodePort,
-    ingressPolicy(config, NAMES.grafanaIngressPolicy, COMPONENT, GRAFANA.port, { cidrs: grafanaClientCidrs, exceptPodCidrs: podCidrs }),
-  ];
+    service: nodePort,
+    ingressPolicy: ingressPolicy(config, NAMES.grafanaIngressPolicy, COMPONENT, GRAFANA.port, { cidrs: grafanaClientCidrs, exceptPodCidrs: podCidrs }),
+  };
 }

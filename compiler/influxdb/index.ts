@@ -106,13 +106,13 @@ export function localVolumeNames(config: StackConfig, influxdb: InClusterInfluxD
  * storage class, no provisioner): the data outlives the pod, and the kubelet applies the pod's
  * fsGroup to it, which it does not for a hostPath.
  */
-function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: { path: string; capacity: string }): Manifest[] {
+function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: { path: string; capacity: string }): { volume: Manifest; claim: Manifest } {
   const names = localVolumeNames(config, influxdb, storage);
   const claim = metadata(config, names.claim, COMPONENT);
   const node = { key: influxdb.nodeSelector.key, operator: 'In', values: [influxdb.nodeSelector.value] };
   const common = { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeMode: 'Filesystem' };
-  return [
-    {
+  return {
+    volume: {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
       metadata: clusterMetadata(config, names.volume, COMPONENT),
@@ -126,13 +126,13 @@ function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: 
         claimRef: { namespace: claim.namespace, name: claim.name },
       },
     },
-    {
+    claim: {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: claim,
       spec: { ...common, volumeName: names.volume, resources: { requests: { storage: storage.capacity } } },
     },
-  ];
+  };
 }
 
 function dataVolume(config: StackConfig, influxdb: InClusterInfluxDB): V1Volume {
@@ -141,9 +141,19 @@ function dataVolume(config: StackConfig, influxdb: InClusterInfluxDB): V1Volume 
     : { name: DATA_VOLUME, persistentVolumeClaim: { claimName: localVolumeNames(config, influxdb, influxdb.storage).claim } };
 }
 
-export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
+/** InfluxDB's objects, by role; none with a remote InfluxDB. */
+export interface InfluxDBObjects {
+  config: Manifest;
+  /** With storage.type localVolume. */
+  localVolume?: { volume: Manifest; claim: Manifest };
+  deployment: Manifest;
+  service: Manifest;
+  ingressPolicy: Manifest;
+}
+
+export function influxdb(config: StackConfig, inputs: BuildInputs): InfluxDBObjects | undefined {
   const settings = config.influxdb;
-  if (!settings.enabled) return [];
+  if (!settings.enabled) return undefined;
   const conf = { [CONFIG_KEY]: influxdbConf() };
   const hashed = [conf, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))];
   // One replica, Recreate: two InfluxDB processes must never share the data directory.
@@ -163,13 +173,13 @@ export function influxdb(config: StackConfig, inputs: BuildInputs): Manifest[] {
       ],
     }),
   );
-  return [
-    configMap(config, NAMES.influxdbConfig, COMPONENT, conf),
-    ...(settings.storage.type === 'localVolume' ? localVolume(config, settings, settings.storage) : []),
+  return {
+    config: configMap(config, NAMES.influxdbConfig, COMPONENT, conf),
+    ...(settings.storage.type === 'localVolume' && { localVolume: localVolume(config, settings, settings.storage) }),
     deployment,
-    service(config, COMPONENT, 'ClusterIP', { name: 'http', port: settings.servicePort, targetPort: 'http' }),
-    influxdbIngressPolicy(config),
-  ];
+    service: service(config, COMPONENT, 'ClusterIP', { name: 'http', port: settings.servicePort, targetPort: 'http' }),
+    ingressPolicy: influxdbIngressPolicy(config),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { StackConfig } from '../config/types.ts';
 import { cidrContains } from '../config/cidr.ts';
-import { componentNamespace, metadata, selectorLabels, type Component, type Manifest } from './objects.ts';
+import { componentNamespace, metadata, nameAndPartOfLabels, type Component, type Manifest } from './objects.ts';
 
 /** The label the API server puts on every namespace (Kubernetes 1.22+). */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -31,14 +31,14 @@ export function ingressPolicy(config: StackConfig, name: string, component: Comp
     kind: 'NetworkPolicy',
     metadata: metadata(config, name, component),
     spec: {
-      podSelector: { matchLabels: selectorLabels(component) },
+      podSelector: { matchLabels: nameAndPartOfLabels(component) },
       policyTypes: ['Ingress'],
       ingress: [
         {
           from: [
             ...(sources.components ?? []).map((peer) => ({
               namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: componentNamespace(config, peer) } },
-              podSelector: { matchLabels: selectorLabels(peer) },
+              podSelector: { matchLabels: nameAndPartOfLabels(peer) },
             })),
             ...sources.cidrs.map((cidr) => ({ ipBlock: ipBlock(cidr, sources.exceptPodCidrs) })),
           ],

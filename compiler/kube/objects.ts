@@ -68,12 +68,16 @@ export function clusterMetadata(config: StackConfig, name: string, component: Co
   return { name, labels: componentLabels(config, component) };
 }
 
+/** Every label of a component's objects: the config's, the selector's, and managed-by. */
 export function componentLabels(config: StackConfig, component: string): Record<string, string> {
-  return { ...config.labels, ...selectorLabels(component), [LABELS.managedBy]: MANAGED_BY };
+  return { ...config.labels, ...nameAndPartOfLabels(component), [LABELS.managedBy]: MANAGED_BY };
 }
 
-/** The labels a workload's selector matches: stable for the life of the object. */
-export function selectorLabels(component: string): Record<string, string> {
+/**
+ * app.kubernetes.io/name (the component) and app.kubernetes.io/part-of: what a workload's
+ * selector and the NetworkPolicies match. Stable for the life of the object (selectors are immutable).
+ */
+export function nameAndPartOfLabels(component: string): Record<string, string> {
   return { [LABELS.name]: component, [LABELS.partOf]: PART_OF };
 }
 

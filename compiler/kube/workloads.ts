@@ -5,7 +5,7 @@
  */
 import type { V1PodSpec, V1PodTemplateSpec, V1ServicePort, V1ServiceSpec, V1Volume } from '@kubernetes/client-node';
 import type { StackConfig, Storage } from '../config/types.ts';
-import { componentLabels, configHashAnnotation, metadata, selectorLabels, type Component, type Manifest } from './objects.ts';
+import { componentLabels, configHashAnnotation, metadata, nameAndPartOfLabels, type Component, type Manifest } from './objects.ts';
 
 /** A pod template whose config-hash annotation covers `hashed` (ConfigMap data, Secret ciphertexts). */
 export function podTemplate(config: StackConfig, component: Component, hashed: readonly unknown[], spec: V1PodSpec): V1PodTemplateSpec {
@@ -27,7 +27,7 @@ export function singleReplicaDeployment(config: StackConfig, component: Componen
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: metadata(config, component, component),
-    spec: { replicas: 1, strategy: { type: 'Recreate' }, selector: { matchLabels: selectorLabels(component) }, template },
+    spec: { replicas: 1, strategy: { type: 'Recreate' }, selector: { matchLabels: nameAndPartOfLabels(component) }, template },
   };
 }
 
@@ -42,7 +42,7 @@ export function service(
     apiVersion: 'v1',
     kind: 'Service',
     metadata: metadata(config, component, component),
-    spec: { type, ...extra, selector: selectorLabels(component), ports: [{ ...port, protocol: 'TCP' }] },
+    spec: { type, ...extra, selector: nameAndPartOfLabels(component), ports: [{ ...port, protocol: 'TCP' }] },
   };
 }
 
