@@ -50,6 +50,8 @@ local math = require "math"
 local table = require "table"
 local lp = require "stacklight.line_protocol"
 local hpb = require "stacklight.heka_protobuf"
+local wire = require "stacklight.protobuf_wire"
+local int64 = require "stacklight.int64"
 
 local format, sub, find, byte = string.format, string.sub, string.find, string.byte
 local sort = table.sort
@@ -59,8 +61,8 @@ local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, t
 local escape_key, escape_measurement = lp.escape_key, lp.escape_measurement
 local format_float, escape_string, integer_string = lp.format_float, lp.escape_string, lp.integer_string
 local integer_field = lp.integer_field
-local parse, udiv_string, int64_string = hpb.parse, hpb.udiv_string, hpb.int64_string
-local first_index, read_names, read_varint64 = hpb.first_index, hpb.names, hpb.read_varint64
+local parse, first_index, read_names = hpb.parse, hpb.first_index, hpb.names
+local udiv_string, int64_string, read_varint64 = int64.udiv_string, int64.string, wire.read_varint64
 local header_timestamp = hpb.header_timestamp
 local VALUE_NAME, TIMESTAMP_NAME = "\10\5value", "\10\9timestamp"
 

@@ -20,6 +20,8 @@ gets value type -1.
 
 Wire format: mozilla-services/heka message/message.proto (Message fields 1-10, Field fields 1-8;
 value_integer/value_double/value_bool accepted packed and unpacked; unknown fields skipped).
+The protobuf primitives (varints, doubles, skipping entries) are stacklight.protobuf_wire's, the
+exact 64-bit arithmetic stacklight.int64's; this module is the Heka message on top of them.
 
 API:
     local hpb = require "stacklight.heka_protobuf"
@@ -40,210 +42,26 @@ API:
     m:field_time(i, divisor)        -- floor(value / divisor) of INTEGER field i, exact string
     m:header_time(divisor)          -- floor(Timestamp / divisor), exact string
     m:header_timestamp()            -- the Timestamp header as unsigned 64-bit halves lo, hi
+    m:timestamp()                   -- the Timestamp header as a (possibly rounded) number
     m:get_type(), m:get_logger(), m:get_hostname()  -- headers (nil when absent)
 --]]
 
 local string = require "string"
-local math = require "math"
-local lp = require "stacklight.line_protocol"
+local wire = require "stacklight.protobuf_wire"
+local int64 = require "stacklight.int64"
 
-local byte, sub, find, format = string.byte, string.sub, string.find, string.format
-local floor, fmod, ldexp, huge = math.floor, math.fmod, math.ldexp, math.huge
+local byte, sub, find = string.byte, string.sub, string.find
 local setmetatable, type = setmetatable, type
-local integer_string = lp.integer_string
+local read_small, read_varint64, skip_entry = wire.read_small, wire.read_varint64, wire.skip_entry
+local double_of, read_double = wire.double_of, wire.read_double
+local int64_number, int64_string, udiv_string = int64.number, int64.string, int64.udiv_string
 
 local M = {}
 M.__index = M
 
-local TWO16 = 65536
-local TWO21 = 2097152
-local TWO28 = 268435456
 local TWO31 = 2147483648
-local TWO32 = 4294967296
-local TWO52 = 4503599627370496
-local TWO53 = 9007199254740992
 
 M.STRING, M.BYTES, M.INTEGER, M.DOUBLE, M.BOOL, M.INVALID = 0, 1, 2, 3, 4, -1
-
--- Varints --------------------------------------------------------------------------------------
-
--- A varint of at most 35 bits (lengths, enums): value, next position; nil if malformed.
-local function read_small(raw, pos)
-    local b1, b2, b3, b4, b5 = byte(raw, pos, pos + 4)
-    if not b1 then return nil end
-    if b1 < 128 then return b1, pos + 1 end
-    if not b2 then return nil end
-    if b2 < 128 then return b1 - 128 + b2 * 128, pos + 2 end
-    if not b3 then return nil end
-    if b3 < 128 then return b1 - 128 + (b2 - 128) * 128 + b3 * 16384, pos + 3 end
-    if not b4 then return nil end
-    if b4 < 128 then return b1 - 128 + (b2 - 128) * 128 + (b3 - 128) * 16384 + b4 * 2097152, pos + 4 end
-    if not b5 or b5 >= 128 then return nil end
-    return b1 - 128 + (b2 - 128) * 128 + (b3 - 128) * 16384 + (b4 - 128) * 2097152 + b5 * TWO28, pos + 5
-end
-M.read_small = read_small
-
--- A 64-bit varint as its low and high 32-bit halves (exact doubles): lo, hi, next position.
-local function read_varint64(raw, pos)
-    local b1, b2, b3, b4, b5, b6, b7, b8, b9, b10 = byte(raw, pos, pos + 9)
-    if not b1 then return nil end
-    if b1 < 128 then return b1, 0, pos + 1 end
-    local lo = b1 - 128
-    if not b2 then return nil end
-    if b2 < 128 then return lo + b2 * 128, 0, pos + 2 end
-    lo = lo + (b2 - 128) * 128
-    if not b3 then return nil end
-    if b3 < 128 then return lo + b3 * 16384, 0, pos + 3 end
-    lo = lo + (b3 - 128) * 16384
-    if not b4 then return nil end
-    if b4 < 128 then return lo + b4 * 2097152, 0, pos + 4 end
-    lo = lo + (b4 - 128) * 2097152
-    if not b5 then return nil end
-    local more = b5 >= 128
-    if more then b5 = b5 - 128 end
-    lo = lo + (b5 % 16) * TWO28
-    local hi = floor(b5 / 16)
-    if not more then return lo, hi, pos + 5 end
-    if not b6 then return nil end
-    if b6 < 128 then return lo, hi + b6 * 8, pos + 6 end
-    hi = hi + (b6 - 128) * 8
-    if not b7 then return nil end
-    if b7 < 128 then return lo, hi + b7 * 1024, pos + 7 end
-    hi = hi + (b7 - 128) * 1024
-    if not b8 then return nil end
-    if b8 < 128 then return lo, hi + b8 * 131072, pos + 8 end
-    hi = hi + (b8 - 128) * 131072
-    if not b9 then return nil end
-    if b9 < 128 then return lo, hi + b9 * 16777216, pos + 9 end
-    hi = hi + (b9 - 128) * 16777216
-    if not b10 or b10 >= 128 then return nil end
-    return lo, (hi + b10 * TWO31) % TWO32, pos + 10
-end
-M.read_varint64 = read_varint64
-
--- Position after the value of an entry whose tag byte is at pos-1 (tag given); nil if malformed.
-local function skip_entry(raw, pos, tag, stop)
-    if tag >= 128 then -- a multi-byte tag: skip its remaining bytes
-        local b
-        for _ = 1, 4 do
-            b = byte(raw, pos)
-            if not b then return nil end
-            pos = pos + 1
-            if b < 128 then break end
-        end
-        if b >= 128 then return nil end
-    end
-    local wt = tag % 8
-    if wt == 0 then
-        local _, _, p = read_varint64(raw, pos)
-        pos = p
-        if not pos then return nil end
-    elseif wt == 1 then
-        pos = pos + 8
-    elseif wt == 2 then
-        local l
-        l, pos = read_small(raw, pos)
-        if not l then return nil end
-        pos = pos + l
-    elseif wt == 5 then
-        pos = pos + 4
-    else
-        return nil
-    end
-    if pos > stop then return nil end
-    return pos
-end
-
-local function double_of(b1, b2, b3, b4, b5, b6, b7, b8)
-    local sign = 1
-    if b8 >= 128 then sign, b8 = -1, b8 - 128 end
-    local e = b8 * 16 + floor(b7 / 16)
-    local mant = ((((((b7 % 16) * 256 + b6) * 256 + b5) * 256 + b4) * 256 + b3) * 256 + b2) * 256 + b1
-    if e == 0 then
-        if mant == 0 then return sign * 0 end
-        return sign * ldexp(mant, -1074)
-    elseif e == 2047 then
-        if mant == 0 then return sign * huge end
-        return 0 / 0
-    end
-    return sign * ldexp(mant + TWO52, e - 1075)
-end
-
---- The little-endian IEEE 754 double at raw[pos..pos+7].
-function M.read_double(raw, pos)
-    local b1, b2, b3, b4, b5, b6, b7, b8 = byte(raw, pos, pos + 7)
-    if not b8 then return nil end
-    return double_of(b1, b2, b3, b4, b5, b6, b7, b8)
-end
-
--- Exact 64-bit arithmetic on base-2^16 digits ---------------------------------------------------
-
--- (d3 d2 d1 d0) / d, d <= 1e9: quotient digits and remainder, all exact (every intermediate
--- value is below d * 2^16 < 2^53).
-local function divmod16(d3, d2, d1, d0, d)
-    local q3 = floor(d3 / d)
-    local r = d3 - q3 * d
-    local c = r * TWO16 + d2
-    local q2 = floor(c / d)
-    r = c - q2 * d
-    c = r * TWO16 + d1
-    local q1 = floor(c / d)
-    r = c - q1 * d
-    c = r * TWO16 + d0
-    local q0 = floor(c / d)
-    return q3, q2, q1, q0, c - q0 * d
-end
-
--- 2^32 = SPLIT_A[d] * d + SPLIT_B[d] (0 <= SPLIT_B[d] < d), by divisor, computed once.
-local SPLIT_A, SPLIT_B = {}, {}
-
---- floor((hi * 2^32 + lo) / d) as an exact decimal string, for unsigned lo/hi and d <= 1e9.
-local function udiv_string(lo, hi, d)
-    if hi < TWO21 then -- below 2^53: exact as a double, and so are fmod and the division
-        local v = hi * TWO32 + lo
-        return integer_string((v - fmod(v, d)) / d)
-    end
-    -- hi * 2^32 + lo = hi * a * d + (hi * b + lo): when hi * b + lo and the quotient are below
-    -- 2^53 (a nanosecond epoch divided down to ms or u), plain double arithmetic is exact and
-    -- much cheaper than the base-2^16 long division below.
-    local a = SPLIT_A[d]
-    if not a then
-        a = floor(TWO32 / d)
-        local b = TWO32 - a * d
-        if b < 0 then a, b = a - 1, b + d elseif b >= d then a, b = a + 1, b - d end
-        SPLIT_A[d], SPLIT_B[d] = a, b
-    end
-    local r = hi * SPLIT_B[d] + lo
-    if r < TWO53 then
-        -- a rounded product or sum would be >= 2^53, so q < 2^53 means q is exact
-        local q = hi * a + (r - fmod(r, d)) / d
-        if q < TWO53 then return integer_string(q) end
-    end
-    local q3, q2, q1, q0 = divmod16(floor(hi / TWO16), hi % TWO16, floor(lo / TWO16), lo % TWO16, d)
-    if q3 < 32 then -- the quotient is below 2^53
-        return integer_string(((q3 * TWO16 + q2) * TWO16 + q1) * TWO16 + q0)
-    end
-    local p3, p2, p1, p0, r = divmod16(q3, q2, q1, q0, 1e9)
-    return format("%.0f%09.0f", ((p3 * TWO16 + p2) * TWO16 + p1) * TWO16 + p0, r)
-end
-M.udiv_string = udiv_string
-
---- Exact decimal of the signed 64-bit value hi:lo (two's complement).
-local function int64_string(lo, hi)
-    if hi == 0 then return integer_string(lo) end
-    if hi < TWO31 then return udiv_string(lo, hi, 1) end
-    if lo == 0 then -- magnitude = 2^64 - value
-        return "-" .. udiv_string(0, TWO32 - hi, 1)
-    end
-    return "-" .. udiv_string(TWO32 - lo, TWO32 - 1 - hi, 1)
-end
-M.int64_string = int64_string
-
-local function int64_number(lo, hi)
-    if hi == 0 then return lo end
-    if hi < TWO31 then return hi * TWO32 + lo end
-    return (hi - TWO32) * TWO32 + lo
-end
 
 -- The view -------------------------------------------------------------------------------------
 
@@ -590,7 +408,7 @@ local function parse(self, i)
         elseif tag == 58 then -- value_double, packed
             local p, e = payload(raw, pos, l, stop)
             if not p or (e - p) % 8 ~= 0 then return invalid(self, i) end
-            if e > p and dcount == 0 then d1 = M.read_double(raw, p) end
+            if e > p and dcount == 0 then d1 = read_double(raw, p) end
             dcount = dcount + (e - p) / 8
             pos = e
         elseif tag == 57 then -- value_double, unpacked
