@@ -1,164 +1,43 @@
--- Test support (not deployed): a Heka protobuf encoder, a stand-in for the lua_sandbox output API
--- (read_config, read_message, decode_message, update_checkpoint, print), a fake socket.http and
--- a driver that calls process_message/timer_event the way Hindsight 0.16's output loop does
+-- Test support (not deployed): a stand-in for the lua_sandbox output API (read_config,
+-- read_message, decode_message, update_checkpoint, print), a fake socket.http and a driver that
+-- calls process_message/timer_event the way Hindsight 0.16's output loop does
 -- (src/hs_output_plugins.c: checkpoint, batching flag, -3 retry loop, ticker, shutdown).
 --
 -- The plugin is loaded with loadfile + setfenv into its own globals table; its `require` returns
 -- the fakes for socket, socket.http and os (getenv), the real modules otherwise. With
 -- hindsight({ real_http = true, cfg = { influxdb_url = ... } }) it talks to a real InfluxDB
 -- (by test/bench/plugin-influxdb.bench.lua and by hand against influxd 1.6; not by the specs).
+--
+-- Heka messages are built by the test stage's encoder (test/support/hindsight-stage/lib/
+-- heka_encoder.lua) and read_message/decode_message are the stage's transcription of
+-- lua_sandbox's (lib/heka.lua, on the product's protobuf primitives): one codec for all the Lua
+-- tests.
 
 local M = {}
 
--- Make `require "stacklight.*"` resolve to lua/modules, wherever busted runs from.
+-- Make `require "stacklight.*"` resolve to lua/modules, and the stage's lib/ to its modules,
+-- wherever busted runs from.
 local here = debug.getinfo(1, "S").source:match("^@(.*)fake_hindsight%.lua$") or "./"
 M.root = here .. "../../"
-local module_path = M.root .. "lua/modules/?.lua"
-if not package.path:find(module_path, 1, true) then
-    package.path = module_path .. ";" .. package.path
+for _, template in ipairs({ M.root .. "lua/modules/?.lua", M.root .. "test/support/hindsight-stage/lib/?.lua" }) do
+    if not package.path:find(template, 1, true) then
+        package.path = template .. ";" .. package.path
+    end
 end
 M.plugin_path = M.root .. "lua/output/influxdb_out.lua"
 
-local byte, char, floor = string.byte, string.char, math.floor
+local encoder = require "heka_encoder"
+local heka = require "heka"
 
--- Protobuf encoding -------------------------------------------------------------------------------
+local floor = math.floor
 
--- A 64-bit two's complement value as four base-2^16 digits (d[1] least significant).
-local function digits_of(v)
-    local d = { 0, 0, 0, 0 }
-    local neg = false
-    if type(v) == "number" then
-        assert(v == floor(v), "integer expected")
-        v = string.format("%.0f", v)
-    end
-    assert(type(v) == "string" and v:match("^%-?%d+$"), "integer expected: " .. tostring(v))
-    if v:sub(1, 1) == "-" then neg, v = true, v:sub(2) end
-    for k = 1, #v do
-        local carry = byte(v, k) - 48
-        for i = 1, 4 do
-            local x = d[i] * 10 + carry
-            d[i] = x % 65536
-            carry = floor(x / 65536)
-        end
-    end
-    if neg then
-        local carry = 1
-        for i = 1, 4 do
-            local x = (65535 - d[i]) + carry
-            d[i] = x % 65536
-            carry = floor(x / 65536)
-        end
-    end
-    return d
-end
+-- Messages --------------------------------------------------------------------------------------
 
-local function varint_digits(d)
-    d = { d[1], d[2], d[3], d[4] }
-    local out = {}
-    while true do
-        local low7 = d[1] % 128
-        -- shift right by 7
-        local rem = 0
-        for i = 4, 1, -1 do
-            local x = rem * 65536 + d[i]
-            d[i] = floor(x / 128)
-            rem = x % 128
-        end
-        if d[1] == 0 and d[2] == 0 and d[3] == 0 and d[4] == 0 then
-            out[#out + 1] = char(low7)
-            break
-        end
-        out[#out + 1] = char(low7 + 128)
-    end
-    return table.concat(out)
-end
-
-function M.varint(v) return varint_digits(digits_of(v)) end
-
-local function key(field, wt) return M.varint(field * 8 + wt) end
-local function len_delim(field, s) return key(field, 2) .. M.varint(#s) .. s end
-
-function M.double_bytes(x)
-    if x ~= x then return "\0\0\0\0\0\0\248\127" end
-    local sign = 0
-    if x < 0 or (x == 0 and 1 / x < 0) then sign, x = 128, -x end
-    local mant, exp
-    if x == math.huge then
-        mant, exp = 0, 2047
-    elseif x == 0 then
-        mant, exp = 0, 0
-    else
-        local m, e = math.frexp(x)
-        exp = e + 1022
-        if exp <= 0 then
-            mant, exp = math.ldexp(m, e + 1074), 0
-        else
-            mant = (m * 2 - 1) * 2 ^ 52
-        end
-    end
-    local out = {}
-    for _ = 1, 6 do
-        out[#out + 1] = char(mant % 256)
-        mant = floor(mant / 256)
-    end
-    out[#out + 1] = char((exp % 16) * 16 + mant)
-    out[#out + 1] = char(sign + floor(exp / 16))
-    return table.concat(out)
-end
-
-local function as_array(v)
-    if type(v) == "table" then return v end
-    return { v }
-end
-
--- The numeric value types: their Field field number, unpacked wire type and value bytes.
-local NUMERIC = {
-    [2] = { 6, 0, M.varint },
-    [3] = { 7, 1, M.double_bytes },
-    [4] = { 8, 0, function(v) return v and "\1" or "\0" end },
-}
-
--- One Field submessage: {name=, value= (scalar or array), value_type=, representation=, unpacked=}
-local function encode_field(f)
-    local vt = f.value_type
-    local values = as_array(f.value)
-    if vt == nil then
-        local t = type(values[1])
-        vt = (t == "number" and 3) or (t == "boolean" and 4) or 0
-    end
-    local parts = { len_delim(1, f.name), key(2, 0), M.varint(vt) }
-    if f.representation then parts[#parts + 1] = len_delim(3, f.representation) end
-    if vt == 0 or vt == 1 then
-        for _, s in ipairs(values) do parts[#parts + 1] = len_delim(vt == 0 and 4 or 5, s) end
-    elseif NUMERIC[vt] then
-        local number, wiretype, bytes = unpack(NUMERIC[vt])
-        if f.unpacked then
-            for _, v in ipairs(values) do parts[#parts + 1] = key(number, wiretype) .. bytes(v) end
-        else
-            local b = {}
-            for _, v in ipairs(values) do b[#b + 1] = bytes(v) end
-            parts[#parts + 1] = len_delim(number, table.concat(b))
-        end
-    end
-    return table.concat(parts)
-end
+M.encoder = encoder -- varint, double_bytes, encode_message, frame
 
 --- Encodes a Heka message table (array-based Fields) to its protobuf string.
 --- Timestamp may be a number or a decimal string (exact ns).
-function M.encode_message(msg)
-    local parts = {}
-    parts[#parts + 1] = len_delim(1, msg.Uuid or string.rep("\7", 16))
-    parts[#parts + 1] = key(2, 0) .. M.varint(msg.Timestamp or 0)
-    if msg.Type then parts[#parts + 1] = len_delim(3, msg.Type) end
-    if msg.Logger then parts[#parts + 1] = len_delim(4, msg.Logger) end
-    if msg.Severity then parts[#parts + 1] = key(5, 0) .. M.varint(msg.Severity) end
-    if msg.Payload then parts[#parts + 1] = len_delim(6, msg.Payload) end
-    if msg.EnvVersion then parts[#parts + 1] = len_delim(7, msg.EnvVersion) end
-    if msg.Pid then parts[#parts + 1] = key(8, 0) .. M.varint(msg.Pid) end
-    if msg.Hostname then parts[#parts + 1] = len_delim(9, msg.Hostname) end
-    for _, f in ipairs(msg.Fields or {}) do parts[#parts + 1] = len_delim(10, encode_field(f)) end
-    return table.concat(parts)
-end
+M.encode_message = encoder.encode_message
 
 --- A message exactly as snap-plugin-publisher-heka sends it (reference section 5; Go's
 --- message.NewField sets representation "" on every field, and it is on the wire).
@@ -189,7 +68,7 @@ function M.snap_message(spec)
     for _, f in ipairs(fields) do
         if f.representation == nil and not spec.no_representation then f.representation = "" end
     end
-    return M.encode_message({
+    return encoder.encode_message({
         Timestamp = spec.published or "1700000001000000000",
         Type = "snap.heka", Logger = "snap.heka.logger", Severity = 6,
         Payload = '{"namespace":"/intel/procfs/cpu/0/user_percentage","data":1}',
@@ -197,139 +76,16 @@ function M.snap_message(spec)
     })
 end
 
--- Protobuf decoding for the fake read_message/decode_message (doubles, like lua_sandbox) ---------
+--- lua_sandbox's decode_message (the stage's): array-based Fields, values always arrays; raises
+--- on what lua_sandbox refuses.
+M.decode_message = heka.decode_message
 
-local function rd_varint(s, pos)
-    local v, mult = 0, 1
-    while true do
-        local b = byte(s, pos)
-        assert(b, "truncated varint")
-        pos = pos + 1
-        if b < 128 then return v + b * mult, pos end
-        v = v + (b - 128) * mult
-        mult = mult * 128
-    end
-end
-
-local function rd_double(s, pos)
-    local b = { byte(s, pos, pos + 7) }
-    local sign = b[8] >= 128 and -1 or 1
-    local e = (b[8] % 128) * 16 + floor(b[7] / 16)
-    local m = 0
-    for i = 7, 1, -1 do m = m * 256 + (i == 7 and b[7] % 16 or b[i]) end
-    if e == 0 then return sign * math.ldexp(m, -1074) end
-    if e == 2047 then return m == 0 and sign * math.huge or 0 / 0 end
-    return sign * math.ldexp(m + 2 ^ 52, e - 1075)
-end
-
-local function signed(v) -- varints of negative int64 decode to >= 2^63
-    if v >= 2 ^ 63 then return v - 2 ^ 64 end
-    return v
-end
-
-local function iter_fields(s, pos, stop, fn)
-    while pos < stop do
-        local tag
-        tag, pos = rd_varint(s, pos)
-        local f, wt = floor(tag / 8), tag % 8
-        if wt == 0 then
-            local v
-            v, pos = rd_varint(s, pos)
-            fn(f, wt, v, pos)
-        elseif wt == 1 then
-            fn(f, wt, pos, pos)
-            pos = pos + 8
-        elseif wt == 2 then
-            local l
-            l, pos = rd_varint(s, pos)
-            fn(f, wt, s:sub(pos, pos + l - 1), pos)
-            pos = pos + l
-        elseif wt == 5 then
-            pos = pos + 4
-        else
-            error("bad wire type")
-        end
-    end
-end
-
---- Like lua_sandbox's decode_message: the message with array-based Fields, values always arrays.
-function M.decode_message(s)
-    local msg = { Fields = {} }
-    iter_fields(s, 1, #s + 1, function(f, wt, v)
-        if f == 1 then msg.Uuid = v
-        elseif f == 2 then msg.Timestamp = signed(v)
-        elseif f == 3 then msg.Type = v
-        elseif f == 4 then msg.Logger = v
-        elseif f == 5 then msg.Severity = v
-        elseif f == 6 then msg.Payload = v
-        elseif f == 7 then msg.EnvVersion = v
-        elseif f == 8 then msg.Pid = v
-        elseif f == 9 then msg.Hostname = v
-        elseif f == 10 then
-            local fld = { value_type = 0, value = {} }
-            iter_fields(v, 1, #v + 1, function(ff, fwt, fv, fpos)
-                if ff == 1 then fld.name = fv
-                elseif ff == 2 then fld.value_type = fv
-                elseif ff == 3 then fld.representation = fv
-                elseif ff == 4 or ff == 5 then fld.value[#fld.value + 1] = fv
-                elseif ff == 6 then
-                    if fwt == 2 then
-                        local p = 1
-                        while p <= #fv do
-                            local x
-                            x, p = rd_varint(fv, p)
-                            fld.value[#fld.value + 1] = signed(x)
-                        end
-                    else
-                        fld.value[#fld.value + 1] = signed(fv)
-                    end
-                elseif ff == 7 then
-                    if fwt == 2 then
-                        for p = 1, #fv, 8 do fld.value[#fld.value + 1] = rd_double(fv, p) end
-                    else
-                        fld.value[#fld.value + 1] = rd_double(v, fpos)
-                    end
-                elseif ff == 8 then
-                    if fwt == 2 then
-                        for p = 1, #fv do fld.value[#fld.value + 1] = byte(fv, p) ~= 0 end
-                    else
-                        fld.value[#fld.value + 1] = fv ~= 0
-                    end
-                end
-            end)
-            msg.Fields[#msg.Fields + 1] = fld
-        end
-    end)
-    return msg
-end
-
-local HEADERS = {
-    Uuid = true, Timestamp = true, Type = true, Logger = true, Severity = true,
-    Payload = true, EnvVersion = true, Pid = true, Hostname = true,
-}
-
---- Like lua_sandbox's read_message for the current raw message.
+--- lua_sandbox's read_message for the message raw (nil outside process_message). "raw" is the
+--- bytes as given, also those lua_sandbox would have refused before the plugin saw them (the
+--- specs offer such bytes on purpose); anything else is read from the stage's decoding of raw.
 function M.read_message(raw, var, fi, ai)
-    if raw == nil then return nil end
-    if var == "raw" then return raw end
-    if var == "size" then return #raw end
-    if var == "framed" then
-        local header = "\8" .. M.varint(#raw)
-        return "\30" .. char(#header) .. header .. "\31" .. raw
-    end
-    local msg = M.decode_message(raw)
-    if HEADERS[var] then return msg[var] end
-    local name = type(var) == "string" and var:match("^Fields%[(.*)%]$")
-    if not name then return nil end
-    fi, ai = fi or 0, ai or 0
-    local seen = 0
-    for _, f in ipairs(msg.Fields) do
-        if f.name == name then
-            if seen == fi then return f.value[ai + 1] end
-            seen = seen + 1
-        end
-    end
-    return nil
+    if raw ~= nil and var == "raw" then return raw end
+    return heka.read_message(raw and heka.decode(raw), var, fi, ai)
 end
 
 -- Fake socket.http -------------------------------------------------------------------------------

@@ -13,7 +13,8 @@
 -- A clean stop is asked by closing stdin (or writing "stop"). Events on stdout, logs on stderr.
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/lib/?.lua;" .. package.path
+-- the stage's lib/, and lua/modules for the product's protobuf primitives (lib/heka.lua)
+package.path = here .. "/lib/?.lua;" .. here .. "/../../../lua/modules/?.lua;" .. package.path
 
 local socket = require "socket"
 local util = require "util"

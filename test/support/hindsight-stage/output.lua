@@ -17,7 +17,8 @@
 -- start), --install-dir DIR (second place to look for the .lua), --log-level N (7).
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/lib/?.lua;" .. package.path
+-- the stage's lib/, and lua/modules for the product's protobuf primitives (lib/heka.lua)
+package.path = here .. "/lib/?.lua;" .. here .. "/../../../lua/modules/?.lua;" .. package.path
 
 local util = require "util"
 local heka = require "heka"

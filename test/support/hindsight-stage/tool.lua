@@ -11,11 +11,19 @@
 -- ("Fields[name]", fi, ai) for all array indices, and decode_message(raw) (or its error).
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/lib/?.lua;" .. package.path
+-- the stage's lib/, and lua/modules for the product's protobuf primitives (lib/heka.lua)
+package.path = here .. "/lib/?.lua;" .. here .. "/../../../lua/modules/?.lua;" .. package.path
 
 local util = require "util"
 local heka = require "heka"
 local matcher = require "matcher"
+local int64 = require "stacklight.int64"
+
+-- the exact decimal of the Timestamp, from the halves the decoders keep (bits 0..27, 28..63)
+local function timestamp_exact(m)
+  local lo28, hi36 = m.timestamp_lo, m.timestamp_hi
+  return int64.string(lo28 + (hi36 % 16) * 268435456, math.floor(hi36 / 16))
+end
 
 local command = arg[1]
 local input = io.stdin:read("*a")
@@ -68,7 +76,7 @@ local function describe(m)
   return {
     uuid = util.hex(heka.read_message(m, "Uuid")),
     timestamp = heka.read_message(m, "Timestamp"),
-    timestamp_exact = util.int64_decimal(m.timestamp_lo, m.timestamp_hi),
+    timestamp_exact = timestamp_exact(m),
     type = heka.read_message(m, "Type"),
     logger = heka.read_message(m, "Logger"),
     severity = heka.read_message(m, "Severity"),

@@ -9,11 +9,21 @@
 --   hsr_find_message                            (src/heka/stream_reader.c)
 --   lsb_init_input_buffer / lsb_expand_input_buffer (src/util/input_buffer.c)
 -- Positions are 1-based string indices; `e` is always one past the last usable byte.
+-- Encoding (framing) is lib/heka_encoder.lua's.
 
 local M = {}
 
-local byte, sub, char, find = string.byte, string.sub, string.char, string.find
-local floor, ldexp, huge = math.floor, math.ldexp, math.huge
+-- The wire format is read with the product's own primitives (lua/modules/stacklight/
+-- protobuf_wire.lua and int64.lua: the entry scripts put lua/modules on package.path), held to
+-- lua_sandbox's C by the same comparisons as the rest of this file (heka-native.test.ts); the
+-- messages the stage writes are framed by lib/heka_encoder.lua, the tests' one encoder.
+local wire = require "stacklight.protobuf_wire"
+local int64 = require "stacklight.int64"
+local encoder = require "heka_encoder"
+
+local byte, sub, find = string.byte, string.sub, string.find
+local floor = math.floor
+local wire_varint64, int64_number = wire.read_varint64, int64.number
 
 M.MAX_HDR_SIZE = 255 + 3 -- LSB_MAX_HDR_SIZE
 M.UUID_SIZE = 16
@@ -24,55 +34,36 @@ M.READ_NAMES = {
 }
 
 ---------------------------------------------------------------------------------------------
--- varints: a value is kept as (lo, hi): lo = bits 0..27, hi = bits 28..63 (36 bits), both
--- exact in a double, so conversions round once, like C's (double)(long long).
+-- varints: a value is kept as its unsigned 32-bit halves (lo, hi), both exact in a double, so
+-- conversions round once, like C's (double)(long long).
 
--- lsb_pb_read_varint: returns the position after the varint, lo, hi; nil on failure.
--- (Unrolled: the one-byte case first, then the multipliers kept in a variable instead of 2 ^ n.)
+local TWO31, TWO32 = 2147483648, 4294967296
+
+-- lsb_pb_read_varint: returns the position after the varint, lo, hi; nil on failure (every
+-- byte must lie before e; the 10th keeps only bit 63, as C's shift does).
 local function read_varint(s, p, e)
   if not p or p >= e then return nil end
-  local b = byte(s, p)
-  if b < 128 then return p + 1, b, 0 end
-  local lo, hi, mul = b - 128, 0, 128
-  for i = 1, 9 do
-    p = p + 1
-    if p >= e then return nil end -- the buffer ended first
-    b = byte(s, p)
-    local v = b < 128 and b or b - 128
-    if i < 4 then
-      lo = lo + v * mul
-      mul = i == 3 and 1 or mul * 128
-    elseif i < 9 then
-      hi = hi + v * mul
-      mul = mul * 128
-    else
-      hi = hi + (v % 2) * 34359738368 -- only bit 63 fits (2 ^ 35); C shifts the rest out
-    end
-    if b < 128 then return p + 1, lo, hi end
-  end
-  return nil -- 10 bytes without an end
+  local lo, hi, np = wire_varint64(s, p)
+  if not lo or np > e then return nil end
+  return np, lo, hi
 end
 M.read_varint = read_varint
 
 -- (long long) interpretation, as a double (one rounding)
-local function varint_number(lo, hi)
-  if hi >= 2 ^ 35 then hi = hi - 2 ^ 36 end
-  return hi * 2 ^ 28 + lo
-end
+local varint_number = int64_number
 M.varint_number = varint_number
 
 -- (int) cast of the long long: keep the low 32 bits, two's complement
-local function varint_int32(lo, hi)
-  local v = lo + (hi % 16) * 2 ^ 28
-  if v >= 2 ^ 31 then v = v - 2 ^ 32 end
-  return v
+local function varint_int32(lo)
+  if lo >= TWO31 then return lo - TWO32 end
+  return lo
 end
 M.varint_int32 = varint_int32
 
 -- a non-negative length, or nil when the long long is negative
 local function varint_length(lo, hi)
-  if hi >= 2 ^ 35 then return nil end
-  return hi * 2 ^ 28 + lo
+  if hi >= TWO31 then return nil end
+  return hi * TWO32 + lo
 end
 
 -- lsb_pb_read_key: one byte, no bounds check (callers only call it with p < e)
@@ -83,21 +74,8 @@ local function read_key(s, p)
   return KEY_TAG[b], KEY_WIRETYPE[b], p + 1
 end
 
--- 8 bytes, little endian IEEE 754
-local function decode_double(s, p)
-  local b1, b2, b3, b4, b5, b6, b7, b8 = byte(s, p, p + 7)
-  local sign = b8 >= 128 and -1 or 1
-  local exponent = (b8 % 128) * 16 + floor(b7 / 16)
-  local mantissa = ((((((b7 % 16) * 256 + b6) * 256 + b5) * 256 + b4) * 256 + b3) * 256 + b2) * 256 + b1
-  if exponent == 0 then
-    if mantissa == 0 then return sign * 0.0 end
-    return sign * ldexp(mantissa, -1074)
-  elseif exponent == 2047 then
-    if mantissa == 0 then return sign * huge end
-    return 0 / 0
-  end
-  return sign * ldexp(mantissa + 2 ^ 52, exponent - 1075)
-end
+-- 8 bytes, little endian IEEE 754 (callers check that they are there)
+local decode_double = wire.read_double
 M.decode_double = decode_double
 
 ---------------------------------------------------------------------------------------------
@@ -142,7 +120,7 @@ local function process_fields(f, s, p, e)
     elseif tag == 2 then
       local lo, hi
       p, lo, hi = process_varint(wiretype, s, p, e)
-      if p then f.value_type = varint_int32(lo, hi) end
+      if p then f.value_type = varint_int32(lo) end
     elseif tag == 4 or tag == 5 then
       -- values are expected last: keep the region from this key to the end of the record
       if wiretype ~= 2 then
@@ -216,10 +194,11 @@ function M.decode(s)
       p, lo, hi = process_varint(wiretype, s, p, e)
       if p and tag == 2 then
         m.timestamp = varint_number(lo, hi)
-        m.timestamp_lo, m.timestamp_hi = lo, hi
+        -- as the C decoder keeps them: bits 0..27 and 28..63
+        m.timestamp_lo, m.timestamp_hi = lo % 268435456, hi * 16 + floor(lo / 268435456)
         has_timestamp = true
       elseif p then
-        m[tag == 5 and "severity" or "pid"] = varint_int32(lo, hi)
+        m[tag == 5 and "severity" or "pid"] = varint_int32(lo)
       end
     else
       p = nil -- unknown tags are not allowed
@@ -305,24 +284,7 @@ end
 ---------------------------------------------------------------------------------------------
 -- framing
 
-local function encode_varint(n)
-  -- non-negative integers up to 2^53
-  local out = {}
-  repeat
-    local b = n % 128
-    n = floor(n / 128)
-    if n > 0 then b = b + 128 end
-    out[#out + 1] = char(b)
-  until n == 0
-  return table.concat(out)
-end
-M.encode_varint = encode_varint
-
--- The framed record of a raw message, as read_message("framed") and Hindsight's queues write it.
-function M.frame(raw)
-  local header = "\8" .. encode_varint(#raw)
-  return "\30" .. char(#header) .. header .. "\31" .. raw
-end
+M.frame = encoder.frame
 
 -- decode_header: the message length, or 0
 local function decode_header(s, p, hlen, max)

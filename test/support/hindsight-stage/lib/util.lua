@@ -135,47 +135,6 @@ function M.hex(s)
   return (s:gsub(".", function(c) return format("%02x", byte(c)) end))
 end
 
--- exact decimal of the signed 64-bit value hi * 2^28 + lo (see heka.read_varint)
-function M.int64_decimal(lo, hi)
-  local negative = hi >= 2 ^ 35
-  if negative then
-    -- two's complement of the 64 bits: 2^64 - value
-    local v_lo, v_hi = lo, hi
-    v_lo = 2 ^ 28 - v_lo
-    v_hi = 2 ^ 36 - 1 - v_hi
-    if v_lo == 2 ^ 28 then v_lo = 0; v_hi = v_hi + 1 end
-    lo, hi = v_lo, v_hi
-  end
-  -- digits of hi (< 2^36, exact) * 2^28 + lo in base 1e7
-  local BASE = 1e7
-  local digits = {}
-  local h = hi
-  repeat
-    digits[#digits + 1] = h % BASE
-    h = math.floor(h / BASE)
-  until h == 0
-  for _ = 1, 28 do
-    local carry = 0
-    for i = 1, #digits do
-      local d = digits[i] * 2 + carry
-      digits[i] = d % BASE
-      carry = math.floor(d / BASE)
-    end
-    if carry > 0 then digits[#digits + 1] = carry end
-  end
-  local carry = lo
-  local i = 1
-  while carry > 0 do
-    local d = (digits[i] or 0) + carry
-    digits[i] = d % BASE
-    carry = math.floor(d / BASE)
-    i = i + 1
-  end
-  local parts = { format("%d", digits[#digits]) }
-  for j = #digits - 1, 1, -1 do parts[#parts + 1] = format("%07d", digits[j]) end
-  return (negative and "-" or "") .. concat(parts)
-end
-
 ---------------------------------------------------------------------------------------------
 -- Lua serialisation (for .rtc files and checkpoints)
 

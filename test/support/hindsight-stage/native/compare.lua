@@ -5,7 +5,7 @@
 -- heka-native.test.ts.
 --   LUA_CPATH="DIR/?.so;;" lua5.1 compare.lua FILE
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/../lib/?.lua;" .. package.path
+package.path = here .. "/../lib/?.lua;" .. here .. "/../../../../lua/modules/?.lua;" .. package.path
 local heka = require "heka"
 local util = require "util"
 
