@@ -3,8 +3,9 @@
 -- calls process_message/timer_event the way Hindsight 0.16's output loop does
 -- (src/hs_output_plugins.c: checkpoint, batching flag, -3 retry loop, ticker, shutdown).
 --
--- The plugin is loaded with loadfile + setfenv into its own globals table; its `require` returns
--- the fakes for socket, socket.http and os (getenv), the real modules otherwise. With
+-- The plugin is loaded with loadfile + setfenv into the globals of the test stage's sandbox
+-- (test/support/hindsight-stage/lib/sandbox.lua); its `require`, and its modules', return the
+-- fakes for socket, socket.http and os (getenv), the sandbox's modules otherwise. With
 -- hindsight({ real_http = true, cfg = { influxdb_url = ... } }) it talks to a real InfluxDB
 -- (by test/bench/plugin-influxdb.bench.lua and by hand against influxd 1.6; not by the specs).
 --
@@ -27,7 +28,11 @@ end
 M.plugin_path = M.root .. "lua/output/influxdb_out.lua"
 
 local encoder = require "heka_encoder"
-local heka = require "heka"
+local sandbox = require "sandbox"
+
+-- The stage's decoder, loaded when first needed: the plugin reads only "raw", and
+-- memory_probe.lua wants as little besides the plugin in its Lua state as it can have.
+local function heka() return require "heka" end
 
 local floor = math.floor
 
@@ -78,14 +83,15 @@ end
 
 --- lua_sandbox's decode_message (the stage's): array-based Fields, values always arrays; raises
 --- on what lua_sandbox refuses.
-M.decode_message = heka.decode_message
+function M.decode_message(s) return heka().decode_message(s) end
 
 --- lua_sandbox's read_message for the message raw (nil outside process_message). "raw" is the
 --- bytes as given, also those lua_sandbox would have refused before the plugin saw them (the
 --- specs offer such bytes on purpose); anything else is read from the stage's decoding of raw.
 function M.read_message(raw, var, fi, ai)
     if raw ~= nil and var == "raw" then return raw end
-    return heka.read_message(raw and heka.decode(raw), var, fi, ai)
+    local h = heka()
+    return h.read_message(raw and h.decode(raw), var, fi, ai)
 end
 
 -- Fake socket.http -------------------------------------------------------------------------------
@@ -122,6 +128,33 @@ function M.fake_http(handler, clock)
     return h
 end
 
+--- The real socket.http, recording what each request carried without keeping its body: the
+--- lines it held and how it starts (a benchmark runs through here; joining the chunks would cost
+--- more than the plugin's own send).
+function M.recording_http(clock)
+    local real = require "socket.http"
+    local proxy = { requests = {} }
+    function proxy.request(reqt)
+        local req = { url = reqt.url, lines = 0, head = nil, time = clock.now }
+        local source = reqt.source
+        reqt.source = function()
+            local chunk = source()
+            if chunk then
+                req.head = req.head or chunk:sub(1, 64)
+                req.lines = req.lines + select(2, chunk:gsub("\n", "\n"))
+            end
+            return chunk
+        end
+        proxy.requests[#proxy.requests + 1] = req
+        local r, code, h, status = real.request(reqt)
+        req.status = code
+        req.accepted = r ~= nil and code == 204
+        if req.head then req.lines = req.lines + 1 end -- the last line has no "\n"
+        return r, code, h, status
+    end
+    return setmetatable(proxy, { __index = real, __newindex = real })
+end
+
 --- The messages of a file of "<length>\n<bytes>" records (written by test/bench/pipeline.bench.ts).
 function M.read_records(path)
     local file = assert(io.open(path, "rb"))
@@ -147,12 +180,6 @@ function M.lines(body)
 end
 
 -- Sandbox and Hindsight driver -------------------------------------------------------------------
-
-local SAFE_GLOBALS = {
-    "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
-    "type", "unpack", "setmetatable", "getmetatable", "rawget", "rawset", "rawequal", "xpcall",
-    "_VERSION",
-}
 
 local function deep_copy(v)
     if type(v) ~= "table" then return v end
@@ -183,69 +210,60 @@ M.default_cfg = {
     Hostname = "node-1",
 }
 
---- Loads the output plugin in a fresh fake sandbox.
---- opts: cfg (overrides of default_cfg; false removes a key), env_vars, handler (HTTP), start (s)
---- Returns a Hindsight driver: hs.env (plugin globals), hs.http, hs.clock, hs.logs, hs.cp ...
+--- A fresh fake sandbox: the stage's lua_sandbox globals and require (test/support/hindsight-stage/
+--- lib/sandbox.lua), the modules loading from lua/modules into these globals, with these changes:
+--- `require` gives the plugin and its modules a fake socket (gettime = the clock), socket.http
+--- (opts.handler answers; the real one with opts.real_http) and os (getenv = opts.env_vars);
+--- read_config gives fresh copies of opts.cfg's values; print goes to logs; no limits.
+--- Returns env, http, clock, logs (a spec loads a module with env.require "stacklight.x").
+function M.sandbox(opts)
+    opts = opts or {}
+    local cfg = opts.cfg or {}
+    local clock = opts.clock or { now = opts.start or 1700000100.25 }
+    local http = M.fake_http(opts.handler or function(req)
+        req.accepted = true
+        return 204, ""
+    end, clock)
+    local env_vars = opts.env_vars or { INFLUXDB_PASSWORD = "s3cret-pw" }
+    local fake_os = setmetatable({ getenv = function(k) return env_vars[k] end }, { __index = os })
+    local fakes = { socket = { gettime = function() return clock.now end }, ["socket.http"] = http, os = fake_os }
+    if opts.real_http then -- talk to a real InfluxDB (manual end-to-end checks)
+        http = M.recording_http(clock)
+        fakes.socket, fakes["socket.http"] = require "socket", http
+    end
+    local sb = sandbox.new({ name = cfg.Logger, config = cfg, path = M.root .. "lua/modules/?.lua" })
+    local env, logs = sb.env, {}
+    env.require = function(name)
+        local mod = fakes[name] or sb:require(name) -- not a tail call: sb:require's error levels
+        return mod
+    end
+    env.read_config = function(k) return deep_copy(cfg[k]) end
+    env.print = function(...)
+        local t = {}
+        for i = 1, select("#", ...) do t[i] = tostring((select(i, ...))) end
+        logs[#logs + 1] = table.concat(t, "\t")
+    end
+    return env, http, clock, logs
+end
+
+--- Loads the output plugin in a fresh fake sandbox (M.sandbox).
+--- opts: cfg (overrides of default_cfg; false removes a key), env_vars, handler (HTTP), start (s),
+--- real_http. Returns a Hindsight driver: hs.env (plugin globals), hs.http, hs.clock, hs.logs, hs.cp ...
 function M.hindsight(opts)
     opts = opts or {}
     local cfg = deep_copy(M.default_cfg)
     for k, v in pairs(opts.cfg or {}) do
         if v == false then cfg[k] = nil else cfg[k] = v end
     end
-    local clock = { now = opts.start or 1700000100.25 }
+    local env, http, clock, logs = M.sandbox({
+        cfg = cfg, env_vars = opts.env_vars, handler = opts.handler, start = opts.start, real_http = opts.real_http,
+    })
     local hs = {
-        clock = clock, cfg = cfg, logs = {}, statuses = {}, status_messages = {}, messages = {},
-        cur = 0, cp = 0, batching = false, failures = 0, msg = nil, max_requests_per_call = 0,
+        env = env, http = http, clock = clock, cfg = cfg, logs = logs, statuses = {}, status_messages = {},
+        messages = {}, cur = 0, cp = 0, batching = false, failures = 0, msg = nil, max_requests_per_call = 0,
         ticker_interval = cfg.ticker_interval or 0,
     }
     hs.ticker_expires = clock.now + hs.ticker_interval
-    hs.http = M.fake_http(opts.handler or function(req)
-        req.accepted = true
-        return 204, ""
-    end, clock)
-    local env_vars = opts.env_vars or { INFLUXDB_PASSWORD = "s3cret-pw" }
-    local fake_os = setmetatable({ getenv = function(k) return env_vars[k] end }, { __index = os })
-    local fake_socket = { gettime = function() return clock.now end }
-
-    local env = {}
-    for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
-    env.require = function(name)
-        if opts.real_http then -- talk to a real InfluxDB (manual end-to-end checks)
-            if name == "socket.http" then
-                local real = require("socket.http")
-                local proxy = { requests = {} }
-                -- Records what each request carried without keeping its body: the lines it
-                -- held and how it starts (a benchmark runs through here; joining the chunks
-                -- would cost more than the plugin's own send).
-                function proxy.request(reqt)
-                    local req = { url = reqt.url, lines = 0, head = nil, time = clock.now }
-                    local source = reqt.source
-                    reqt.source = function()
-                        local chunk = source()
-                        if chunk then
-                            req.head = req.head or chunk:sub(1, 64)
-                            req.lines = req.lines + select(2, chunk:gsub("\n", "\n"))
-                        end
-                        return chunk
-                    end
-                    proxy.requests[#proxy.requests + 1] = req
-                    local r, code, h, status = real.request(reqt)
-                    req.status = code
-                    req.accepted = r ~= nil and code == 204
-                    if req.head then req.lines = req.lines + 1 end -- the last line has no "\n"
-                    return r, code, h, status
-                end
-                hs.http = setmetatable(proxy, { __index = real, __newindex = real })
-                return hs.http
-            end
-            if name == "socket" then return require("socket") end
-        end
-        if name == "socket.http" then return hs.http end
-        if name == "socket" then return fake_socket end
-        if name == "os" then return fake_os end
-        return require(name)
-    end
-    env.read_config = function(k) return deep_copy(cfg[k]) end
     env.read_message = function(var, fi, ai) return M.read_message(hs.msg, var, fi, ai) end
     env.decode_message = function(s) return M.decode_message(s) end
     env.update_checkpoint = function(...)
@@ -255,17 +273,11 @@ function M.hindsight(opts)
             hs.batching = false
         end
     end
-    env.print = function(...)
-        local t = {}
-        for i = 1, select("#", ...) do t[i] = tostring((select(i, ...))) end
-        hs.logs[#hs.logs + 1] = table.concat(t, "\t")
-    end
     hs.new_globals = {}
     setmetatable(env, { __newindex = function(t, k, v)
         hs.new_globals[#hs.new_globals + 1] = k
         rawset(t, k, v)
     end })
-    hs.env = env
 
     local chunk = assert(loadfile(M.plugin_path))
     setfenv(chunk, env)

@@ -121,7 +121,7 @@ function Sandbox:require(name)
   end
   if STD_MODULES[name] then
     local mod = copy_module(name)
-    self.env[name] = mod
+    rawset(self.env, name, mod) -- (raw: test/lua/fake_hindsight.lua watches the plugin's own globals)
     self.loaded[name] = mod
     return mod
   end
