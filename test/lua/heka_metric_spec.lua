@@ -192,7 +192,8 @@ describe("heka_metric series cache", function()
         local function pass(value)
             for i = 1, series do
                 assert(m:decode(F.snap_message({ value = value, dynamic = { { "cpuID", tostring(i) } } })))
-                assert.are.equal(string.format("intel.procfs.cpu.user_percentage,cpuID=%d,hostname=node-1 value=%d 1700000000123", i, value), conv:encode(m))
+                assert.are.equal(string.format("intel.procfs.cpu.user_percentage,cpuID=%d,hostname=node-1 value=%d 1700000000123",
+                    i, value), conv:encode(m))
             end
         end
         pass(1)

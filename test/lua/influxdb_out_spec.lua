@@ -393,7 +393,8 @@ describe("influxdb_out answers 400", function()
 
     it("counts unparsable lines of a partial write", function()
         local hs = F.hindsight({ cfg = { batch_max_points = 3 }, handler = F.responses({
-            { 400, json_error("partial write:\nunable to parse 'a b': invalid field format\nunable to parse 'c d': bad timestamp dropped=0") },
+            { 400, json_error("partial write:\nunable to parse 'a b': invalid field format\n"
+                .. "unable to parse 'c d': bad timestamp dropped=0") },
         }) })
         deliver_all(hs, 1, 3)
         assert.are.equal(3, hs.cp)
@@ -476,7 +477,8 @@ describe("influxdb_out messages", function()
             hs.deliver(snap(i, { name = "intel.procfs.iface.bytes_recv", dynamic = { { "name", "eth" .. i } } }))
         end
         local lines = F.lines(hs.http.requests[1].body)
-        assert.are.equal("intel.procfs.iface.bytes_recv,cluster=dev,environment=dev,hostname=node-1,name=eth1 value=1i 1700000000123", lines[1])
+        assert.are.equal("intel.procfs.iface.bytes_recv,cluster=dev,environment=dev,hostname=node-1,name=eth1 value=1i"
+            .. " 1700000000123", lines[1])
     end)
 
     it("skips NaN values (-2) and counts them", function()
@@ -522,7 +524,8 @@ describe("influxdb_out self-monitoring", function()
         assert.is_true(tonumber(stats.batch_latency_ms) > 0)
         assert.are.same({ bad_message = "0i", nan_inf = "0i", rejected_by_influxdb = "0i" }, dropped)
         assert.are.equal(4, #lines)
-        assert.matches("^hindsight_output_dropped,cluster=dev,environment=dev,hostname=node%-1,plugin=output.influxdb,reason=bad_message points=0i %d+$", lines[2])
+        assert.matches("^hindsight_output_dropped,cluster=dev,environment=dev,hostname=node%-1,plugin=output.influxdb,"
+            .. "reason=bad_message points=0i %d+$", lines[2])
     end)
 
     it("writes them every ticker_interval, even without metrics", function()

@@ -27,7 +27,8 @@ local function message(i, value, timestamp)
     return F.snap_message({
         name = "intel.procfs.filesystem.space_percent_free",
         value = value,
-        dynamic = { { "filesystem", "/var/lib/kubelet/pods/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/volumes/kubernetes.io~projected/kube-api-access-" .. i } },
+        dynamic = { { "filesystem", "/var/lib/kubelet/pods/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/volumes/"
+            .. "kubernetes.io~projected/kube-api-access-" .. i } },
         tags = { { "hostname", "node-" .. (i % 7) } },
         timestamp = timestamp,
     })

@@ -140,6 +140,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   debianRequirement('lua5.1 (the test stage, the busted specs, the benchmarks)', 'lua5.1', () => runs(LUA, ['-v'])),
   ...luaModuleRequirements(),
   debianRequirement('busted (the Lua specs in test/lua/)', 'lua-busted', async () => (await commandOnPath('busted')) ?? (await luaModuleLoads('busted.runner')())),
+  debianRequirement('luacheck (the Lua linter, test/lua/luacheck.test.ts)', 'lua-check', () => commandOnPath('luacheck')),
   debianRequirement(`influxd (the real InfluxDB the pipeline tests write to, ${INFLUXD})`, 'influxdb', () => runs(INFLUXD, ['version'])),
   debianRequirement(`a C compiler (${CC}) for the stage's Heka decoder`, 'gcc', () => runs(CC, ['--version'])),
   debianRequirement('the C library headers for the stage\'s Heka decoder', 'libc6-dev', () => fileExists('/usr/include/string.h')),

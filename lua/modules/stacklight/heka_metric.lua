@@ -53,7 +53,7 @@ local hpb = require "stacklight.heka_protobuf"
 local wire = require "stacklight.protobuf_wire"
 local int64 = require "stacklight.int64"
 
-local format, sub, find, byte = string.format, string.sub, string.find, string.byte
+local sub, find, byte = string.sub, string.find, string.byte
 local sort = table.sort
 local floor, huge = math.floor, math.huge
 local pairs, ipairs, next, type, setmetatable, tostring = pairs, ipairs, next, type, setmetatable, tostring

@@ -118,9 +118,9 @@ local function process_fields(f, s, p, e)
       end
       p = after
     elseif tag == 2 then
-      local lo, hi
-      p, lo, hi = process_varint(wiretype, s, p, e)
-      if p then f.value_type = varint_int32(lo) end
+      local vlo
+      p, vlo = process_varint(wiretype, s, p, e)
+      if p then f.value_type = varint_int32(vlo) end
     elseif tag == 4 or tag == 5 then
       -- values are expected last: keep the region from this key to the end of the record
       if wiretype ~= 2 then
@@ -365,7 +365,7 @@ function Reader:find(decode)
     local hlen = byte(s, pos + 2)
     local hend = pos + hlen + 3
     if hend > readpos then return nil end
-    local skip = false
+    local skip
     if byte(s, hend) ~= 0x1f then
       skip = true
     else

@@ -145,7 +145,10 @@ end
 function M.load_dir(dir)
   local path = dir .. "/hindsight.cfg"
   if not util.file_exists(path) then
-    return { max_message_size = 64 * 1024, output_size = 64 * 1024 * 1024, input_defaults = M.sandbox_defaults("input"), output_defaults = M.sandbox_defaults("output") }
+    return {
+      max_message_size = 64 * 1024, output_size = 64 * 1024 * 1024,
+      input_defaults = M.sandbox_defaults("input"), output_defaults = M.sandbox_defaults("output"),
+    }
   end
   local cfg, err = M.load(path)
   if not cfg then

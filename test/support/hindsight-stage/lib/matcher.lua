@@ -18,7 +18,7 @@ local heka = require "heka"
 
 local M = {}
 
-local sub, find, match, byte = string.sub, string.find, string.match, string.byte
+local sub, find, match = string.sub, string.find, string.match
 
 local STRING_HEADERS = { "EnvVersion", "Hostname", "Payload", "Logger", "Type", "Uuid" }
 local NUMERIC_HEADERS = { "Severity", "Pid" }

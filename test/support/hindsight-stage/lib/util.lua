@@ -4,7 +4,7 @@ local socket = require "socket"
 
 local M = {}
 
-local format, concat, byte, sub = string.format, table.concat, string.byte, string.sub
+local format, concat, byte = string.format, table.concat, string.byte
 
 ---------------------------------------------------------------------------------------------
 -- command line: --key value and --flag
@@ -203,9 +203,9 @@ function M.mkdir_p(path)
     for part in path:gmatch("[^/]+") do
       cur = cur .. "/" .. part
       if not lfs.attributes(cur) then
-        local ok, err = lfs.mkdir(cur)
+        local made, err = lfs.mkdir(cur)
         -- another stage process may have created it meanwhile
-        if not ok and not lfs.attributes(cur) then error(err) end
+        if not made and not lfs.attributes(cur) then error(err) end
       end
     end
     return
