@@ -25,6 +25,7 @@ local heka = require "heka"
 local matcher = require "matcher"
 local sandbox = require "sandbox"
 local hs_config = require "hs_config"
+local output_loop = require "output_loop"
 
 local floor, ceil = math.floor, math.ceil
 
@@ -59,8 +60,7 @@ local S = {
   detached = false,   -- the plugin thread has exited (Hindsight wrote the .err)
   lsb_terminated = false, -- lua_sandbox's state is TERMINATED (lua_close'd)
   error = "",
-  batching = false,
-  sequence_id = 1,
+  loop = nil,         -- lib/output_loop.lua: the batching flag, the sequence id, the ticker
   cp = { id = 0, offset = 0 }, -- committed
   cur = { id = 0, offset = 0 }, -- after the message being processed
   current = nil,      -- the message read_message sees
@@ -192,7 +192,7 @@ end
 local remove_checkpoint = false
 local function write_checkpoint()
   stats.checkpoint = string.format("%d:%d", S.cp.id, S.cp.offset)
-  stats.batching = S.batching
+  stats.batching = S.loop ~= nil and S.loop.batching
   stats.max_memory = S.sb and S.sb.max_memory or 0
   stats.error = S.error
   if S.cp_dirty then
@@ -319,7 +319,7 @@ local function get_seq_proxy(seq)
 end
 
 -- lsb_heka_pm_output + process_message (src/heka/sandbox.c)
-local function pm_output(m)
+local function pm_output(m, sequence_id)
   if S.lsb_terminated then
     lsb_terminate("process_message() function was not found")
     return 1
@@ -330,7 +330,7 @@ local function pm_output(m)
     return 1
   end
   S.current = m
-  local r = { S.sb:call(f, get_seq_proxy(S.sequence_id)) }
+  local r = { S.sb:call(f, get_seq_proxy(sequence_id)) }
   if not r[1] then
     lsb_terminate("process_message() " .. error_text(r[2]))
     return 1
@@ -382,43 +382,24 @@ local function timer_event(t, shutdown)
   return 0
 end
 
-local ticker_expires = 0
-
--- output_message (src/hs_output_plugins.c)
-local function output_message(m, current_t)
-  local ret, te_ret = 0, 0
-  if m then
-    if mm:eval(m) then
-      stats.matched = stats.matched + 1
-      if cfg.async_buffer_size > 0 then
-        async_cp[S.sequence_id % cfg.async_buffer_size] = { id = S.cur.id, offset = S.cur.offset }
-      end
-      ret = pm_output(m)
-      if ret <= 0 then
-        if ret == 0 then
-          S.batching = false
-        elseif ret == -4 then
-          S.batching = true
-        elseif ret == -5 then
-          if cfg.async_buffer_size == 0 then
-            lsb_terminate("cannot use async checkpointing without a configured buffer")
-            ret = 1
-          end
-          S.batching = true
-        elseif ret == -1 then
-          if S.error ~= "" then log(4, "process_message returned: %d %s", ret, S.error) end
-        end
-        if ret ~= -3 then S.sequence_id = S.sequence_id + 1 end
-      end
+-- output_message (src/hs_output_plugins.c): the matcher, then lib/output_loop.lua
+local loop_hooks = {
+  process_message = function(m, sequence_id)
+    if not mm:eval(m) then return nil end
+    stats.matched = stats.matched + 1
+    if cfg.async_buffer_size > 0 then
+      async_cp[sequence_id % cfg.async_buffer_size] = { id = S.cur.id, offset = S.cur.offset }
     end
-    if ret <= 0 and not S.batching then commit(S.cur) end
-  end
-  if ret <= 0 and cfg.ticker_interval > 0 and current_t >= ticker_expires then
-    te_ret = timer_event(current_t, false)
-    ticker_expires = current_t + cfg.ticker_interval
-  end
-  if ret > 0 or te_ret > 0 then return 1 end
-  return ret
+    local ret = pm_output(m, sequence_id)
+    if ret == -1 and S.error ~= "" then log(4, "process_message returned: %d %s", ret, S.error) end
+    return ret
+  end,
+  timer_event = function(t) return timer_event(t, false) end,
+  commit = function() commit(S.cur) end,
+  terminate = function(reason) lsb_terminate(reason) end,
+}
+local function output_message(m, current_t)
+  return S.loop:output_message(m, current_t, loop_hooks)
 end
 
 -- update_checkpoint() / update_checkpoint(sequence_id[, failures]) (update_checkpoint_callback)
@@ -444,10 +425,7 @@ local function update_checkpoint(...)
       return
     end
   end
-  if S.batching then
-    commit(S.cur)
-    S.batching = false
-  end
+  S.loop:update_checkpoint(loop_hooks.commit)
 end
 
 local function create_message_matcher(expression)
@@ -466,6 +444,7 @@ local function load_plugin()
   local ok, c, r = pcall(load_config)
   if not ok then return fail_load(c) end
   cfg, runtime = c, r
+  S.loop = output_loop.new({ ticker_interval = cfg.ticker_interval, async_buffer_size = cfg.async_buffer_size })
   -- the runtime configuration Hindsight writes next to its queues
   local rtc = { "-- the runtime configuration of " .. NAME .. " (hindsight test stage)" }
   local keys = {}
@@ -519,6 +498,7 @@ local queue = Queue.new(start_cp.id, start_cp.offset)
 load_plugin()
 if not S.load_failed then
   local now = os.time()
+  local ticker_expires = 0
   if cfg.ticker_interval > 0 then
     if opts.stagger then
       local stagger = cfg.ticker_interval > 60 and 60 or cfg.ticker_interval
@@ -527,6 +507,7 @@ if not S.load_failed then
       ticker_expires = now + cfg.ticker_interval
     end
   end
+  S.loop.ticker_expires = ticker_expires
   log(6, "starting")
   util.event({ event = "ready", plugin = NAME, checkpoint = string.format("%d:%d", S.cp.id, S.cp.offset) })
 end
@@ -550,7 +531,7 @@ while not S.stop do
         if ret == -3 then
           stats.retries = stats.retries + 1
           pending.at = util.now() + opts.retry_delay
-          log(7, "retry message %d err: %s", S.sequence_id, S.error)
+          log(7, "retry message %d err: %s", S.loop.sequence_id, S.error)
         else
           pending = nil
           if ret > 0 then fatal() end
@@ -567,7 +548,7 @@ while not S.stop do
         if ret == -3 then
           stats.retries = stats.retries + 1
           pending = { m = m, current_t = current_t, at = util.now() + opts.retry_delay }
-          log(7, "retry message %d err: %s", S.sequence_id, S.error)
+          log(7, "retry message %d err: %s", S.loop.sequence_id, S.error)
         elseif ret > 0 then
           fatal()
         end
