@@ -27,9 +27,9 @@ const IP_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|\[?[0-9a-f:]+\]?)$/i;
 
 /** An object by kind and name, and by namespace when one is given. */
 function find<K extends Manifest['kind']>(objects: readonly Manifest[], kind: K, name: string, namespace?: string) {
-  return objects.find((object) => object.kind === kind && object.metadata.name === name && (namespace === undefined || object.metadata.namespace === namespace)) as
-    | Extract<Manifest, { kind: K }>
-    | undefined;
+  const matches = (object: Manifest) =>
+    object.kind === kind && object.metadata.name === name && (namespace === undefined || object.metadata.namespace === namespace);
+  return objects.find(matches) as Extract<Manifest, { kind: K }> | undefined;
 }
 
 /** A `key = value` of a rendered Lua cfg (strings and numbers are all the checks need). */
@@ -135,7 +135,9 @@ function secretKeyIssues(objects: readonly Manifest[], config: StackConfig, at: 
       }
     }
     for (const volume of pod.volumes ?? []) {
-      const sources = volume.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : (volume.projected?.sources ?? []).flatMap((source) => (source.secret ? [source.secret] : []));
+      const sources = volume.secret
+        ? [{ name: volume.secret.secretName, items: volume.secret.items }]
+        : (volume.projected?.sources ?? []).flatMap((source) => (source.secret ? [source.secret] : []));
       for (const secret of sources) {
         if (!secret.items?.length) {
           issues.push({ path: `${at}.credentials`, message: `${owner} volume ${volume.name} mounts every key of Secret ${secret.name}: name the keys it needs` });
@@ -162,7 +164,8 @@ function mountedCredentials(config: StackConfig, pod: V1PodSpec): Set<Credential
   for (const source of sources) {
     for (const id of usedCredentials(config)) {
       const { secret, key } = config.credentials[id];
-      if (source.secret?.name === secret && source.secret.items?.some((item) => item.key === key && item.path === CREDENTIAL_USES[id].file)) mounted.add(id);
+      const projectsTheFile = source.secret?.items?.some((item) => item.key === key && item.path === CREDENTIAL_USES[id].file);
+      if (source.secret?.name === secret && projectsTheFile) mounted.add(id);
     }
   }
   return mounted;

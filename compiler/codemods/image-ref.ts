@@ -58,7 +58,11 @@ export interface ImageEdit {
 /** The object literal of one image in images.ts, found through the syntax tree. */
 function imageObject(text: string, file: string, component: ImageName) {
   // Syntax only: no lib, no type check, so a program is cheap to make.
-  const project = new Project({ useInMemoryFileSystem: true, skipAddingFilesFromTsConfig: true, compilerOptions: { noLib: true, types: [] } });
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    skipAddingFilesFromTsConfig: true,
+    compilerOptions: { noLib: true, types: [] },
+  });
   const source = project.createSourceFile('images.ts', text);
   const [syntaxError] = project.getProgram().getSyntacticDiagnostics(source);
   if (syntaxError) {

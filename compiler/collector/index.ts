@@ -184,7 +184,12 @@ export function collector(config: StackConfig, inputs: BuildInputs): CollectorOb
     spec: {
       selector: { matchLabels: nameAndPartOfLabels(COMPONENT) },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-      template: podTemplate(config, COMPONENT, [snapData, hindsightData, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))], podSpec(config, files)),
+      template: podTemplate(
+        config,
+        COMPONENT,
+        [snapData, hindsightData, ...secretTexts(inputs, consumerSecrets(config, COMPONENT))],
+        podSpec(config, files),
+      ),
     },
   };
   return {

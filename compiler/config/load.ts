@@ -105,8 +105,10 @@ async function compiledConfig(files: ReadonlyMap<string, Buffer>, entries: reado
 
 /** Keeps the most recent compiled configs (each a few kilobytes; the tests make many). */
 async function pruneConfigCache(keep = 64): Promise<void> {
-  const entries = await Promise.all((await readdir(CONFIG_CACHE)).map(async (name) => ({ name, mtime: (await stat(join(CONFIG_CACHE, name))).mtimeMs })));
-  for (const { name } of entries.sort((a, b) => b.mtime - a.mtime).slice(keep)) await rm(join(CONFIG_CACHE, name), { recursive: true, force: true });
+  const names = await readdir(CONFIG_CACHE);
+  const entries = await Promise.all(names.map(async (name) => ({ name, mtime: (await stat(join(CONFIG_CACHE, name))).mtimeMs })));
+  const oldest = entries.sort((a, b) => b.mtime - a.mtime).slice(keep);
+  for (const { name } of oldest) await rm(join(CONFIG_CACHE, name), { recursive: true, force: true });
 }
 
 /** A config file's export, copied: callers may change what they get without touching the module. */
@@ -156,7 +158,9 @@ export function resolveConfig(raw: RawConfig): ResolvedConfig {
   const environments = raw.environments.map(({ name, overrides }) => {
     const merged = applyOverrides(raw.defaults, overrides);
     const mergedIssues = validateStack(merged, name);
-    issues.push(...mergedIssues, ...(mergedIssues.length === 0 ? environmentIssues(overrides, raw.defaults as StackConfig, merged as StackConfig, name) : []));
+    issues.push(...mergedIssues);
+    // the environment's own checks read a valid merged config: only when the merge has no issue
+    if (mergedIssues.length === 0) issues.push(...environmentIssues(overrides, raw.defaults as StackConfig, merged as StackConfig, name));
     return { name, config: merged as StackConfig };
   });
   if (issues.length > 0) throw new ConfigError(issues);

@@ -51,7 +51,7 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HTTP_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[^\s?#]*)?$/;
 const GIT_URL = /^(https:\/\/|ssh:\/\/)[^\s]+$/;
-const GIT_BRANCH = /^(?!\/|.*\.\.|.*\/\/|.*\/$)[A-Za-z0-9._\/-]{1,200}$/;
+const GIT_BRANCH = /^(?!\/|.*\.\.|.*\/\/|.*\/$)[A-Za-z0-9._/-]{1,200}$/;
 const IPV4_CIDR = /^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/([0-9]|[12][0-9]|3[0-2])$/;
 
 const dnsLabel = text(DNS_LABEL, 'a DNS label (lower-case letters, digits and "-", at most 63)');
@@ -248,14 +248,16 @@ function crossChecks(config: StackConfig, at: string): Issue[] {
   const credentialIds = Object.keys(config.credentials) as CredentialId[];
   credentialIds.forEach((id, index) => {
     const { secret, key } = config.credentials[id];
-    const twin = credentialIds.slice(0, index).find((other) => config.credentials[other].secret === secret && config.credentials[other].key === key);
+    const sameKey = (other: CredentialId) => config.credentials[other].secret === secret && config.credentials[other].key === key;
+    const twin = credentialIds.slice(0, index).find(sameKey);
     if (twin) add(`credentials.${id}.key`, `Secret ${secret} key ${key} is also credentials.${twin}'s: two credentials would share one password`);
   });
   if (config.namespaces.collector === config.namespaces.backend) {
     add('namespaces.backend', `"${config.namespaces.backend}" is also namespaces.collector: the collector's namespace must allow privileged pods, the backend's enforces restricted`);
   }
-  if (config.grafana.tls.enabled && Object.values(config.credentials).some((credential) => credential.secret === (config.grafana.tls as { secret: string }).secret)) {
-    add('grafana.tls.secret', `"${config.grafana.tls.secret}" also holds a password: the certificate has a Secret of its own`);
+  const tls = config.grafana.tls;
+  if (tls.enabled && Object.values(config.credentials).some((credential) => credential.secret === tls.secret)) {
+    add('grafana.tls.secret', `"${tls.secret}" also holds a password: the certificate has a Secret of its own`);
   }
   const { nodeCidrs, podCidrs, grafanaClientCidrs } = config.networkPolicy;
   podCidrs.forEach((pods, index) => {

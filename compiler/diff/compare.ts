@@ -130,7 +130,8 @@ function valueChange(path: string, before: Json | undefined, after: Json | undef
 function namesOf(before: Json[], after: Json[]): [string[], string[]] | undefined {
   const names = (list: Json[]) => list.map((item) => (isObject(item) && typeof item.name === 'string' ? item.name : undefined));
   const [a, b] = [names(before), names(after)];
-  const distinct = (list: (string | undefined)[]): list is string[] => list.every((name) => name !== undefined) && new Set(list).size === list.length;
+  const distinct = (list: (string | undefined)[]): list is string[] =>
+    list.every((name) => name !== undefined) && new Set(list).size === list.length;
   return distinct(a) && distinct(b) ? [a, b] : undefined;
 }
 

@@ -51,7 +51,9 @@ function extract(root: string, commit: string, paths: string[], dir: string): Pr
     let pending = 2;
     const done = (name: string) => (code: number | null) => {
       if (code !== 0) errors += `\n${name} exited ${code}`;
-      if (--pending === 0) (errors.trim() ? reject(new Error(`git archive ${commit}: ${errors.trim()}`)) : resolve());
+      if (--pending > 0) return;
+      if (errors.trim()) reject(new Error(`git archive ${commit}: ${errors.trim()}`));
+      else resolve();
     };
     archive.on('close', done('git archive'));
     tar.on('close', done('tar'));
@@ -111,7 +113,7 @@ export async function buildSide(side: Side): Promise<Map<string, unknown[]>> {
         return [target, await kustomizeBuild(join(side.dir, target))] as const;
       } catch (error) {
         const stderr = (error as { stderr?: string }).stderr?.trim();
-        throw new Error(`kustomize build ${target} (${side.label}) failed: ${stderr || (error as Error).message}`);
+        throw new Error(`kustomize build ${target} (${side.label}) failed: ${stderr || (error as Error).message}`, { cause: error });
       }
     }),
   );

@@ -12,7 +12,10 @@ import { configHashAnnotation } from '../kube/objects.ts';
 import { sopsPluginConfig } from './argocd-plugin.ts';
 
 /** Where the private key of one of `recipients` is in the key file: its line (1-based). */
-export async function findAgeKeyLine(keyFile: string, recipients: readonly string[]): Promise<{ line: number; recipient: string } | undefined> {
+export async function findAgeKeyLine(
+  keyFile: string,
+  recipients: readonly string[],
+): Promise<{ line: number; recipient: string } | undefined> {
   const lines = (await readFile(keyFile, 'utf8').catch(() => '')).split('\n');
   for (const [index, text] of lines.entries()) {
     if (!text.startsWith('AGE-SECRET-KEY-')) continue;

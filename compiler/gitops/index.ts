@@ -87,7 +87,12 @@ function argoObjects(environment: string, config: StackConfig): GitOpsObject[] {
       metadata: { name: `stacklight-${environment}`, namespace: ARGOCD.namespace },
       spec: {
         project: ARGOCD.project,
-        source: { repoURL: repository.url, targetRevision: repository.branch, path: overlayPath(environment), plugin: { name: ARGOCD.plugin.name } },
+        source: {
+          repoURL: repository.url,
+          targetRevision: repository.branch,
+          path: overlayPath(environment),
+          plugin: { name: ARGOCD.plugin.name },
+        },
         // every object names its namespace; this is only the default
         destination: { server: ARGOCD.destinationServer, namespace: config.namespaces.backend },
         syncPolicy: { automated: { prune: true, selfHeal: true }, retry: { limit: 5, backoff: { duration: '30s', factor: 2, maxDuration: '10m' } } },

@@ -88,11 +88,13 @@ export const GITOPS_RESOURCES = {
 
 async function fluxResource(kc: KubeConfig, kind: 'GitRepository' | 'Kustomization', name: string): Promise<FluxResource | undefined> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  return (await api.getNamespacedCustomObject({ ...GITOPS_RESOURCES[kind], namespace: FLUX.namespace, name }).catch(absent)) as FluxResource | undefined;
+  const request = { ...GITOPS_RESOURCES[kind], namespace: FLUX.namespace, name };
+  return (await api.getNamespacedCustomObject(request).catch(absent)) as FluxResource | undefined;
 }
 
 const conditionOf = (conditions: readonly ConditionSummary[], type: string) => conditions.find((c) => c.type === type);
-const summarize = (conditions: readonly ConditionSummary[] = []) => conditions.map(({ type, status, reason, message }) => ({ type, status, reason, message }));
+const summarize = (conditions: readonly ConditionSummary[] = []) =>
+  conditions.map(({ type, status, reason, message }) => ({ type, status, reason, message }));
 
 /** "main@sha1:abc..." → "abc..." */
 export const commitOf = (revision: string | undefined) => revision?.replace(/^.*@sha1:/, '');
@@ -112,7 +114,8 @@ async function workloadStatuses(kc: KubeConfig, config: StackConfig): Promise<Wo
     const s = deployment?.status;
     const desired = deployment?.spec?.replicas ?? 0;
     const [updated, ready, available] = [s?.updatedReplicas ?? 0, s?.readyReplicas ?? 0, s?.availableReplicas ?? 0];
-    return { object, desired, updated, ready, available, ok: !!deployment && updated === desired && ready === desired && available === desired };
+    const ok = !!deployment && updated === desired && ready === desired && available === desired;
+    return { object, desired, updated, ready, available, ok };
   }));
 }
 
@@ -242,7 +245,8 @@ async function argoStatus(kc: KubeConfig, input: StatusInput): Promise<EngineSta
   const name = `stacklight-${input.environment}`;
   const object = `Application/${ARGOCD.namespace}/${name}`;
   const api = kc.makeApiClient(CustomObjectsApi);
-  const app = (await api.getNamespacedCustomObject({ ...GITOPS_RESOURCES.Application, namespace: ARGOCD.namespace, name }).catch(absent)) as ArgoApplication | undefined;
+  const request = { ...GITOPS_RESOURCES.Application, namespace: ARGOCD.namespace, name };
+  const app = (await api.getNamespacedCustomObject(request).catch(absent)) as ArgoApplication | undefined;
   const s = app?.status ?? {};
   const revision = s.sync?.revision;
   const upToDate = !!revision && revision === input.localHead;

@@ -198,6 +198,9 @@ export function grafana(config: StackConfig, inputs: BuildInputs): GrafanaObject
     dashboards: configMap(config, NAMES.grafanaDashboards, COMPONENT, dashboards),
     deployment,
     service: nodePort,
-    ingressPolicy: ingressPolicy(config, NAMES.grafanaIngressPolicy, COMPONENT, GRAFANA.port, { cidrs: grafanaClientCidrs, exceptPodCidrs: podCidrs }),
+    ingressPolicy: ingressPolicy(config, NAMES.grafanaIngressPolicy, COMPONENT, GRAFANA.port, {
+      cidrs: grafanaClientCidrs,
+      exceptPodCidrs: podCidrs,
+    }),
   };
 }

@@ -106,7 +106,11 @@ export function localVolumeNames(config: StackConfig, influxdb: InClusterInfluxD
  * storage class, no provisioner): the data outlives the pod, and the kubelet applies the pod's
  * fsGroup to it, which it does not for a hostPath.
  */
-function localVolume(config: StackConfig, influxdb: InClusterInfluxDB, storage: { path: string; capacity: string }): { volume: Manifest; claim: Manifest } {
+function localVolume(
+  config: StackConfig,
+  influxdb: InClusterInfluxDB,
+  storage: { path: string; capacity: string },
+): { volume: Manifest; claim: Manifest } {
   const names = localVolumeNames(config, influxdb, storage);
   const claim = metadata(config, names.claim, COMPONENT);
   const node = { key: influxdb.nodeSelector.key, operator: 'In', values: [influxdb.nodeSelector.value] };

@@ -167,7 +167,8 @@ async function waitEstablished(kc: KubeConfig, names: readonly string[], timeout
   for (const name of names) {
     for (;;) {
       const answer = await send(kc, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
-      const conditions = answer.status === 200 ? ((JSON.parse(answer.body) as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? []) : [];
+      type Crd = { status?: { conditions?: { type: string; status: string }[] } };
+      const conditions = answer.status === 200 ? ((JSON.parse(answer.body) as Crd).status?.conditions ?? []) : [];
       if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) break;
       if (Date.now() > deadline) throw new Error(`CustomResourceDefinition ${name} not Established within ${timeoutMs / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -194,10 +195,15 @@ export async function liveObject(kc: KubeConfig, object: KubeObject): Promise<Re
 }
 
 /** `kubectl patch --type strategic`: the server merges `patch` into the live object; the result, or the server's refusal. */
-export async function strategicMergePatch(kc: KubeConfig, object: KubeObject, patch: object): Promise<{ ok: boolean; body?: Record<string, unknown>; message?: string }> {
+export async function strategicMergePatch(
+  kc: KubeConfig,
+  object: KubeObject,
+  patch: object,
+): Promise<{ ok: boolean; body?: Record<string, unknown>; message?: string }> {
   const path = await kc.makeApiClient(ObjectPaths).pathOf(object as KubernetesObject);
   const answer = await send(kc, 'PATCH', path, JSON.stringify(patch), 'application/strategic-merge-patch+json');
-  return answer.status < 300 ? { ok: true, body: JSON.parse(answer.body) as Record<string, unknown> } : { ok: false, message: serverMessage(answer) };
+  if (answer.status >= 300) return { ok: false, message: serverMessage(answer) };
+  return { ok: true, body: JSON.parse(answer.body) as Record<string, unknown> };
 }
 
 /** The client's discovery found no such kind on the server. */

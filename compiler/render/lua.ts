@@ -10,6 +10,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function luaString(text: string): string {
   // Lua 5.1 decimal escapes cover every control character; quotes and backslashes are escaped.
+  // eslint-disable-next-line no-control-regex -- matching the control characters is the point: they are escaped
   return `"${text.replace(/[\\"\x00-\x1f\x7f]/g, (c) => (c === '\\' || c === '"' ? `\\${c}` : `\\${c.charCodeAt(0)}`))}"`;
 }
 

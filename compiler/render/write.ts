@@ -143,6 +143,6 @@ async function swap(root: string, staging: string, retired: string, preserved: r
           `restore base/, overlays/ and clusters/ (the Secrets in overlays/<env>/secrets/ included) from ${retired} and ${staging} by hand, or from git`,
       );
     }
-    throw new Error(`could not swap the new output in (previous output restored): ${(error as Error).message}`);
+    throw new Error(`could not swap the new output in (previous output restored): ${(error as Error).message}`, { cause: error });
   }
 }

@@ -80,7 +80,10 @@ export interface RequiredSecret extends SecretRef {
   consumers: Set<Consumer>;
 }
 
-/** Every Secret the config needs, per namespace, with the keys it must hold: the one list the compile, the checks and `npm run secrets` read. */
+/**
+ * Every Secret the config needs, per namespace, with the keys it must hold: the one list the
+ * compile, the checks and `npm run secrets` read.
+ */
 export function requiredSecrets(config: StackConfig): Map<string, RequiredSecret> {
   const secrets = new Map<string, RequiredSecret>();
   const need = (consumer: Consumer, name: string, key: string, use: SecretKeyUse) => {

@@ -53,17 +53,29 @@ async function exists(path: string): Promise<boolean> {
  * their metadata.namespace, which the MAC does not cover (mac_only_encrypted), so they cannot
  * hold different values and the compile can check that they do not.
  */
-async function writeCopies(context: SecretsContext, environment: string, copies: readonly SecretRef[], values: Record<string, string>): Promise<void> {
+async function writeCopies(
+  context: SecretsContext,
+  environment: string,
+  copies: readonly SecretRef[],
+  values: Record<string, string>,
+): Promise<void> {
   const [first] = copies;
   const ciphertext = await encrypt(context.root, secretFile(environment, first!), plaintextSecret(first!, values));
   await writeCiphertextCopies(context, environment, copies, first!.namespace, ciphertext);
 }
 
-async function writeCiphertextCopies(context: SecretsContext, environment: string, copies: readonly SecretRef[], from: string, ciphertext: string): Promise<void> {
+async function writeCiphertextCopies(
+  context: SecretsContext,
+  environment: string,
+  copies: readonly SecretRef[],
+  from: string,
+  ciphertext: string,
+): Promise<void> {
   if (!ciphertext.includes(namespaceLine(from))) throw new Error(`the encrypted Secret does not name namespace ${from} where expected`);
   for (const ref of copies) {
     await mkdir(join(context.root, 'overlays', environment, SECRETS_DIR, ref.namespace), { recursive: true });
-    await writeFile(join(context.root, secretFile(environment, ref)), ciphertext.replace(namespaceLine(from), namespaceLine(ref.namespace)));
+    const copy = ciphertext.replace(namespaceLine(from), namespaceLine(ref.namespace));
+    await writeFile(join(context.root, secretFile(environment, ref)), copy);
   }
 }
 
@@ -91,10 +103,9 @@ export async function initEnvironment(context: SecretsContext, environment: stri
   }
   if (present.size === required.length) throw new Error(`${environment} is already initialised (${[...present].join(', ')}): use rotate or set`);
 
-  let recipientList = await recipients(context.root, environment);
-  if (recipientList.length === 0) {
+  if ((await recipients(context.root, environment)).length === 0) {
     const recipient = await createAgeKey(context.keyFile, `ms-stacklight ${environment}`);
-    recipientList = await addRecipients(context.root, environment, [recipient]);
+    await addRecipients(context.root, environment, [recipient]);
     context.log(`new age key for ${environment} appended to ${context.keyFile} (keep it safe; never commit it)`);
     context.log(`recipient ${recipient} added to .sops.yaml`);
   }

@@ -143,7 +143,10 @@ function timer_event() end
 `;
 }
 
-async function noopDrain(build: NonNullable<ReturnType<typeof hindsightBuild>>, publishes: Uint8Array[][]): Promise<{ messages: number; seconds: number; hindsightCpu: number }> {
+async function noopDrain(
+  build: NonNullable<ReturnType<typeof hindsightBuild>>,
+  publishes: Uint8Array[][],
+): Promise<{ messages: number; seconds: number; hindsightCpu: number }> {
   const reports: { n: number; at: number }[] = [];
   let go = false;
   const server = http.createServer((request, response) => {
@@ -266,13 +269,23 @@ async function steadyProcessMessage(build: NonNullable<ReturnType<typeof hindsig
     const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
     let messages = 0;
     for (let round = 0, started = Date.now(); Date.now() - started < STEADY_SECONDS * 1000; round++) {
-      const frames = publisher.collect(publisher.nodes[0]!, base + BigInt(round) * 10_000_000n).map((metric) => encodeFramed(publisher.message(metric)));
+      const metrics = publisher.collect(publisher.nodes[0]!, base + BigInt(round) * 10_000_000n);
+      const frames = metrics.map((metric) => encodeFramed(publisher.message(metric)));
       await publisher.sendRaw(frames, { port: hindsight.hekaPort, keep: false });
       messages += frames.length;
     }
     await sleep(7000);
     const output = hindsight.pluginStats().find((row) => row.plugin === `output.${PLUGINS.output.name}`);
-    return { messages, calls: last.n, meanUs: last.sum / last.n, woken: last.wokenN, wokenMeanUs: last.wokenSum / last.wokenN, counts: last.counts, tsvAvg: output?.process_message_avg ?? 0, tsvSd: output?.process_message_sd ?? 0 };
+    return {
+      messages,
+      calls: last.n,
+      meanUs: last.sum / last.n,
+      woken: last.wokenN,
+      wokenMeanUs: last.wokenSum / last.wokenN,
+      counts: last.counts,
+      tsvAvg: output?.process_message_avg ?? 0,
+      tsvSd: output?.process_message_sd ?? 0,
+    };
   } finally {
     await hindsight.dispose();
     await influx.dispose();

@@ -132,7 +132,8 @@ const ROLES: Roles = {
  */
 async function endToEnd(): Promise<{ points: number; seconds: number; metrics: SnapMetric[]; cpu: Record<string, number> }> {
   const publisher = new SnapPublisher({ port: 0, config: stack, nodes: NODES, seed: 5 });
-  const pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 }, hostnames: publisher.nodes.map((node) => node.name) });
+  const hostnames = publisher.nodes.map((node) => node.name);
+  const pipeline = await startPipeline({ config: stack, output: { ticker_interval: 1 }, hostnames });
   try {
     const base = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
     const metrics: SnapMetric[] = [];
@@ -141,7 +142,8 @@ async function endToEnd(): Promise<{ points: number; seconds: number; metrics: S
       publisher.nodes.forEach((node, index) => {
         const collected = publisher.collect(node, base + BigInt(round) * 10_000_000_000n);
         metrics.push(...collected);
-        publishes.push({ port: pipeline.stages[index]!.hekaPort, frames: collected.map((metric) => encodeFramed(publisher.message(metric))) });
+        const frames = collected.map((metric) => encodeFramed(publisher.message(metric)));
+        publishes.push({ port: pipeline.stages[index]!.hekaPort, frames });
       });
     }
     const cpuBefore = await cpuSeconds(ROLES);

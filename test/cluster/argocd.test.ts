@@ -71,7 +71,9 @@ test('the bootstrap\'s repo server patch, merged by the API server into Argo CD\
   const patchLine = commands.find((line) => line.startsWith('kubectl -n argocd patch deployment argocd-repo-server --type strategic -p '))!;
   const merged = await strategicMergePatch(cluster.kubeConfig, repoServer, JSON.parse(/-p '(.*)'$/.exec(patchLine)![1]!) as object);
   assert.ok(merged.ok, merged.message);
-  const pod = (merged.body as { spec: { template: { spec: { containers: { name: string; command?: string[]; volumeMounts: { name: string; mountPath: string }[] }[]; initContainers: { name: string }[]; volumes: { name: string }[] } } } }).spec.template.spec;
+  type Container = { name: string; command?: string[]; volumeMounts: { name: string; mountPath: string }[] };
+  type PodSpec = { containers: Container[]; initContainers: { name: string }[]; volumes: { name: string }[] };
+  const pod = (merged.body as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
   assert.deepEqual(pod.containers.map((c) => c.name).sort(), ['argocd-repo-server', ARGOCD.plugin.sidecar].sort());
   const sidecar = pod.containers.find((c) => c.name === ARGOCD.plugin.sidecar)!;
   const volumes = new Set(pod.volumes.map((v) => v.name));

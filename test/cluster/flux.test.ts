@@ -29,7 +29,10 @@ let repo: TempRepo;
 let namespaces: Namespaces;
 let KUSTOMIZATION: string;
 
-const configMapRef = (object: KubeObject) => ({ name: String(object.metadata!.name), namespace: String((object.metadata as { namespace?: string }).namespace) });
+const configMapRef = (object: KubeObject) => ({
+  name: String(object.metadata!.name),
+  namespace: String((object.metadata as { namespace?: string }).namespace),
+});
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const rollout = () => rig.rollout();

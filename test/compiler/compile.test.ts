@@ -72,7 +72,7 @@ test('files of objects that no longer exist are removed, and reported', async ()
   await writeFile(
     prodFile,
     original.replace(
-      /influxdb: \{[\s\S]*?\n  \},\n/,
+      /influxdb: \{[\s\S]*?\n {2}\},\n/,
       "influxdb: { enabled: false, url: 'https://influxdb.example.net:8086', database: 'stacklight', retentionPolicy: 'stacklight' },\n",
     ),
   );

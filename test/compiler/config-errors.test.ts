@@ -10,10 +10,15 @@ import { overrides as prodOverrides } from '../../config/environments/prod.ts';
 import { ConfigError, resolveConfig, type RawConfig } from '../../compiler/config/load.ts';
 import { formatIssue } from '../../compiler/config/checks.ts';
 
-type Mutable = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests write values of the wrong type on purpose, anywhere
+type Mutable = Record<string, any>;
 
 function shipped(): { defaults: Mutable; dev: Mutable; prod: Mutable } {
-  return { defaults: structuredClone(stack) as Mutable, dev: structuredClone(devOverrides) as Mutable, prod: structuredClone(prodOverrides) as Mutable };
+  return {
+    defaults: structuredClone(stack) as Mutable,
+    dev: structuredClone(devOverrides) as Mutable,
+    prod: structuredClone(prodOverrides) as Mutable,
+  };
 }
 
 function errorsOf(change: (config: ReturnType<typeof shipped>) => void): string[] {

@@ -122,8 +122,9 @@ test('a workload that stops mounting a password file it needs is caught', () => 
     ['Deployment', 'grafana', 'influxdbReader'],
   ] as const) {
     const objects = compiled();
+    const { secret } = stack.credentials[credential];
     for (const volume of workload(objects, kind, name).volumes!) {
-      if (volume.projected) volume.projected.sources = volume.projected.sources!.filter((source) => source.secret?.name !== stack.credentials[credential].secret);
+      if (volume.projected) volume.projected.sources = volume.projected.sources!.filter((source) => source.secret?.name !== secret);
     }
     const issues = check(objects);
     assert.equal(issues.length, 1, issues.join('\n'));

@@ -56,12 +56,13 @@ test('a broken Flux Kustomization fails its schema', async () => {
 });
 
 test('Flux prunes, checks the workloads\' health and decrypts with the sops-age Secret', () => {
-  const [, kustomization] = gitopsObjects('prod', withEngine('flux')) as unknown as { spec: Record<string, any> }[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  type KustomizationSpec = { path: string; prune: boolean; decryption: unknown; healthChecks: { kind: string; name: string }[] };
+  const [, kustomization] = gitopsObjects('prod', withEngine('flux')) as unknown as { spec: KustomizationSpec }[];
   const spec = kustomization!.spec;
   assert.equal(spec.path, './overlays/prod');
   assert.equal(spec.prune, true);
   assert.deepEqual(spec.decryption, { provider: 'sops', secretRef: { name: 'sops-age' } });
-  assert.deepEqual(spec.healthChecks.map((check: { kind: string; name: string }) => `${check.kind}/${check.name}`), ['DaemonSet/collector', 'Deployment/influxdb', 'Deployment/grafana']);
+  assert.deepEqual(spec.healthChecks.map((check) => `${check.kind}/${check.name}`), ['DaemonSet/collector', 'Deployment/influxdb', 'Deployment/grafana']);
 });
 
 test('switching an environment to Argo CD changes its clusters/ objects only: the overlay is the same, built through the SOPS plugin', async () => {
@@ -134,29 +135,35 @@ test('bootstrap with Argo CD prints exact commands: the key Secret, clusters/ ap
   const patchLine = commands.find((line) => line.startsWith('kubectl -n argocd patch deployment argocd-repo-server --type strategic -p '));
   assert.ok(patchLine, 'the repo server patch is a command, not a comment');
   assert.ok(commands.indexOf('kubectl apply -k clusters/prod') < commands.indexOf(patchLine), 'the plugin ConfigMap exists before the sidecar mounts it');
-  const patch = JSON.parse(/-p '(.*)'$/.exec(patchLine)![1]!) as { spec: { template: { spec: Record<string, any> } } };
+  type Mount = { name: string; mountPath: string; subPath?: string; readOnly?: boolean };
+  type Container = { name: string; args: string[]; env: { name: string; value: string }[]; volumeMounts: Mount[] };
+  type Volume = { name: string; secret?: { secretName: string }; emptyDir?: object };
+  type PodSpec = { containers: Container[]; initContainers: Container[]; volumes: Volume[] };
+  type RepoServerPatch = { spec: { template: { metadata: { annotations: Record<string, string> }; spec: PodSpec } } };
+  const patch = JSON.parse(/-p '(.*)'$/.exec(patchLine)![1]!) as RepoServerPatch;
   const pod = patch.spec.template.spec;
   // The patch merged into a minimal repo server (its var-files and plugins volumes) is a valid Deployment.
   const merged: KubeObject = {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'argocd-repo-server' },
     spec: { selector: { matchLabels: { app: 'repo' } }, template: { metadata: { labels: { app: 'repo' } }, spec: {
-      ...pod, volumes: [...pod['volumes'], { name: 'var-files', emptyDir: {} }, { name: 'plugins', emptyDir: {} }],
+      ...pod, volumes: [...pod.volumes, { name: 'var-files', emptyDir: {} }, { name: 'plugins', emptyDir: {} }],
     } } },
   };
   assert.deepEqual(await schemaProblems(merged), []);
-  const install = String(pod['initContainers'][0].args[0]);
+  const [init] = pod.initContainers;
+  const install = String(init!.args[0]);
   assert.match(install, /go install github\.com\/getsops\/sops\/v3\/cmd\/sops@v3\.10\.2 && go install sigs\.k8s\.io\/kustomize\/kustomize\/v5@v5\.7\.1/);
-  const sidecar = pod['containers'][0];
-  const env = Object.fromEntries(sidecar.env.map((entry: { name: string; value: string }) => [entry.name, entry.value]));
-  const mounts: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[] = sidecar.volumeMounts;
-  const gobin = pod['initContainers'][0].env.find((entry: { name: string }) => entry.name === 'GOBIN').value;
-  assert.ok(env['PATH'].split(':').includes(gobin), 'the built tools are on the sidecar\'s PATH');
+  const sidecar = pod.containers[0]!;
+  const env = Object.fromEntries(sidecar.env.map((entry) => [entry.name, entry.value]));
+  const mounts = sidecar.volumeMounts;
+  const gobin = init!.env.find((entry) => entry.name === 'GOBIN')!.value;
+  assert.ok(env['PATH']!.split(':').includes(gobin), 'the built tools are on the sidecar\'s PATH');
   const keyMount = mounts.find((mount) => mount.name === 'sops-age')!;
   assert.equal(env['SOPS_AGE_KEY_FILE'], `${keyMount.mountPath}/keys.txt`);
   assert.equal(keyMount.readOnly, true);
-  assert.equal(pod['volumes'].find((volume: { name: string }) => volume.name === 'sops-age').secret.secretName, 'sops-age', 'the Secret the key step creates');
+  assert.equal(pod.volumes.find((volume) => volume.name === 'sops-age')?.secret?.secretName, 'sops-age', 'the Secret the key step creates');
   assert.equal(mounts.find((mount) => mount.name === 'stacklight-sops-plugin')?.mountPath, '/home/argocd/cmp-server/config', 'argocd-cmp-server reads <dir>/plugin.yaml');
-  assert.match(patch.spec.template['metadata' as 'spec']['annotations']['stacklight.ms/config-hash'], /^[0-9a-f]{32}$/, 'a changed plugin rolls the repo server');
+  assert.match(patch.spec.template.metadata.annotations['stacklight.ms/config-hash'] ?? '', /^[0-9a-f]{32}$/, 'a changed plugin rolls the repo server');
   const tmp = mounts.find((mount) => mount.mountPath === '/tmp')!;
-  assert.deepEqual(pod['volumes'].find((volume: { name: string }) => volume.name === tmp.name).emptyDir, { medium: 'Memory' }, 'plaintext only in memory');
+  assert.deepEqual(pod.volumes.find((volume) => volume.name === tmp.name)?.emptyDir, { medium: 'Memory' }, 'plaintext only in memory');
 });

@@ -47,7 +47,8 @@ function expectedObjects(env: EnvironmentBuild): Map<string, unknown> {
   const labels = environmentLabels(env.name);
   const expected = new Map<string, unknown>();
   for (const original of env.objects) {
-    const object = structuredClone(original) as KubeObject & { metadata: { labels?: object }; spec?: { template?: { metadata?: { labels?: object } } } };
+    type Labelled = { metadata: { labels?: object }; spec?: { template?: { metadata?: { labels?: object } } } };
+    const object = structuredClone(original) as KubeObject & Labelled;
     object.metadata.labels = { ...object.metadata.labels, ...labels };
     if (object.spec?.template?.metadata) object.spec.template.metadata.labels = { ...object.spec.template.metadata.labels, ...labels };
     expected.set(key(object), JSON.parse(JSON.stringify(object)));

@@ -147,7 +147,7 @@ test('set takes the value from stdin, rolls the pods that read it, and leaves no
 
 test("a Secret read in two namespaces is one ciphertext: init restores a lost copy from the other, never a new value", async () => {
   const [server, collector] = WRITER_FILES as [string, string];
-  const withoutNamespace = (text: string) => text.replace(/^    namespace: .*$/m, '');
+  const withoutNamespace = (text: string) => text.replace(/^ {4}namespace: .*$/m, '');
   assert.equal(withoutNamespace(await repo.read(collector)), withoutNamespace(await repo.read(server)));
   const password = (await valueBySops(server)).password;
   await rm(join(repo.root, collector));

@@ -83,7 +83,11 @@ test('a Secret: which keys changed, never a value or ciphertext; recipients, whi
 });
 
 test('objects are matched by kind, namespace and name', () => {
-  const object = (kind: string, name: string, namespace?: string, value = 1) => ({ kind, metadata: { name, ...(namespace && { namespace }) }, spec: { value } });
+  const object = (kind: string, name: string, namespace?: string, value = 1) => ({
+    kind,
+    metadata: { name, ...(namespace && { namespace }) },
+    spec: { value },
+  });
   const diff = compareBuilds(
     'overlays/x',
     [object('Namespace', 'stacklight'), object('Service', 'a', 'ns1'), object('Service', 'b', 'ns1')],

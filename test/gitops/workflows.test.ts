@@ -25,9 +25,47 @@ async function workflowFiles(): Promise<string[]> {
   return (await readdir(WORKFLOWS)).filter((name) => /\.ya?ml$/.test(name)).sort();
 }
 
-async function workflow(name: string): Promise<Record<string, any>> {
-  return parseDocument(await readFile(join(WORKFLOWS, name), 'utf8')).toJS() as Record<string, any>;
+/** What the tests read of a GitHub Actions workflow, as parsed from its YAML. */
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
 }
+interface Job {
+  needs?: string | string[];
+  if?: string;
+  strategy?: { matrix: Record<string, string[]> };
+  steps?: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  env?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+async function workflow(name: string): Promise<Workflow> {
+  return parseDocument(await readFile(join(WORKFLOWS, name), 'utf8')).toJS() as Workflow;
+}
+
+/** A job of the workflow, which must have it. */
+function jobOf(flow: Workflow, name: string): Job {
+  const job = flow.jobs[name];
+  assert.ok(job, `no job ${name}`);
+  return job;
+}
+
+/** The first step that uses the action, which must be there. */
+function usesStep(steps: readonly Step[], action: string): Step {
+  const step = steps.find((candidate) => String(candidate.uses).startsWith(`${action}@`));
+  assert.ok(step, `no step uses ${action}`);
+  return step;
+}
+
+const scriptOf = (steps: readonly Step[] = []) => steps.map((step) => step.run ?? '').join('\n');
 
 test('every workflow is valid YAML with triggers and jobs, and every action is pinned to a version', async () => {
   const files = await workflowFiles();
@@ -35,9 +73,9 @@ test('every workflow is valid YAML with triggers and jobs, and every action is p
   for (const file of files) {
     const document = parseDocument(await readFile(join(WORKFLOWS, file), 'utf8'), { uniqueKeys: true, prettyErrors: true });
     assert.deepEqual(document.errors.map((error) => error.message), [], `${file} is not valid YAML`);
-    const flow = document.toJS() as Record<string, any>;
+    const flow = document.toJS() as Workflow;
     assert.ok(flow.on && typeof flow.jobs === 'object', `${file}: no triggers or no jobs`);
-    for (const [name, job] of Object.entries(flow.jobs as Record<string, any>)) {
+    for (const [name, job] of Object.entries(flow.jobs)) {
       for (const step of job.steps ?? []) {
         if (step.uses) assert.match(step.uses, /^[\w.-]+\/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/, `${file} ${name}: ${step.uses} is not pinned to a version`);
       }
@@ -78,11 +116,11 @@ test('pr-diff: one comment per pull request, found again by its marker, with onl
   const flow = await workflow('pr-diff.yml');
   assert.deepEqual(Object.keys(flow.on), ['pull_request']);
   assert.deepEqual(flow.permissions, { contents: 'read', 'pull-requests': 'write' });
-  const steps: any[] = flow.jobs.diff.steps;
-  assert.equal(steps.find((step) => String(step.uses).startsWith('actions/checkout@')).with['fetch-depth'], 0, 'the base ref needs the full history');
-  const script = steps.map((step) => step.run ?? '').join('\n');
+  const steps = jobOf(flow, 'diff').steps ?? [];
+  assert.equal(usesStep(steps, 'actions/checkout').with?.['fetch-depth'], 0, 'the base ref needs the full history');
+  const script = scriptOf(steps);
   for (const command of ['npm ci', 'npm run tools', 'npm run -s diff -- --base "origin/${BASE_REF}" > diff.md']) assert.ok(script.includes(command), command);
-  const comment = steps.find((step) => String(step.uses).startsWith('actions/github-script@')).with.script as string;
+  const comment = String(usesStep(steps, 'actions/github-script').with?.['script']);
   assert.ok(comment.includes("'<!-- stacklight-diff -->'") && comment.includes('updateComment') && comment.includes('createComment'));
 });
 
@@ -90,7 +128,7 @@ test('renovate-recompile: on Renovate branches, compile, and push only when some
   const flow = await workflow('renovate-recompile.yml');
   assert.deepEqual(flow.on, { push: { branches: ['renovate/**'] } });
   assert.deepEqual(flow.permissions, { contents: 'write' });
-  const script = flow.jobs.recompile.steps.map((step: any) => step.run ?? '').join('\n');
+  const script = scriptOf(jobOf(flow, 'recompile').steps);
   for (const command of ['npm ci', 'npm run compile', 'git status --porcelain', 'git push']) assert.ok(script.includes(command), command);
   const renovate = JSON.parse(await readFile(join(REPO_ROOT, 'renovate.json'), 'utf8'));
   assert.ok(script.includes(`git config user.email '${renovate.gitIgnoredAuthors[0]}'`), 'Renovate must ignore the bot that commits the output');
@@ -100,9 +138,9 @@ test('renovate-recompile: on Renovate branches, compile, and push only when some
 test('ci: on every push and pull request; compile must change nothing; kubeconform -strict checks every object, Secrets included; actionlint', async () => {
   const flow = await workflow('ci.yml');
   assert.deepEqual(flow.on, { pull_request: null, push: null }, 'every pull request and every push, on any branch');
-  const steps: any[] = flow.jobs.test.steps;
-  const script = steps.map((step: any) => `${step.run ?? ''}\n${JSON.stringify(step.env ?? {})}`).join('\n');
-  const current = steps.find((step) => String(step.run ?? '').includes('npm run compile'))?.run as string;
+  const steps = jobOf(flow, 'test').steps ?? [];
+  const script = steps.map((step) => `${step.run ?? ''}\n${JSON.stringify(step.env ?? {})}`).join('\n');
+  const current = steps.find((step) => String(step.run ?? '').includes('npm run compile'))?.run ?? '';
   assert.match(current, /npm run compile\n\s*if \[ -n "\$\(git status --porcelain\)" \]; then[\s\S]*exit 1/, 'a compile that changes or adds a file fails the job');
   assert.match(script, /go install "github\.com\/yannh\/kubeconform\/cmd\/kubeconform@\$\{KUBECONFORM_VERSION\}"/);
   assert.match(script, /"KUBECONFORM_VERSION":"v\d+\.\d+\.\d+"/);
@@ -117,30 +155,35 @@ test('ci: on every push and pull request; compile must change nothing; kubeconfo
 
 test('images: buildx with a cache per image, pushed to GHCR by commit on main only, then one bump pull request with the recompiled output', async () => {
   const flow = await workflow('images.yml');
-  assert.deepEqual(flow.on.push, { branches: ['main'], paths: ['images/**', '.github/workflows/images.yml'] });
+  assert.deepEqual(flow.on['push'], { branches: ['main'], paths: ['images/**', '.github/workflows/images.yml'] });
   assert.ok('workflow_dispatch' in flow.on && 'pull_request' in flow.on);
-  assert.equal(flow.env.PUSH, "${{ github.event_name != 'pull_request' && github.ref == 'refs/heads/main' }}");
-  const build = flow.jobs.build;
-  const dockerfiles = (await readdir(join(REPO_ROOT, 'images'), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-  assert.deepEqual([...build.strategy.matrix.image].sort(), [...dockerfiles].sort(), 'one matrix entry per images/<name>');
-  assert.deepEqual([...build.strategy.matrix.image].sort(), Object.keys(images).sort(), 'one matrix entry per image of config/images.ts');
-  const steps: any[] = build.steps;
+  assert.equal(flow.env?.['PUSH'], "${{ github.event_name != 'pull_request' && github.ref == 'refs/heads/main' }}");
+  const build = jobOf(flow, 'build');
+  const imageDirs = await readdir(join(REPO_ROOT, 'images'), { withFileTypes: true });
+  const dockerfiles = imageDirs.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const matrixImages = [...(build.strategy?.matrix['image'] ?? [])].sort();
+  assert.deepEqual(matrixImages, [...dockerfiles].sort(), 'one matrix entry per images/<name>');
+  assert.deepEqual(matrixImages, Object.keys(images).sort(), 'one matrix entry per image of config/images.ts');
+  const steps = build.steps ?? [];
   assert.ok(steps.some((step) => String(step.uses).startsWith('docker/setup-buildx-action@')));
   const builds = steps.filter((step) => String(step.uses).startsWith('docker/build-push-action@'));
-  for (const step of builds) assert.match(step.with['cache-from'], /^type=gha,scope=\$\{\{ matrix\.image \}\}/);
-  const push = builds.find((step) => step.with.push === true);
+  for (const step of builds) assert.match(String(step.with?.['cache-from']), /^type=gha,scope=\$\{\{ matrix\.image \}\}/);
+  const push = builds.find((step) => step.with?.['push'] === true);
+  assert.ok(push, 'one build pushes');
   assert.equal(push.if, "env.PUSH == 'true'");
-  assert.equal(push.with.tags, '${{ steps.name.outputs.repository }}:${{ github.sha }}', 'tagged by commit');
-  assert.equal(steps.find((step) => String(step.uses).startsWith('docker/login-action@')).with.registry, '${{ env.REGISTRY }}');
-  assert.equal(flow.env.REGISTRY, 'ghcr.io');
-  for (const image of dockerfiles) assert.ok(steps.some((step) => step.name === `Smoke test (${image})` && step.if === `matrix.image == '${image}'`), `${image} is smoke-tested`);
-  const bump = flow.jobs.bump;
+  assert.equal(push.with?.['tags'], '${{ steps.name.outputs.repository }}:${{ github.sha }}', 'tagged by commit');
+  assert.equal(usesStep(steps, 'docker/login-action').with?.['registry'], '${{ env.REGISTRY }}');
+  assert.equal(flow.env?.['REGISTRY'], 'ghcr.io');
+  for (const image of dockerfiles) {
+    assert.ok(steps.some((step) => step.name === `Smoke test (${image})` && step.if === `matrix.image == '${image}'`), `${image} is smoke-tested`);
+  }
+  const bump = jobOf(flow, 'bump');
   assert.equal(bump.needs, 'build');
   assert.equal(bump.if, "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'");
-  const bumpScript = bump.steps.map((step: any) => step.run ?? '').join('\n');
+  const bumpScript = scriptOf(bump.steps);
   assert.ok(bumpScript.includes('npm run --silent bump-image -- "$image" "$(cat "$file")"'), 'bump-image edits config/images.ts and recompiles');
-  const pr = bump.steps.find((step: any) => String(step.uses).startsWith('peter-evans/create-pull-request@'));
-  assert.match(pr.with.branch, /^images\/bump-/);
+  const pr = usesStep(bump.steps ?? [], 'peter-evans/create-pull-request');
+  assert.match(String(pr.with?.['branch']), /^images\/bump-/);
 });
 
 interface CustomManager {

@@ -14,7 +14,8 @@ import { SELF_MONITORING } from '../../compiler/collector/hindsight.ts';
 import { durationSeconds } from '../../compiler/config/duration.ts';
 import { grafanaInterval, interpolate, panelQueries, variableQueries } from '../support/grafana-queries.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a dashboard's JSON, read loosely: a wrong path fails the test
+type Json = Record<string, any>;
 
 function dashboards(config: StackConfig = stack): Json[] {
   return dashboardFiles(config).map((file) => JSON.parse(file.json) as Json);
@@ -23,7 +24,12 @@ function dashboards(config: StackConfig = stack): Json[] {
 const measurementOf = (query: string) => /FROM "((?:[^"\\]|\\.)*)"/.exec(query)?.[1];
 
 function collectedMeasurements(config: StackConfig): Set<string> {
-  return new Set(config.collector.families.flatMap((family) => METRIC_FAMILIES[family].metrics.map((metric) => measurementName(METRIC_FAMILIES[family], metric))));
+  return new Set(
+    config.collector.families.flatMap((name) => {
+      const family = METRIC_FAMILIES[name];
+      return family.metrics.map((metric) => measurementName(family, metric));
+    }),
+  );
 }
 
 test('dashboards have fixed uids and reference the datasource by uid', () => {
@@ -40,7 +46,8 @@ test('dashboards have fixed uids and reference the datasource by uid', () => {
 test('every collected family appears on some panel, and no panel reads what is not written', () => {
   const written = collectedMeasurements(stack);
   written.add(SELF_MONITORING.measurement).add(SELF_MONITORING.dropped.measurement);
-  const queried = new Set(dashboards().flatMap((dashboard) => [...panelQueries(dashboard as never), ...variableQueries(dashboard as never)]).map((query) => measurementOf(query.query)));
+  const queries = dashboards().flatMap((dashboard) => [...panelQueries(dashboard as never), ...variableQueries(dashboard as never)]);
+  const queried = new Set(queries.map((query) => measurementOf(query.query)));
   for (const measurement of queried) assert.ok(measurement && written.has(measurement), `a panel reads ${measurement}, which is not written`);
   for (const family of stack.collector.families) {
     const prefix = `${METRIC_FAMILIES[family].prefix.join('.')}.`;

@@ -55,7 +55,11 @@ test('every table panel shows one row per node with every column filled, after i
   const tables = runs.flatMap((run) =>
     (run.dashboard.panels as { type: string; title: string; transformations?: Transformation[] }[])
       .filter((panel) => panel.type === 'table')
-      .map((panel) => ({ run, panel, frames: run.panels.filter((result) => result.query.panel === panel.title).map((result) => tableFrame(result.series)) })),
+      .map((panel) => ({
+        run,
+        panel,
+        frames: run.panels.filter((result) => result.query.panel === panel.title).map((result) => tableFrame(result.series)),
+      })),
   );
   assert.ok(tables.length >= 2, `only ${tables.length} table panels`);
   for (const { run, panel, frames } of tables) {

@@ -448,7 +448,12 @@ test('HTTPS: a certificate issued by a CA is trusted through the leaf certificat
   const issuedPort = await listen(issued);
   try {
     reset({ homeDashboardUID: HOME });
-    const { code, log } = await startSh({ ...httpsEnv(), GF_SERVER_HTTP_PORT: String(issuedPort), GF_SERVER_CERT_FILE: leafCert, GF_SERVER_CERT_KEY: leafKey });
+    const { code, log } = await startSh({
+      ...httpsEnv(),
+      GF_SERVER_HTTP_PORT: String(issuedPort),
+      GF_SERVER_CERT_FILE: leafCert,
+      GF_SERVER_CERT_KEY: leafKey,
+    });
     assert.equal(code, 0, log);
     assert.ok(fake.calls.length > 0 && fake.calls.every((call) => call.tls));
   } finally {

@@ -194,7 +194,8 @@ describe('manifests and images agree', () => {
           assert.deepEqual(set, new Set(Object.values(INFLUXDB.env)));
         }
         if (image === 'snap') {
-          assert.deepEqual(set, new Set([SNAP.nodeNameEnv, SNAP.apiPortEnv, SNAP.configTemplateEnv, SNAP.configFileEnv, SNAP.apiPasswordFileEnv]));
+          const snapVariables = [SNAP.nodeNameEnv, SNAP.apiPortEnv, SNAP.configTemplateEnv, SNAP.configFileEnv, SNAP.apiPasswordFileEnv];
+          assert.deepEqual(set, new Set(snapVariables));
           assert.equal(container.env?.find((variable) => variable.name === SNAP.apiPasswordFileEnv)?.value, credentialFile('snapApi'));
           assert.deepEqual(mountedCredentialFiles(container), [path.basename(credentialFile('snapApi'))]);
         }

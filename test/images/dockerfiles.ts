@@ -126,7 +126,9 @@ export function finalUser(parsed: ParsedDockerfile): string | undefined {
 }
 
 export function exposedPorts(parsed: ParsedDockerfile): number[] {
-  return instructionsOf(parsed.final, Keyword.EXPOSE).flatMap((instruction) => argumentsOf(instruction).map((port) => Number.parseInt(port, 10)));
+  return instructionsOf(parsed.final, Keyword.EXPOSE)
+    .flatMap((instruction) => argumentsOf(instruction))
+    .map((port) => Number.parseInt(port, 10));
 }
 
 /** Every shell script under images/, relative to it. */

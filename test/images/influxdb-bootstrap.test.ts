@@ -62,7 +62,11 @@ after(async () => {
  * dir, `..data` pointing at it, and each key a symlink through `..data`. update() swaps in new
  * contents atomically, as the kubelet does on a change of the Secret.
  */
-async function secretVolume(files: Record<string, string>): Promise<{ dir: string; file: (key: string) => string; update: (files: Record<string, string>) => Promise<void> }> {
+async function secretVolume(files: Record<string, string>): Promise<{
+  dir: string;
+  file: (key: string) => string;
+  update: (files: Record<string, string>) => Promise<void>;
+}> {
   const dir = await mkdtemp(path.join(tmpdir(), 'images-influxdb-secret-'));
   temps.push(dir);
   let generation = 0;

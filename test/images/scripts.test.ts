@@ -89,7 +89,19 @@ describe('snap entrypoint', () => {
       [SNAP.apiPasswordFileEnv]: passwordFile,
     };
     const args = ['--config', config];
-    return { dir, templates, tasks, record: daemon.args, daemonEnv: daemon.env, configTemplate, config, configDir: runDir, passwordFile, env, args };
+    return {
+      dir,
+      templates,
+      tasks,
+      record: daemon.args,
+      daemonEnv: daemon.env,
+      configTemplate,
+      config,
+      configDir: runDir,
+      passwordFile,
+      env,
+      args,
+    };
   }
 
   /** The entrypoint run on a task template and the config template, as the container runs it. */

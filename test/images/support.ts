@@ -119,7 +119,7 @@ export async function startInfluxd(): Promise<Influxd> {
   } catch (error) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`${(error as Error).message}\n${log}`);
+    throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
   }
   return {
     url,

@@ -26,7 +26,8 @@ for (const engine of availableEngines()) {
 
     before(async () => {
       proxy = await startFaultProxy();
-      pipeline = await startEnginePipeline(engine, { config, output: { ticker_interval: 1, max_retry_backoff: 2, influxdb_url: proxy.url } });
+      const output = { ticker_interval: 1, max_retry_backoff: 2, influxdb_url: proxy.url };
+      pipeline = await startEnginePipeline(engine, { config, output });
       proxy.target = pipeline.influx.url;
     });
     after(async () => {
@@ -34,7 +35,8 @@ for (const engine of availableEngines()) {
       await proxy?.close();
     });
 
-    const metricsOf = (publisher: SnapPublisher): SnapMetric[] => publisher.sent.flatMap((record) => (record.metric ? [record.metric] : []));
+    const metricsOf = (publisher: SnapPublisher): SnapMetric[] =>
+      publisher.sent.flatMap((record) => (record.metric ? [record.metric] : []));
 
     /** Every metric is in InfluxDB exactly once with its value. */
     async function assertAllArrived(metrics: readonly SnapMetric[], what: string): Promise<void> {

@@ -55,7 +55,10 @@ for (const engine of availableEngines()) {
       const types = await fieldTypes(pipeline.influx);
       for (const name of config.collector.families) {
         const family = METRIC_FAMILIES[name];
-        for (const metric of family.metrics) assert.equal(types.get(measurementName(family, metric)), metric.type, measurementName(family, metric));
+        for (const metric of family.metrics) {
+          const measurement = measurementName(family, metric);
+          assert.equal(types.get(measurement), metric.type, measurement);
+        }
       }
     });
 

@@ -19,7 +19,10 @@ interface PanelJson {
   id: number;
   type: string;
   title: string;
-  fieldConfig?: { defaults?: { unit?: string }; overrides?: { matcher: { id: string; options: string }; properties: { id: string; value: string }[] }[] };
+  fieldConfig?: {
+    defaults?: { unit?: string };
+    overrides?: { matcher: { id: string; options: string }; properties: { id: string; value: string }[] }[];
+  };
   options?: { sortBy?: { displayName: string }[] };
   targets?: { refId: string; alias?: string }[];
   transformations?: Transformation[];

@@ -95,7 +95,8 @@ export interface TableLook {
 function tableSvg(title: string, results: readonly PanelResult[], look: TableLook): string {
   const table = transformTable(results.map((result) => tableFrame(result.series)), look.transformations);
   const sortColumn = look.sortBy === undefined ? -1 : table.fields.indexOf(look.sortBy);
-  const rows = sortColumn < 0 ? table.rows : [...table.rows].sort((a, b) => Number(b[sortColumn] ?? -Infinity) - Number(a[sortColumn] ?? -Infinity));
+  const descending = (a: readonly Cell[], b: readonly Cell[]) => Number(b[sortColumn] ?? -Infinity) - Number(a[sortColumn] ?? -Infinity);
+  const rows = sortColumn < 0 ? table.rows : [...table.rows].sort(descending);
   const show = (cell: Cell, field: string) => {
     const unit = look.units[field];
     if (typeof cell !== 'number') return String(cell ?? '');

@@ -69,7 +69,8 @@ describe(`the real Snap, with the compiled task, into the plugin on ${ENGINE ===
     const running = await task(snapd);
     assert.equal(running.task_state, 'Running');
     const response = await snapd.api(`/v1/tasks/${running.id}`);
-    const detail = (await response.json()) as { body: { workflow: { collect: { metrics: Record<string, unknown>; tags: Record<string, Record<string, string>> } } } };
+    type Collect = { metrics: Record<string, unknown>; tags: Record<string, Record<string, string>> };
+    const detail = (await response.json()) as { body: { workflow: { collect: Collect } } };
     const metrics = Object.keys(detail.body.workflow.collect.metrics).sort();
     const compiled = Object.keys(snapTask(stack.collector).workflow.collect.metrics).sort();
     assert.deepEqual(metrics, compiled);

@@ -61,7 +61,7 @@ export class LocalArgoCD implements AsyncDisposable {
     } catch (error) {
       const logs = argo.daemons.map((daemon) => `--- ${daemon.name}:\n${daemon.logTail()}`).join('\n');
       await argo.dispose();
-      throw new Error(`Argo CD did not start: ${(error as Error).message}\n${logs}`);
+      throw new Error(`Argo CD did not start: ${(error as Error).message}\n${logs}`, { cause: error });
     }
   }
 
@@ -118,7 +118,8 @@ export class LocalArgoCD implements AsyncDisposable {
       '--namespace', ARGOCD.namespace, '--redis', `127.0.0.1:${redis}`,
       '--repo-server', `127.0.0.1:${repoPort}`, '--repo-server-plaintext', '--metrics-port', String(controllerMetrics),
     ], log('argocd-application-controller'), env));
-    for (const [daemon, port] of [[this.daemons[0]!, redis], [this.daemons[2]!, repoPort], [this.daemons[3]!, controllerMetrics]] as const) {
+    const listeners = [[this.daemons[0]!, redis], [this.daemons[2]!, repoPort], [this.daemons[3]!, controllerMetrics]] as const;
+    for (const [daemon, port] of listeners) {
       for (const deadline = Date.now() + 60_000; !(await listening(port)); await sleep(200)) {
         if (!daemon.running) throw new Error(`${daemon.name} exited`);
         if (Date.now() > deadline) throw new Error(`${daemon.name} not listening after 60 s`);
@@ -145,9 +146,8 @@ export class LocalArgoCD implements AsyncDisposable {
 
   async waitFor(name: string, ready: (status: ApplicationStatus) => boolean, timeoutMs = 90_000): Promise<ApplicationStatus> {
     const deadline = Date.now() + timeoutMs;
-    let last: ApplicationStatus = {};
     for (;;) {
-      last = (await this.application(name).catch(() => ({ metadata: {} }) as { status?: ApplicationStatus })).status ?? {};
+      const last = (await this.application(name).catch(() => ({ metadata: {} }) as { status?: ApplicationStatus })).status ?? {};
       if (ready(last)) return last;
       if (Date.now() > deadline) throw new Error(`Application ${name}: condition not met within ${timeoutMs / 1000} s; status ${JSON.stringify({ sync: last.sync, operationState: last.operationState, conditions: last.conditions })}`);
       await sleep(200);

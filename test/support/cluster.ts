@@ -152,7 +152,7 @@ export class LocalCluster implements AsyncDisposable {
     } catch (error) {
       const logs = cluster.daemons.map((daemon) => `--- ${daemon.name}:\n${daemon.logTail()}`).join('\n');
       await cluster.dispose();
-      throw new Error(`the local control plane did not start: ${(error as Error).message}\n${logs}`);
+      throw new Error(`the local control plane did not start: ${(error as Error).message}\n${logs}`, { cause: error });
     }
   }
 

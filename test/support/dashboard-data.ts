@@ -46,8 +46,14 @@ export async function fillFromPipeline(config: StackConfig, nodes = 3, rounds = 
     { label: 'NaN', message: craft.withValueField(publisher.message(metric), doubleField('value', Number.NaN)) },
     { label: 'no value', message: craft.withoutField(publisher.message(metric), 'value') },
   ]);
-  await eventually('the NaN and the message without a value to be counted', () => droppedByReason(pipeline.influx), (reasons) => (reasons['nan_inf'] ?? 0) >= 1 && (reasons['bad_message'] ?? 0) >= 1, 60_000);
-  return { pipeline, fromMs: Number(first / 1_000_000n) - 60_000, toMs: Date.now() + 1000, nodes: publisher.nodes.map((node) => node.name) };
+  await eventually(
+    'the NaN and the message without a value to be counted',
+    () => droppedByReason(pipeline.influx),
+    (reasons) => (reasons['nan_inf'] ?? 0) >= 1 && (reasons['bad_message'] ?? 0) >= 1,
+    60_000,
+  );
+  const names = publisher.nodes.map((node) => node.name);
+  return { pipeline, fromMs: Number(first / 1_000_000n) - 60_000, toMs: Date.now() + 1000, nodes: names };
 }
 
 export interface PanelResult {
@@ -69,7 +75,11 @@ function valuesOf(series: readonly InfluxSeries[]): string[] {
   return [...new Set(series.flatMap((s) => s.values.map((row) => String(row[1] ?? row[0]))))].sort();
 }
 
-export async function runDashboards(influx: InfluxDBServer, config: StackConfig, range: { fromMs: number; toMs: number }): Promise<DashboardRun[]> {
+export async function runDashboards(
+  influx: InfluxDBServer,
+  config: StackConfig,
+  range: { fromMs: number; toMs: number },
+): Promise<DashboardRun[]> {
   const runs: DashboardRun[] = [];
   for (const file of dashboardFiles(config)) {
     const dashboard = JSON.parse(file.json) as Record<string, unknown> & { title: string };
@@ -78,11 +88,17 @@ export async function runDashboards(influx: InfluxDBServer, config: StackConfig,
       const text = interpolate(variable.query, { ...range, variables });
       const values = valuesOf(await influx.query(text, 'reader'));
       // Grafana's default: the first value, or every value for a multi-value variable with "All".
-      variables[variable.name] = { query: text, multi: variable.multi, includeAll: variable.includeAll, values: variable.includeAll ? values : values.slice(0, 1) };
+      variables[variable.name] = {
+        query: text,
+        multi: variable.multi,
+        includeAll: variable.includeAll,
+        values: variable.includeAll ? values : values.slice(0, 1),
+      };
     }
     const panels: PanelResult[] = [];
     for (const query of panelQueries(dashboard as never)) {
-      const text = interpolate(query.query, { ...range, ...(query.minInterval !== undefined && { minInterval: query.minInterval }), variables });
+      const minInterval = query.minInterval !== undefined && { minInterval: query.minInterval };
+      const text = interpolate(query.query, { ...range, ...minInterval, variables });
       try {
         panels.push({ query, text, series: await influx.query(text, 'reader', { epoch: 'ms' }) });
       } catch (error) {

@@ -64,7 +64,7 @@ export class LocalFlux implements AsyncDisposable {
     } catch (error) {
       const logs = flux.daemons.map((daemon) => `--- ${daemon.name}:\n${daemon.logTail()}`).join('\n');
       await flux.dispose();
-      throw new Error(`Flux did not start: ${(error as Error).message}\n${logs}`);
+      throw new Error(`Flux did not start: ${(error as Error).message}\n${logs}`, { cause: error });
     }
   }
 
@@ -79,12 +79,18 @@ export class LocalFlux implements AsyncDisposable {
   }
 
   private async startControllers(): Promise<void> {
-    const env = { ...process.env, KUBECONFIG: this.cluster.kubeconfigPath, RUNTIME_NAMESPACE: FLUX.namespace, SSL_CERT_FILE: this.cluster.caFile };
+    const env = {
+      ...process.env,
+      KUBECONFIG: this.cluster.kubeconfigPath,
+      RUNTIME_NAMESPACE: FLUX.namespace,
+      SSL_CERT_FILE: this.cluster.caFile,
+    };
     const bin = (name: string) => path.join(this.cluster.build, 'bin', name);
     const log = (name: string) => path.join(this.cluster.dir, `${name}.log`);
     const storagePath = path.join(this.cluster.dir, 'flux-storage');
     await mkdir(storagePath, { recursive: true });
-    const [storage, sourceHealth, sourceMetrics, kustomizeHealth, kustomizeMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [storage, sourceHealth, sourceMetrics, kustomizeHealth, kustomizeMetrics] = ports;
     this.daemons.push(Daemon.start('source-controller', bin('source-controller'), [
       `--storage-path=${storagePath}`,
       `--storage-addr=127.0.0.1:${storage}`, `--storage-adv-addr=127.0.0.1:${storage}`,
@@ -127,9 +133,8 @@ export class LocalFlux implements AsyncDisposable {
   /** Polls `kind/name` until `ready(status)` holds; fails with the last status after `timeoutMs`. */
   async waitFor(kind: FluxKind, name: string, ready: (status: FluxStatus) => boolean, timeoutMs = 60_000): Promise<FluxStatus> {
     const deadline = Date.now() + timeoutMs;
-    let last: FluxStatus = {};
     for (;;) {
-      last = (await this.get(kind, name).catch(() => ({ metadata: {} }) as FluxObject)).status ?? {};
+      const last = (await this.get(kind, name).catch(() => ({ metadata: {} }) as FluxObject)).status ?? {};
       if (ready(last)) return last;
       if (Date.now() > deadline) throw new Error(`${kind}/${name}: condition not met within ${timeoutMs / 1000} s; status ${JSON.stringify(last)}`);
       await sleep(200);

@@ -15,7 +15,7 @@ import { environmentConfig } from '../../compiler/config/load.ts';
 import type { GitOpsEngine, Namespaces, StackConfig } from '../../compiler/config/types.ts';
 import { ANNOTATIONS, ARGOCD, FLUX } from '../../compiler/facts.ts';
 import { findAgeKeyLine } from '../../compiler/gitops/bootstrap.ts';
-import { objectId, serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
+import { serverSideApply, type ApplyResult } from '../../compiler/kube/apply.ts';
 import type { KubeObject } from '../../compiler/kube/schema.ts';
 import { kustomizeBuild } from '../../compiler/kustomize/build.ts';
 import { parseYamlDocuments } from '../../compiler/render/yaml.ts';

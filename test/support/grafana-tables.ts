@@ -23,7 +23,11 @@ export function tableFrame(series: readonly InfluxSeries[]): Frame {
   const tags = [...new Set(series.flatMap((s) => Object.keys(s.tags ?? {})))];
   const values = [...new Set(series.flatMap((s) => s.columns.slice(1)))];
   const rows = series.flatMap((s) =>
-    s.values.map((row) => [row[0] as Cell, ...tags.map((tag) => s.tags?.[tag] ?? null), ...values.map((column) => (row[s.columns.indexOf(column)] ?? null) as Cell)]),
+    s.values.map((row) => [
+      row[0] as Cell,
+      ...tags.map((tag) => s.tags?.[tag] ?? null),
+      ...values.map((column) => (row[s.columns.indexOf(column)] ?? null) as Cell),
+    ]),
   );
   return { fields: ['Time', ...tags, ...values], rows };
 }

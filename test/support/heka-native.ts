@@ -48,7 +48,7 @@ async function build(): Promise<string> {
     await run(CC, [...CFLAGS, '-o', partial, HEKA_NATIVE_SOURCE]);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`building the stage's C decoder (${HEKA_NATIVE_SOURCE}) failed:\n${stderr}`);
+    throw new Error(`building the stage's C decoder (${HEKA_NATIVE_SOURCE}) failed:\n${stderr}`, { cause: error });
   }
   await rename(partial, module);
   return dir;

@@ -41,12 +41,19 @@ interface ToolMessage {
   raw_hex: string;
   framed_hex: string;
   fields: { name: string; value_type: number; representation?: string; values: unknown[] }[];
-  decoded?: { Fields?: { name: string; value: unknown[]; value_type?: number; representation?: string }[]; Timestamp: number; Uuid: string };
+  decoded?: {
+    Fields?: { name: string; value: unknown[]; value_type?: number; representation?: string }[];
+    Timestamp: number;
+    Uuid: string;
+  };
   decode_error?: string;
 }
 
 /** The stage's Lua decoder over a byte stream: the messages it finds and what it skipped. */
-function luaDecode(stream: Uint8Array, maxMessageSize?: number): { messages: ToolMessage[]; summary: { found: number; discarded: number; unconsumed: number } } {
+function luaDecode(
+  stream: Uint8Array,
+  maxMessageSize?: number,
+): { messages: ToolMessage[]; summary: { found: number; discarded: number; unconsumed: number } } {
   const args = [path.join(STAGE_DIR, 'tool.lua'), 'decode', ...(maxMessageSize ? [String(maxMessageSize)] : [])];
   const result = spawnSync(LUA, args, { input: Buffer.from(stream), maxBuffer: 64 * 1024 * 1024 });
   assert.equal(result.status, 0, result.stderr.toString());

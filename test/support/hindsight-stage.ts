@@ -28,7 +28,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { hindsightFiles, PLUGINS, type InfluxdbOutputCfg } from '../../compiler/collector/hindsight.ts';
-import { HINDSIGHT } from '../../compiler/facts.ts';
 import { luaValue, type LuaValue } from '../../compiler/render/lua.ts';
 import { onProcessEnd } from './cleanup.ts';
 import { hekaNativeEnv } from './heka-native.ts';

@@ -75,7 +75,8 @@ export async function startEnginePipeline(engine: Engine, options: PipelineOptio
   const build = hindsightBuild();
   if (!build) throw new Error(HINDSIGHT_NOT_BUILT);
   return withBackend(options, async ({ influx, configDir, wiring, release }) => {
-    const hindsight = await startRealHindsight({ build, configDir, ...wiring, ...(options.stage?.env && { env: { ...wiring.env, ...options.stage.env } }) });
+    const stageEnv = options.stage?.env && { env: { ...wiring.env, ...options.stage.env } };
+    const hindsight = await startRealHindsight({ build, configDir, ...wiring, ...stageEnv });
     return {
       engine,
       influx,
@@ -96,7 +97,12 @@ export async function startEnginePipeline(engine: Engine, options: PipelineOptio
  */
 async function withBackend<T extends { dispose(): Promise<void> }>(
   options: PipelineOptions,
-  start: (backend: { influx: InfluxDBServer; configDir: string; wiring: ReturnType<typeof influxdbWiring>; release(): Promise<void> }) => Promise<T>,
+  start: (backend: {
+    influx: InfluxDBServer;
+    configDir: string;
+    wiring: ReturnType<typeof influxdbWiring>;
+    release(): Promise<void>;
+  }) => Promise<T>,
 ): Promise<T> {
   const influx = await startInfluxDB({ config: options.config, ...(options.retention !== undefined && { retention: options.retention }) });
   const configDir = await mkdtemp(join(tmpdir(), 'stacklight-pipeline-'));
@@ -120,7 +126,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const disposeStages = () => Promise.all(stages.map((stage) => stage.dispose().catch(() => undefined)));
     try {
       for (const hostname of options.hostnames ?? [undefined]) {
-        stages.push(await startHindsightStage({ configDir, retryDelayMs: 200, ...wiring, ...options.stage, ...(hostname !== undefined && { hostname }) }));
+        const named = hostname !== undefined && { hostname };
+        stages.push(await startHindsightStage({ configDir, retryDelayMs: 200, ...wiring, ...options.stage, ...named }));
       }
     } catch (error) {
       await disposeStages();
@@ -226,7 +233,12 @@ export async function droppedByReason(influx: InfluxDBServer): Promise<Record<st
 }
 
 /** Polls until `condition` holds, or fails with what was last seen. */
-export async function eventually<T>(what: string, probe: () => Promise<T>, condition: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  condition: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {

@@ -22,7 +22,15 @@ function layoutOf(message: DecodedMessage, family: FamilyDefinition): string {
   const dimensions = message.fields[dimensionsAt]?.valueString ?? [];
   const leading = names.slice(0, Math.max(dimensionsAt, 0));
   return JSON.stringify({
-    header: [message.type, message.logger, message.severity, typeof message.pid, typeof message.hostname, message.uuid?.length, typeof message.timestamp],
+    header: [
+      message.type,
+      message.logger,
+      message.severity,
+      typeof message.pid,
+      typeof message.hostname,
+      message.uuid?.length,
+      typeof message.timestamp,
+    ],
     // the dynamic element first, then the Snap tags in Go map order (any), then the fixed tail
     dynamic: family.dynamic ? leading[0] : null,
     tags: leading.slice(family.dynamic ? 1 : 0).sort(),

@@ -54,7 +54,13 @@ function kept(publish: Uint8Array): Uint8Array {
 /** Each publish (one TCP connection) the real Snap made, as the bytes it wrote. */
 export async function captureSnap(build: SnapBuild, runs: number): Promise<Uint8Array[]> {
   const recorder = await startHekaRecorder();
-  const snapd = await startSnapd({ build, config: captureConfig(), hekaPort: recorder.port, nodeName: CAPTURE_NODE, hostname: CAPTURE_HOSTNAME });
+  const snapd = await startSnapd({
+    build,
+    config: captureConfig(),
+    hekaPort: recorder.port,
+    nodeName: CAPTURE_NODE,
+    hostname: CAPTURE_HOSTNAME,
+  });
   try {
     const deadline = Date.now() + (runs + 3) * 15_000;
     while (recorder.publishes.length < runs) {

@@ -101,8 +101,8 @@ describe('the mock Snap publisher: messages', () => {
       assert.deepEqual(byName('name').valueString, [metric.name]);
       assert.deepEqual(byName('timestamp').valueInteger, [metric.timestampNs]);
       const value = byName('value');
-      const expectedType = { float: ValueType.DOUBLE, integer: ValueType.INTEGER, string: ValueType.STRING, bool: ValueType.BOOL }[metric.valueType];
-      assert.equal(value.valueType, expectedType, metric.name);
+      const valueTypes = { float: ValueType.DOUBLE, integer: ValueType.INTEGER, string: ValueType.STRING, bool: ValueType.BOOL };
+      assert.equal(value.valueType, valueTypes[metric.valueType], metric.name);
       for (const f of message.fields) assert.equal(f.representation, ''); // NewField sets it
       const payload = JSON.parse(message.payload!);
       assert.equal(payload.length, 1);
@@ -145,7 +145,9 @@ describe('the mock Snap publisher: connections and records', () => {
     assert.ok(records.every((r) => r.status === 'written' && r.metric && r.uuid));
     assert.deepEqual(new Set(records.map((r) => r.connection)).size, 2);
     await until(() => server.connections.slice(before).every((c) => Buffer.concat(c).length > 0));
-    const received = server.connections.slice(before).flatMap((c) => parseFrames(Buffer.concat(c)).map((f) => uuidToString(decodeMessage(f.message).uuid!)));
+    const received = server.connections
+      .slice(before)
+      .flatMap((c) => parseFrames(Buffer.concat(c)).map((f) => uuidToString(decodeMessage(f.message).uuid!)));
     assert.deepEqual(new Set(received), new Set(records.map((r) => r.uuid)));
     assert.deepEqual(publisher.written(), records.sort((a, b) => a.seq - b.seq));
   });

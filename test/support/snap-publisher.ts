@@ -445,7 +445,10 @@ export class SnapPublisher {
    * `keep: false` (a benchmark's load) records nothing in sent(): keeping every byte sent made
    * the sender's garbage collection cost more than the sending.
    */
-  async sendRaw(chunks: readonly Uint8Array[], options: { label?: string; pauseMs?: number; port?: number; keep?: boolean } = {}): Promise<PublishResult> {
+  async sendRaw(
+    chunks: readonly Uint8Array[],
+    options: { label?: string; pauseMs?: number; port?: number; keep?: boolean } = {},
+  ): Promise<PublishResult> {
     const connection = ++this.connections;
     const record: SentMessage = {
       seq: this.sent.length,

@@ -224,7 +224,10 @@ export class Snapd {
  * Edited as a document: everything else, the double-quoted password placeholder with it, stays
  * as the compiler wrote it.
  */
-export function localSnapdConfig(template: string, paths: { pluginDir: string; taskDir: string; apiPort: number; controlPort: number }): string {
+export function localSnapdConfig(
+  template: string,
+  paths: { pluginDir: string; taskDir: string; apiPort: number; controlPort: number },
+): string {
   const document = parseDocument(template);
   if (document.errors.length > 0) throw new Error(`the compiled ${SNAP_FILES.config}: ${document.errors[0]!.message}`);
   document.setIn(['control', 'auto_discover_path'], `${paths.pluginDir}:${paths.taskDir}`);

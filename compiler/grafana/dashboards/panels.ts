@@ -115,7 +115,12 @@ export function layOut(builder: dashboard.DashboardBuilder, sections: readonly S
     y += 1;
     section.panels.forEach((panel, index) => {
       const wide = section.panels.length === 1;
-      panel.id(id++).gridPos({ x: wide ? 0 : (index % 2) * PANEL_WIDTH, y: y + Math.floor(index / 2) * PANEL_HEIGHT, w: wide ? 24 : PANEL_WIDTH, h: PANEL_HEIGHT });
+      panel.id(id++).gridPos({
+        x: wide ? 0 : (index % 2) * PANEL_WIDTH,
+        y: y + Math.floor(index / 2) * PANEL_HEIGHT,
+        w: wide ? 24 : PANEL_WIDTH,
+        h: PANEL_HEIGHT,
+      });
       builder.withPanel(panel);
     });
     y += Math.ceil(section.panels.length / 2) * PANEL_HEIGHT;
@@ -136,7 +141,13 @@ export function stackDashboard(title: string, uid: string, description: string):
     .tooltip(dashboard.DashboardCursorSync.Crosshair);
 }
 
-export function queryVariable(context: DashboardContext, name: string, label: string, query: string, multi: boolean): dashboard.QueryVariableBuilder {
+export function queryVariable(
+  context: DashboardContext,
+  name: string,
+  label: string,
+  query: string,
+  multi: boolean,
+): dashboard.QueryVariableBuilder {
   return new dashboard.QueryVariableBuilder(name)
     .label(label)
     .datasource(context.datasource)
