@@ -99,7 +99,7 @@ export const METRIC_FAMILIES: Readonly<Record<MetricFamily, FamilyDefinition>> =
     ],
     // The plugin lists the host's mounts from <proc_path>/1/mountinfo but calls statfs on those
     // paths in its own mount namespace: only mount points that exist in the container (its root,
-    // on the node's root filesystem) report; see README, Known limits.
+    // on the node's root filesystem) report; see docs/known-limits.md.
     hostPaths: PROC,
   },
   disk: {

@@ -254,7 +254,7 @@ export interface GitOpsConfig {
   /**
    * How long a sync waits for the collector, InfluxDB and Grafana to be healthy before it is
    * reported failed (Flux's Kustomization timeout; at least 30s). Long enough for a DaemonSet to
-   * roll on every node; a new revision cancels a running wait (see the README's GitOps section).
+   * roll on every node; a new revision cancels a running wait (see docs/gitops.md).
    */
   healthCheckTimeout: Duration;
 }

@@ -11,7 +11,7 @@
  *   node's messages (mean and histogram), next to plugins.tsv's Process Message Avg, which
  *   Hindsight takes from one call every 6 s;
  * - InfluxDB's direct ingest of the same points in 5,000-point batches.
- * Targets (the real-Hindsight issue): drain ≥ 50k points/s, first points ≤ 2 s after InfluxDB
+ * Targets: drain ≥ 50k points/s, first points ≤ 2 s after InfluxDB
  * answers again, Process Message Avg ≤ 15 µs.
  */
 import http from 'node:http';

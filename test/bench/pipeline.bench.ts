@@ -7,7 +7,7 @@
  *   all its node's points written, with each process's CPU time and the bound it implies;
  * - InfluxDB's own ingest of the same points posted directly in 5,000-point batches (the
  *   ceiling of any pipeline into it here), and the ratio of the two.
- * Targets (issue #3): encoder ≥ 300k points/s, process_message ≥ 150k messages/s, end-to-end
+ * Targets: encoder ≥ 300k points/s, process_message ≥ 150k messages/s, end-to-end
  * ≥ 0.5 of the ceiling, the batch well under the sandbox's 8 MiB.
  */
 import { execFile } from 'node:child_process';

@@ -3,7 +3,7 @@
  * test/support/snap-capture.ts from snapteld and the plugins built from images/snap) replayed
  * byte for byte into Hindsight with the plugins of lua/ (the stage, and the real Hindsight when
  * it is built), into a real InfluxDB. Every
- * message must become exactly the point the contract gives (README: What Snap sends), read from
+ * message must become exactly the point the contract gives (docs/pipeline.md: What Snap sends), read from
  * the message independently of the plugin (publishedMetric), with the catalogue's field type.
  */
 import assert from 'node:assert/strict';

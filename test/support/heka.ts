@@ -11,7 +11,7 @@
  * - NewField always sets value_type AND representation (""), so both are on the wire.
  *
  * Stream framing: 0x1E, header length (1 byte), Header{message_length = 1 (varint)}, 0x1F, message.
- * Reference: ../shared/reference/heka-and-hindsight.md sections 1, 2 and 5.
+ * Reference: Heka's message.proto and Hindsight's framing (docs/pipeline.md).
  */
 
 export const ValueType = { STRING: 0, BYTES: 1, INTEGER: 2, DOUBLE: 3, BOOL: 4 } as const;

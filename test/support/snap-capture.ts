@@ -89,7 +89,7 @@ const HEKA_INTEGER = 2;
 const HEKA_DOUBLE = 3;
 const HEKA_BOOL = 4;
 
-/** The metric a Snap message carries, read as the plugin's contract says (README: What Snap sends). */
+/** The metric a Snap message carries, read as the plugin's contract says (docs/pipeline.md: What Snap sends). */
 export function publishedMetric(message: DecodedMessage): PublishedMetric {
   const field = (name: string) => message.fields.find((candidate) => candidate.name === name);
   const dynamicName = familyOf(message)?.[1].dynamic;
