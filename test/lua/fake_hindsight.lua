@@ -216,7 +216,7 @@ M.default_cfg = {
 --- `require` gives the plugin and its modules a fake socket (gettime = the clock), socket.http
 --- (opts.handler answers; the real one with opts.real_http) and os (getenv = opts.env_vars);
 --- read_config gives fresh copies of opts.cfg's values; print goes to logs; no limits.
---- Returns env, http, clock, logs (a spec loads a module with env.require "stacklight.x").
+--- Returns env, http, clock, logs (a spec loads a module with env.require(name)).
 function M.sandbox(opts)
     opts = opts or {}
     local cfg = opts.cfg or {}
