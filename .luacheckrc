@@ -3,9 +3,6 @@
 -- Everything is Lua 5.1, the language of lua_sandbox; modules may use nothing but it.
 std = "lua51"
 max_line_length = 140
--- `local x = x` caches a global in a local (the plugins do it for speed).
-redefined = true
-allow_defined_top = false
 
 -- The output plugin interface of lua_sandbox 1.4 (docs/heka/output.md, src/heka/sandbox.c) as
 -- Hindsight 0.16 offers it: functions the host provides, and the two the host calls.
