@@ -1,7 +1,8 @@
 /**
  * Hindsight's files: hindsight.cfg, the heka_tcp input's cfg, the InfluxDB output's cfg, and
- * the Lua files from lua/. The output cfg's keys are the contract with
- * lua/output/influxdb_out.lua and are defined here only (InfluxdbOutputCfg).
+ * the Lua files from lua/. The output cfg's keys are the contract with the output plugin
+ * (lua/output/influxdb_out.lua, which reads them through lua/modules/stacklight/influxdb_config.lua)
+ * and are defined here only (InfluxdbOutputCfg).
  */
 import type { Precision, StackConfig } from '../config/types.ts';
 import { durationSeconds } from '../config/duration.ts';
@@ -23,7 +24,8 @@ export const PLUGINS = {
 } as const;
 
 /**
- * Every key lua/output/influxdb_out.lua reads with read_config() from its own cfg. It also reads
+ * Every key the output plugin reads with read_config() from its own cfg (the reads are in
+ * lua/modules/stacklight/influxdb_config.lua, called once at load). It also reads
  * memory_limit, which Hindsight adds to every output's runtime cfg from output_defaults
  * (hindsightCfg).
  */
