@@ -33,6 +33,8 @@ CONFIG_TEMPLATE="${SNAP_CONFIG_TEMPLATE:-/etc/snap/snapd.yaml}"
 CONFIG="${SNAP_CONFIG:-/run/snap/snapd.yaml}"
 PASSWORD_FILE="${SNAP_API_PASSWORD_FILE:-}"
 DAEMON="${SNAP_DAEMON:-/usr/local/sbin/snapteld}"
+# The password's one reader, installed beside this script (images/snap/snap-password.awk).
+PASSWORD_AWK="$(dirname "$0")/snap-password.awk"
 # The literal placeholder of the task templates (compiler/facts.ts SNAP.nodeNamePlaceholder).
 # shellcheck disable=SC2016
 PLACEHOLDER='${NODE_NAME}'
@@ -115,40 +117,10 @@ if [ ! -d "$CONFIG_DIR" ] || [ ! -w "$CONFIG_DIR" ]; then
 fi
 
 # Prints the template with every placeholder replaced by the password, escaped for a YAML
-# double-quoted scalar. awk reads the password from its file (its path through the environment),
-# so the value is in no variable of this script, no command line and no message. Exit status:
-# 3 the file cannot be read, 4 it is empty, 5 it holds a line break or a control character (C0,
-# DEL, C1 with NEL, U+2028, U+2029), which a double-quoted scalar would fold or refuse.
+# double-quoted scalar (snap-password.awk, beside this script: its exit statuses are the ones
+# handled below).
 render_password() {
-  LC_ALL=C PASSWORD_FILE="$PASSWORD_FILE" PLACEHOLDER="$PASSWORD_PLACEHOLDER" awk '
-    BEGIN {
-      file = ENVIRON["PASSWORD_FILE"]
-      lines = 0
-      while ((status = (getline line < file)) > 0) {
-        lines++
-        if (lines == 1) password = line
-      }
-      if (status < 0) exit 3
-      close(file)
-      if (lines > 1) exit 5
-      if (password == "") exit 4
-      if (password ~ /[\001-\037\177]/ || password ~ /\302[\200-\237]/ || index(password, "\342\200\250") || index(password, "\342\200\251")) exit 5
-      escaped = ""
-      for (i = 1; i <= length(password); i++) {
-        c = substr(password, i, 1)
-        if (c == "\\" || c == "\"") escaped = escaped "\\"
-        escaped = escaped c
-      }
-      placeholder = ENVIRON["PLACEHOLDER"]
-    }
-    {
-      line = $0; out = ""
-      while ((i = index(line, placeholder)) > 0) {
-        out = out substr(line, 1, i - 1) escaped
-        line = substr(line, i + length(placeholder))
-      }
-      print out line
-    }' "$CONFIG_TEMPLATE"
+  LC_ALL=C PASSWORD_FILE="$PASSWORD_FILE" PLACEHOLDER="$PASSWORD_PLACEHOLDER" awk -f "$PASSWORD_AWK" "$CONFIG_TEMPLATE"
 }
 
 # Writes the config (mode 0600 by the umask, which stays the rendering's: a subshell) through a

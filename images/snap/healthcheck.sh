@@ -31,6 +31,8 @@ PORT="${SNAP_API_PORT:-}"
 TIMEOUT="${SNAP_HEALTHCHECK_TIMEOUT:-4}"
 STATE_DIR="${SNAP_HEALTHCHECK_STATE_DIR:-/tmp}"
 PASSWORD_FILE="${SNAP_API_PASSWORD_FILE:-}"
+# The password's one reader, installed beside this script (images/snap/snap-password.awk).
+PASSWORD_AWK="$(dirname "$0")/snap-password.awk"
 # Any user name passes snapteld's basic auth; this is snaptel's (compiler/facts.ts SNAP.apiUser).
 API_USER=snap
 PROBE="${1:-default}"
@@ -48,32 +50,13 @@ case "$PROBE" in
   *[!A-Za-z0-9_-]*) fail "probe name '$PROBE' is not a word" ;;
 esac
 
-# The curl config carrying the credentials, on stdout (nothing without a password file). Exit
-# status 3: the file cannot be read; 4: it is empty; 5: it is more than one line of text.
+# The curl config carrying the credentials, on stdout (nothing without a password file), from
+# snap-password.awk beside this script. Exit status 3: the file cannot be read; 4: it is empty;
+# 5: it is not one line of text.
 credentials() {
   [ -n "$PASSWORD_FILE" ] || return 0
   [ -f "$PASSWORD_FILE" ] || return 3
-  LC_ALL=C PASSWORD_FILE="$PASSWORD_FILE" API_USER="$API_USER" awk '
-    BEGIN {
-      file = ENVIRON["PASSWORD_FILE"]
-      lines = 0
-      while ((status = (getline line < file)) > 0) {
-        lines++
-        if (lines == 1) password = line
-      }
-      if (status < 0) exit 3
-      if (lines > 1) exit 5
-      if (password == "") exit 4
-      if (password ~ /[\001-\037\177]/) exit 5
-      value = ENVIRON["API_USER"] ":" password
-      quoted = ""
-      for (i = 1; i <= length(value); i++) {
-        c = substr(value, i, 1)
-        if (c == "\\" || c == "\"") quoted = quoted "\\"
-        quoted = quoted c
-      }
-      printf "user = \"%s\"\n", quoted
-    }'
+  LC_ALL=C PASSWORD_FILE="$PASSWORD_FILE" CURL_USER="$API_USER" awk -f "$PASSWORD_AWK" </dev/null
 }
 
 url="http://$HOST:$PORT/v1/tasks"
