@@ -8,6 +8,12 @@
  * cannot express (ranges, formats, cross-references).
  */
 
+/** A node label, `key=value`, that pins a workload to the nodes carrying it. */
+export interface NodeLabel {
+  key: string;
+  value: string;
+}
+
 /** A duration such as "10s", "5m", "12h", "30d" or "2w" (one unit only, like InfluxDB's). */
 export type Duration = `${number}${DurationUnit}`;
 export type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w';
@@ -155,7 +161,7 @@ export interface InClusterInfluxDB extends InfluxDBCommon {
   /** How long points are kept (the retention policy's duration), at least 1h. */
   retention: Duration;
   /** The node label that pins InfluxDB to its dedicated node. */
-  nodeSelector: { key: string; value: string };
+  nodeSelector: NodeLabel;
   storage: InfluxDBStorage;
   servicePort: number;
   resources: Resources;
@@ -182,9 +188,11 @@ export interface GrafanaConfig {
   /**
    * The NodePort of Grafana's Service, 30000-32767. The Service keeps the client's address
    * (externalTrafficPolicy Local) so that Grafana's NetworkPolicy can admit by client range: the
-   * port answers on the node Grafana runs on.
+   * port answers on the node Grafana runs on (pin it with nodeSelector for a stable address).
    */
   nodePort: number;
+  /** A node label that pins Grafana to the node(s) people reach it at; anywhere when absent. */
+  nodeSelector?: NodeLabel;
   /** Plain HTTP by default; with TLS on the admin login never crosses the network in clear text. */
   tls: GrafanaTls;
   resources: Resources;

@@ -15,6 +15,7 @@ import type {
   InfluxDBStorage,
   GrafanaTls,
   NetworkPolicyConfig,
+  NodeLabel,
   GitOpsConfig,
   RemoteInfluxDB,
   Resources,
@@ -130,6 +131,11 @@ const hindsight = object<HindsightConfig>({
   queueFileSize: integer(MiB, 1024 * MiB),
 });
 
+const nodeLabel = object<NodeLabel>({
+  key: text(LABEL_KEY, 'a label key'),
+  value: text(LABEL_VALUE, 'a label value'),
+});
+
 const influxCommon = {
   database: text(IDENTIFIER, 'a database name (letters, digits, "_")'),
   retentionPolicy: text(IDENTIFIER, 'a retention policy name (letters, digits, "_")'),
@@ -140,10 +146,7 @@ const influxdb = tagged('enabled', {
     enabled: oneOf([true]),
     ...influxCommon,
     retention: duration(3600),
-    nodeSelector: object<InClusterInfluxDB['nodeSelector']>({
-      key: text(LABEL_KEY, 'a label key'),
-      value: text(LABEL_VALUE, 'a label value'),
-    }),
+    nodeSelector: nodeLabel,
     storage: influxdbStorage,
     servicePort: port,
     resources,
@@ -162,6 +165,7 @@ const grafanaTls = tagged('enabled', {
 
 const grafana = object<GrafanaConfig>({
   nodePort: integer(30000, 32767),
+  nodeSelector: optional(nodeLabel),
   tls: grafanaTls,
   resources,
   sqliteSizeLimit: quantity,

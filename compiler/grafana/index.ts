@@ -168,6 +168,7 @@ export function grafana(config: StackConfig, inputs: BuildInputs): GrafanaObject
     config,
     COMPONENT,
     podTemplate(config, COMPONENT, hashed, {
+      ...(settings.nodeSelector && { nodeSelector: { [settings.nodeSelector.key]: settings.nodeSelector.value } }),
       securityContext: { runAsNonRoot: true, fsGroup: GRAFANA.user },
       containers: [grafanaContainer(config)],
       volumes: [

@@ -165,6 +165,11 @@ const CASES: [string, (config: ReturnType<typeof shipped>) => void, string][] = 
     'prod.grafana.tls.secret: "grafana-admin" also holds a password: the certificate has a Secret of its own',
   ],
   [
+    'a Grafana node label that is not one',
+    (c) => (c.prod.grafana = { nodeSelector: { key: 'not a key', value: 'true' } }),
+    'prod.grafana.nodeSelector.key: "not a key" is not a label key',
+  ],
+  [
     'a local volume without its capacity',
     (c) => (c.defaults.influxdb.storage = { type: 'localVolume', path: '/var/lib/stacklight/influxdb' }),
     'defaults.influxdb.storage.capacity: is missing',

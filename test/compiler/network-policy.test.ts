@@ -68,3 +68,15 @@ test("Grafana's NodePort keeps the client's address, so its policy's client rang
   assert.equal(service.spec?.type, 'NodePort');
   assert.equal(service.spec?.externalTrafficPolicy, 'Local');
 });
+
+test('Grafana runs anywhere unless pinned to the nodes its NodePort is reached at', () => {
+  const podSpec = (config: StackConfig) => {
+    const deployment = buildStack(config, INPUTS).find((object) => object.kind === 'Deployment' && object.metadata.name === 'grafana');
+    assert.ok(deployment?.kind === 'Deployment');
+    return deployment.spec!.template.spec!;
+  };
+  assert.equal(podSpec(stack).nodeSelector, undefined);
+  const pinned = structuredClone(stack) as StackConfig;
+  pinned.grafana.nodeSelector = { key: 'stacklight.ms/grafana', value: 'true' };
+  assert.deepEqual(podSpec(pinned).nodeSelector, { 'stacklight.ms/grafana': 'true' });
+});
