@@ -38,11 +38,30 @@ for (const engine of availableEngines()) {
     const metricsOf = (publisher: SnapPublisher): SnapMetric[] =>
       publisher.sent.flatMap((record) => (record.metric ? [record.metric] : []));
 
+    /** For a failure's message: per collection, how many of its points arrived; the proxy's answers; the plugin's counters. */
+    async function whatArrived(metrics: readonly SnapMetric[]): Promise<string> {
+      const stored = await storedPoints(pipeline.influx).catch(() => new Map());
+      const rounds = new Map<string, { expected: number; stored: number }>();
+      for (const metric of metrics) {
+        const round = rounds.get(String(metric.timestampNs)) ?? { expected: 0, stored: 0 };
+        round.expected += 1;
+        if (stored.has(expectedPoint(metric, config).key)) round.stored += 1;
+        rounds.set(String(metric.timestampNs), round);
+      }
+      const counters = await selfMonitoring(pipeline.influx).catch((error: Error) => error.message);
+      return [
+        `collections (time ns: stored/expected): ${[...rounds].map(([time, r]) => `${time}: ${r.stored}/${r.expected}`).join(', ')}`,
+        `proxy answers (status: count): ${JSON.stringify(Object.fromEntries(proxy.answered))}`,
+        `the plugin's counters: ${JSON.stringify(counters)}`,
+      ].join('\n');
+    }
+
     /** Every metric is in InfluxDB exactly once with its value. */
     async function assertAllArrived(metrics: readonly SnapMetric[], what: string): Promise<void> {
       const expected = new Map(metrics.map((metric) => [expectedPoint(metric, config).key, expectedPoint(metric, config)]));
-      const stored = await eventually(`${what}: ${expected.size} points`, () => storedPoints(pipeline.influx), (points) => [...expected.keys()].every((key) => points.has(key)), 30_000).catch((error: Error) => {
-        throw new Error(`${error.message}\nHindsight's log:\n${pipeline.hindsight.logs().split('\n').slice(-30).join('\n')}`);
+      const allThere = (points: Map<string, unknown>) => [...expected.keys()].every((key) => points.has(key));
+      const stored = await eventually(`${what}: ${expected.size} points`, () => storedPoints(pipeline.influx), allThere, 30_000).catch(async (error: Error) => {
+        throw new Error(`${error.message}\n${await whatArrived(metrics)}\nHindsight's log:\n${pipeline.hindsight.logs().split('\n').slice(-30).join('\n')}`);
       });
       for (const [key, point] of expected) {
         assert.equal(stored.get(key)!.count, 1, key);
