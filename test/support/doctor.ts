@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { findPinned, TOOLS, type ToolName } from '../../compiler/tools.ts';
 import { CC, LUA_INCLUDE } from './heka-native.ts';
+import { onPath } from './on-path.ts';
 import { INFLUXD } from './influxdb.ts';
 import { REDIS_SERVER } from './argocd.ts';
 import { CLUSTER_BUILD_COMMAND, clusterBuild, ETCD } from './cluster.ts';
@@ -50,20 +51,6 @@ export const LUA_MODULES: Readonly<Record<string, string>> = {
 
 const LUA = 'lua5.1';
 const apt = (pkg: string) => `apt-get install ${pkg}`;
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 async function runs(command: string, args: string[]): Promise<Finding> {
   try {
