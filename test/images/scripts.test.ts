@@ -5,6 +5,7 @@
  * healthcheck with and without a terminated plugin and a running process, and the dependency
  * plan of the Snap build's lock-file reader.
  */
+import { entrypointEnv } from '../support/snapd.ts';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -79,15 +80,7 @@ describe('snap entrypoint', () => {
     const passwordFile = path.join(dir, 'snap-api');
     await writeFile(configTemplate, options.template ?? AUTH_TEMPLATE);
     await writeFile(passwordFile, options.password ?? 'the-password\n');
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      SNAP_TASK_TEMPLATE_DIR: templates,
-      SNAP_TASK_DIR: tasks,
-      SNAP_DAEMON: daemon.program,
-      [SNAP.configTemplateEnv]: configTemplate,
-      [SNAP.configFileEnv]: config,
-      [SNAP.apiPasswordFileEnv]: passwordFile,
-    };
+    const env = entrypointEnv({ templates, tasks, daemon: daemon.program, configTemplate, config, passwordFile });
     const args = ['--config', config];
     return {
       dir,

@@ -237,6 +237,29 @@ export function localSnapdConfig(
 }
 
 /** A random REST API password, with the characters the entrypoint escapes and a space. */
+/** Where images/snap/entrypoint.sh finds its files outside the image (the image's paths are its defaults). */
+export interface EntrypointLayout {
+  templates: string;
+  tasks: string;
+  daemon: string;
+  configTemplate: string;
+  config: string;
+  passwordFile: string;
+}
+
+/** The environment the entrypoint reads for that layout (PATH included, nothing else of ours). */
+export function entrypointEnv(layout: EntrypointLayout): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    SNAP_TASK_TEMPLATE_DIR: layout.templates,
+    SNAP_TASK_DIR: layout.tasks,
+    SNAP_DAEMON: layout.daemon,
+    [SNAP.configTemplateEnv]: layout.configTemplate,
+    [SNAP.configFileEnv]: layout.config,
+    [SNAP.apiPasswordFileEnv]: layout.passwordFile,
+  };
+}
+
 export function randomApiPassword(): string {
   return `${randomBytes(18).toString('base64url')} "\\ ${randomBytes(6).toString('hex')}`;
 }
@@ -268,15 +291,9 @@ export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
   await writeFile(apiPasswordFile, `${apiPassword}\n`, { mode: 0o400 });
   const configFile = path.join(runDir, path.basename(SNAP.configFile));
   const env = {
-    PATH: process.env['PATH'],
+    ...entrypointEnv({ templates, tasks, daemon: build.snapteld, configTemplate, config: configFile, passwordFile: apiPasswordFile }),
     TMPDIR: path.join(dir, 'tmp'),
     NODE_NAME: nodeName,
-    SNAP_TASK_TEMPLATE_DIR: templates,
-    SNAP_TASK_DIR: tasks,
-    SNAP_DAEMON: build.snapteld,
-    [SNAP.configTemplateEnv]: configTemplate,
-    [SNAP.configFileEnv]: configFile,
-    [SNAP.apiPasswordFileEnv]: apiPasswordFile,
   };
   const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), apiPassword, apiPasswordFile, configFile, env, ['--config', configFile], options.hostname);
   try {
