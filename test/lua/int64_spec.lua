@@ -4,28 +4,9 @@ local int64 = require "stacklight.int64"
 
 local TWO32 = 4294967296
 
--- The halves of a decimal int64 (two's complement), computed independently of the module: the
--- decimal digits are folded into base-2^16 digits.
-local function halves(v)
-    local neg = v:sub(1, 1) == "-"
-    if neg then v = v:sub(2) end
-    local d = { 0, 0, 0, 0 }
-    for k = 1, #v do
-        local carry = v:byte(k) - 48
-        for i = 1, 4 do
-            local x = d[i] * 10 + carry
-            d[i], carry = x % 65536, math.floor(x / 65536)
-        end
-    end
-    if neg then
-        local carry = 1
-        for i = 1, 4 do
-            local x = (65535 - d[i]) + carry
-            d[i], carry = x % 65536, math.floor(x / 65536)
-        end
-    end
-    return d[2] * 65536 + d[1], d[4] * 65536 + d[3]
-end
+-- The halves of a decimal int64 (two's complement), computed independently of the module: by
+-- the tests' encoder, which folds the decimal digits into base-2^16 digits.
+local halves = require("heka_encoder").halves
 
 -- floor(v / 10^k) of a non-negative decimal string: drop the last k digits.
 local function decimal_div(v, k)

@@ -85,6 +85,13 @@ local function varint(v)
 end
 M.varint = varint
 
+-- The unsigned 32-bit halves lo, hi of a 64-bit two's complement integer (a number or a
+-- decimal string): the reference the specs hold stacklight.int64 to.
+function M.halves(v)
+  local d = digits_of(v)
+  return d[2] * 65536 + d[1], d[4] * 65536 + d[3]
+end
+
 local function key(field, wt) return varint(field * 8 + wt) end
 local function len_delim(field, s) return key(field, 2) .. varint(#s) .. s end
 
