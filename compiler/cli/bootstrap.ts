@@ -4,7 +4,7 @@
  * nothing itself.
  */
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { environmentConfig, ConfigError } from '../config/load.ts';
 import { ageKeyFile } from '../secrets/age-keys.ts';
 import { recipients } from '../secrets/sops-config.ts';
@@ -19,7 +19,7 @@ const root = resolve(values.root ?? '.');
 try {
   const [environment] = positionals;
   if (!environment) throw new Error('usage: npm run bootstrap -- <env> [--age-key-file <file>]');
-  const config = await environmentConfig(root, environment);
+  const config = await environmentConfig(join(root, 'config'), environment);
   const keyFile = ageKeyFile(values['age-key-file']);
   const envRecipients = await recipients(root, environment);
   const key = await findAgeKeyLine(keyFile, envRecipients);

@@ -25,7 +25,7 @@ async function localHead(): Promise<string | undefined> {
 try {
   const [environment] = positionals;
   if (!environment) throw new Error('usage: npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json]');
-  const config = await environmentConfig(root, environment);
+  const config = await environmentConfig(join(root, 'config'), environment);
   const kc = kubeConfigFrom(values);
   const report = await clusterStatus(kc, {
     environment,

@@ -141,12 +141,17 @@ export async function readConfig(configDir: string): Promise<RawConfig> {
   return { defaults, environments };
 }
 
-/** One environment's config from `<root>/config`, validated with all the others. */
-export async function environmentConfig(root: string, environment: string): Promise<StackConfig> {
-  const resolved = resolveConfig(await readConfig(join(root, 'config')));
-  const env = resolved.environments.find((candidate) => candidate.name === environment);
-  if (!env) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
-  return env.config;
+/**
+ * One environment's config from `configDir`, validated with all the others; `alone`: only with the
+ * defaults, so that the other environments' problems do not block it (a password rotation).
+ */
+export async function environmentConfig(configDir: string, environment: string, { alone = false } = {}): Promise<StackConfig> {
+  const raw = await readConfig(configDir);
+  if (!raw.environments.some((candidate) => candidate.name === environment)) {
+    throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
+  }
+  const environments = alone ? raw.environments.filter((candidate) => candidate.name === environment) : raw.environments;
+  return resolveConfig({ ...raw, environments }).environments.find((candidate) => candidate.name === environment)!.config;
 }
 
 /** Validates the defaults and every environment; throws one ConfigError listing every problem. */

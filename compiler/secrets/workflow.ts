@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { StackConfig } from '../config/types.ts';
-import { readConfig, resolveConfig } from '../config/load.ts';
+import { environmentConfig } from '../config/load.ts';
 import { toYaml } from '../render/yaml.ts';
 import { SECRETS_DIR } from '../kustomize/overlay.ts';
 import { requiredSecrets, secretId, type RequiredSecret, type SecretRef } from './credentials.ts';
@@ -33,12 +33,7 @@ export function secretFile(environment: string, ref: SecretRef): string {
 }
 
 /** The one environment's config: the others' problems do not block a rotation here. */
-async function environmentConfig(context: SecretsContext, environment: string): Promise<StackConfig> {
-  const raw = await readConfig(context.configDir);
-  const own = raw.environments.filter((candidate) => candidate.name === environment);
-  if (own.length === 0) throw new Error(`no environment "${environment}": expected config/environments/${environment}.ts`);
-  return resolveConfig({ ...raw, environments: own }).environments[0]!.config;
-}
+const ownConfig = (context: SecretsContext, environment: string) => environmentConfig(context.configDir, environment, { alone: true });
 
 function plaintextSecret(ref: SecretRef, values: Record<string, string>): string {
   return toYaml({ apiVersion: 'v1', kind: 'Secret', metadata: { name: ref.name, namespace: ref.namespace }, type: 'Opaque', stringData: values });
@@ -95,7 +90,7 @@ function copiesOf(config: StackConfig, name: string): RequiredSecret[] {
  * never made up anew: its copies hold one value.
  */
 export async function initEnvironment(context: SecretsContext, environment: string): Promise<void> {
-  const config = await environmentConfig(context, environment);
+  const config = await ownConfig(context, environment);
   const required = [...requiredSecrets(config).values()];
   const present = new Set<string>();
   for (const secret of required) {
@@ -135,7 +130,7 @@ export async function initEnvironment(context: SecretsContext, environment: stri
 /** Sets one key of one Secret in every namespace that reads it, keeping its other keys; creates the files that are new. */
 export async function setValue(context: SecretsContext, environment: string, name: string, key: string, value: string): Promise<void> {
   if (value.length === 0) throw new Error('refusing to set an empty value');
-  const config = await environmentConfig(context, environment);
+  const config = await ownConfig(context, environment);
   const copies = copiesOf(config, name);
   let values: Record<string, string> = {};
   for (const secret of copies) {

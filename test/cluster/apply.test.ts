@@ -66,7 +66,7 @@ for (const environment of ENVIRONMENTS) {
 
   test(`overlays/${environment}: Pod Security enforced per namespace, every workload's pods admitted where they belong, the collector's refused under restricted`, async () => {
     const objects = await kustomizeBuild(join(repo.root, 'overlays', environment));
-    const config = await environmentConfig(repo.root, environment);
+    const config = await environmentConfig(join(repo.root, 'config'), environment);
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     // the namespaces as the overlay left them in the server
     for (const [namespace, level] of [[config.namespaces.collector, 'privileged'], [config.namespaces.backend, 'restricted']] as const) {

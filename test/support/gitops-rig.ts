@@ -222,7 +222,7 @@ export class GitOpsRig implements AsyncDisposable {
 
   /** The environment's config as the copy resolves it. */
   config(): Promise<StackConfig> {
-    return environmentConfig(this.repo!.root, this.environment);
+    return environmentConfig(join(this.repo!.root, 'config'), this.environment);
   }
 
   overlayObjects(): Promise<KubeObject[]> {
