@@ -10,8 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Keyword } from 'dockerfile-ast';
 import {
+  APT_SNAPSHOT,
   COMPILED,
   IMAGE_NAMES,
+  aptProblems,
   argumentsOf,
   finalUser,
   instructionsOf,
@@ -120,6 +122,10 @@ describe('Dockerfiles', () => {
         assert.deepEqual(sourcePinProblems(parsed), []);
       });
 
+      it('installs Debian packages only from the pinned snapshot (images/shared/apt-snapshot.sh)', () => {
+        assert.deepEqual(aptProblems(parsed), []);
+      });
+
       it('runs as a non-root user in the final stage', () => {
         assert.deepEqual(userProblems(parsed), []);
       });
@@ -167,6 +173,10 @@ describe('Dockerfiles', () => {
     assert.deepEqual(parseProblems(broken), ['line 7: ENTRYPOINT is not valid exec-form JSON', 'line 8: unknown instruction FRM']);
     assert.deepEqual(baseImageProblems(broken), ['golang:latest uses the tag latest', 'debian:bookworm-slim is not pinned by digest']);
     assert.deepEqual(userProblems(broken), ['the final stage sets no USER (runs as root)']);
+    assert.deepEqual(aptProblems(broken), ['line 5: installs Debian packages without images/shared/apt-snapshot.sh']);
+    assert.deepEqual(aptProblems(parseDockerfile('FROM x\nRUN sh /mnt/shared/apt-snapshot.sh curl\n')), [
+      `line 2: runs apt-snapshot.sh without --mount=${APT_SNAPSHOT.mount}`,
+    ]);
     assert.deepEqual(sourcePinProblems(parseDockerfile('FROM x\nARG LIB_REF=v1.4.0\nARG LIB_COMMIT=33af22b\nARG TAR_SHA256=abc\nARG OK_COMMIT=' + 'a'.repeat(40) + '\n')), [
       'LIB_REF fetches a movable ref (v1.4.0)',
       'LIB_COMMIT=33af22b is not a full commit',

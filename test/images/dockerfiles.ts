@@ -115,6 +115,28 @@ export function execForm(instruction: Instruction): string[] {
   return JSON.parse(json) as string[];
 }
 
+/** The shared script every image installs Debian packages with, and how a RUN must mount it. */
+export const APT_SNAPSHOT = { script: 'apt-snapshot.sh', mount: 'type=bind,from=shared,target=/mnt/shared', context: 'shared=images/shared' } as const;
+
+/**
+ * Debian packages come from the pinned snapshot, through images/shared/apt-snapshot.sh only: a
+ * RUN that calls apt itself, or edits apt's sources, would bypass the one pin.
+ */
+export function aptProblems(parsed: ParsedDockerfile): string[] {
+  const problems: string[] = [];
+  for (const run of parsed.stages.flatMap((stage) => instructionsOf(stage, Keyword.RUN))) {
+    const text = run.getRawArgumentsContent() ?? '';
+    const line = run.getRange().start.line + 1;
+    if (/\bapt(-get)?\s+(update|install|upgrade)\b|sources\.list/.test(text)) {
+      problems.push(`line ${line}: installs Debian packages without images/shared/${APT_SNAPSHOT.script}`);
+    }
+    if (text.includes(APT_SNAPSHOT.script) && flag(run, 'mount') !== APT_SNAPSHOT.mount) {
+      problems.push(`line ${line}: runs ${APT_SNAPSHOT.script} without --mount=${APT_SNAPSHOT.mount}`);
+    }
+  }
+  return problems;
+}
+
 /** Destination paths of the final stage's COPY instructions. */
 export function copyDestinations(stage: Stage): string[] {
   return instructionsOf(stage, Keyword.COPY).map((instruction) => argumentsOf(instruction).at(-1) ?? '');
