@@ -5,15 +5,14 @@
  * service-account key are made per run with openssl; the admin's kubeconfig is written beside
  * them. Every process is stopped by its PID (dispose(), or at the test process's end).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../compiler/tools.ts';
-import { onProcessEnd } from './cleanup.ts';
+import { makeTempDir, ManagedChild, TempDirOwner } from './child-process.ts';
 import { freePort } from './influxdb.ts';
 
 export const CLUSTER_BUILD_COMMAND = 'bash test/cluster/build.sh';
@@ -54,45 +53,10 @@ function makeCertificates(dir: string): void {
   openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }
 
-/** A child process whose output goes to a log file, stopped by PID. */
-export class Daemon {
-  readonly exited: Promise<number | null>;
-  private readonly forget: () => void;
-  /** Why the program could not be started (ENOENT, EACCES), if it could not. */
-  spawnError?: Error;
-  constructor(readonly name: string, readonly child: ChildProcess, readonly log: string) {
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code) => resolve(code));
-      child.once('error', (error) => {
-        this.spawnError = error;
-        resolve(null);
-      });
-    });
-    this.forget = onProcessEnd(() => child.exitCode === null && child.kill('SIGKILL'));
-  }
+/** A program of the control plane, Flux or Argo CD, its output appended to a log file. */
+export class Daemon extends ManagedChild {
   static start(name: string, command: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env): Daemon {
-    const fd = openSync(log, 'a');
-    try {
-      return new Daemon(name, spawn(command, args, { stdio: ['ignore', fd, fd], env }), log);
-    } finally {
-      closeSync(fd); // the child has its own copy
-    }
-  }
-  get running(): boolean {
-    return !this.spawnError && this.child.exitCode === null && this.child.signalCode === null;
-  }
-  logTail(lines = 20): string {
-    if (this.spawnError) return `could not start: ${this.spawnError.message}`;
-    return readFileSync(this.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  }
-  async stop(graceMs = 5000): Promise<void> {
-    if (this.running) {
-      this.child.kill('SIGTERM');
-      const stopped = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
-      if (!stopped) this.child.kill('SIGKILL');
-      await this.exited;
-    }
-    this.forget();
+    return new Daemon(name, command, args, { env, logFile: log });
   }
 }
 
@@ -101,10 +65,12 @@ export interface ClusterOptions {
   controllerManager?: boolean;
 }
 
-export class LocalCluster implements AsyncDisposable {
+export class LocalCluster extends TempDirOwner {
   readonly daemons: Daemon[] = [];
   readonly kubeConfig = new KubeConfig();
-  private constructor(readonly dir: string, readonly build: string, readonly server: string) {}
+  private constructor(dir: string, readonly build: string, readonly server: string) {
+    super(dir);
+  }
 
   get kubeconfigPath(): string {
     return path.join(this.dir, 'admin.kubeconfig');
@@ -136,13 +102,10 @@ export class LocalCluster implements AsyncDisposable {
 
   static async start(options: ClusterOptions = {}): Promise<LocalCluster> {
     const build = requireClusterBuild();
-    const dir = await mkdtemp(path.join(tmpdir(), 'stacklight-cluster-'));
-    const forgetDir = onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const cluster = new LocalCluster(dir, build, `https://127.0.0.1:${apiPort}`);
-    cluster.forgetDir = forgetDir;
+    const cluster = new LocalCluster(await makeTempDir('cluster'), build, `https://127.0.0.1:${apiPort}`);
     try {
-      makeCertificates(dir);
+      makeCertificates(cluster.dir);
       await cluster.writeKubeconfig();
       cluster.startEtcd(etcdClient, etcdPeer);
       cluster.startApiServer(apiPort, etcdClient);
@@ -155,8 +118,6 @@ export class LocalCluster implements AsyncDisposable {
       throw new Error(`the local control plane did not start: ${(error as Error).message}\n${logs}`, { cause: error });
     }
   }
-
-  private forgetDir: () => void = () => {};
 
   private file(name: string): string {
     return path.join(this.dir, name);
@@ -239,13 +200,8 @@ export class LocalCluster implements AsyncDisposable {
     }
   }
 
-  async dispose(): Promise<void> {
-    for (const daemon of [...this.daemons].reverse()) await daemon.stop();
-    await rm(this.dir, { recursive: true, force: true });
-    this.forgetDir();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.dispose();
+  /** Stops the daemons, the last started first. */
+  async stop(graceMs = 5000): Promise<void> {
+    for (const daemon of [...this.daemons].reverse()) await daemon.stop(graceMs);
   }
 }

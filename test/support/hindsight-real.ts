@@ -12,15 +12,13 @@
  *   await hs.kill(); await hs.start();         // same port, same queue and checkpoints
  *   hs.pluginStats()                          // Hindsight's own plugins.tsv
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { HINDSIGHT } from '../../compiler/facts.ts';
 import { PLUGINS } from '../../compiler/collector/hindsight.ts';
-import { onProcessEnd } from './cleanup.ts';
+import { LogLines, makeTempDir, ManagedChild, started, TempDirOwner } from './child-process.ts';
 import { assignments, REPO_ROOT, type CfgOverrides, type HindsightStageOptions } from './hindsight-stage.ts';
 import { freePort } from './influxdb.ts';
 import { localBuild, notBuilt } from './local-build.ts';
@@ -83,31 +81,28 @@ function localPaths(text: string, dirs: { config: string; run: string; state: st
 
 export type RealHindsightOptions = Pick<HindsightStageOptions, 'configDir' | 'overrides' | 'env' | 'hekaPort'> & { build: HindsightBuild };
 
-export class RealHindsight {
+export class RealHindsight extends TempDirOwner {
   readonly configDir: string;
   readonly runDir: string;
   readonly stateDir: string;
   hekaPort: number;
-  private child: ChildProcess | undefined;
-  private logLines: string[] = [];
-  private readonly forget: () => void;
+  private hindsight?: ManagedChild;
+  /** Its output, across restarts. */
+  private readonly log = new LogLines(2000);
 
   constructor(
-    readonly dir: string,
+    dir: string,
     private readonly options: RealHindsightOptions,
   ) {
+    super(dir, 5000);
     this.configDir = path.join(dir, 'config');
     this.runDir = path.join(dir, 'run');
     this.stateDir = path.join(dir, 'state');
     this.hekaPort = options.hekaPort ?? 0;
-    this.forget = onProcessEnd(() => {
-      this.child?.kill('SIGKILL');
-      rmSync(this.dir, { recursive: true, force: true });
-    });
   }
 
   logs(): string {
-    return this.logLines.join('\n');
+    return String(this.log);
   }
 
   /** The config directory as the DaemonSet mounts it, with this machine's paths and the test's settings. */
@@ -136,27 +131,16 @@ export class RealHindsight {
   /** Starts Hindsight through the image's entrypoint; resolves once heka_tcp accepts connections. */
   async start(): Promise<void> {
     await this.prepare();
-    const child = spawn('sh', [ENTRYPOINT], {
-      env: {
-        ...process.env,
-        ...this.options.env,
-        TZ: 'UTC',
-        HINDSIGHT_CONFIG_DIR: this.configDir,
-        HINDSIGHT_RUN_DIR: this.runDir,
-        HINDSIGHT_BIN: this.options.build.binary,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    const collect = (chunk: Buffer) => this.logLines.push(...chunk.toString().split('\n').filter(Boolean));
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    const deadline = Date.now() + 20_000;
-    while (!(await this.accepting())) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hindsight exited (${child.exitCode ?? child.signalCode}) while starting:\n${this.logs()}`);
-      if (Date.now() > deadline) throw new Error(`hindsight's heka_tcp not listening on ${this.hekaPort} after 20 s:\n${this.logs()}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const env = {
+      ...process.env,
+      ...this.options.env,
+      TZ: 'UTC',
+      HINDSIGHT_CONFIG_DIR: this.configDir,
+      HINDSIGHT_RUN_DIR: this.runDir,
+      HINDSIGHT_BIN: this.options.build.binary,
+    };
+    this.hindsight = new ManagedChild('hindsight', 'sh', [ENTRYPOINT], { env, log: this.log });
+    await this.hindsight.waitFor(() => this.accepting(), `heka_tcp listening on ${this.hekaPort}`, 20_000);
   }
 
   private accepting(): Promise<boolean> {
@@ -171,24 +155,14 @@ export class RealHindsight {
     });
   }
 
-  private async exited(signal: NodeJS.Signals, graceMs: number): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const done = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await done;
-    clearTimeout(timer);
-  }
-
   /** SIGTERM: Hindsight's clean shutdown (timer_event with shutdown, checkpoints written). */
-  stop(graceMs = 10_000): Promise<void> {
-    return this.exited('SIGTERM', graceMs);
+  async stop(graceMs = 10_000): Promise<void> {
+    await this.hindsight?.stop(graceMs);
   }
 
   /** SIGKILL: replay from the last written checkpoint on start(). */
-  kill(): Promise<void> {
-    return this.exited('SIGKILL', 0);
+  async kill(): Promise<void> {
+    await this.hindsight?.kill();
   }
 
   /** The content of <run>/<type>/<name>.err (a terminated plugin), if any. */
@@ -202,21 +176,8 @@ export class RealHindsight {
     const file = path.join(this.stateDir, 'plugins.tsv');
     return existsSync(file) ? parsePluginsTsv(readFileSync(file, 'utf8')) : [];
   }
-
-  async dispose(): Promise<void> {
-    await this.stop(5000);
-    this.forget();
-    await rm(this.dir, { recursive: true, force: true });
-  }
 }
 
 export async function startRealHindsight(options: RealHindsightOptions): Promise<RealHindsight> {
-  const hindsight = new RealHindsight(await mkdtemp(path.join(os.tmpdir(), 'stacklight-real-hindsight-')), options);
-  try {
-    await hindsight.start();
-  } catch (error) {
-    await hindsight.dispose().catch(() => undefined);
-    throw error;
-  }
-  return hindsight;
+  return started(new RealHindsight(await makeTempDir('real-hindsight'), options));
 }

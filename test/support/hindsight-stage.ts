@@ -20,16 +20,16 @@
  *   node --import tsx test/support/hindsight-stage.ts --config-dir DIR [--port N]
  *        [--output-dir DIR] [--env NAME=VALUE]... [--set output.influxdb.key=LUA_VALUE]...
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdtempSync, readFileSync, statSync, readdirSync, writeFileSync } from 'node:fs';
+import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { hindsightFiles, PLUGINS, type InfluxdbOutputCfg } from '../../compiler/collector/hindsight.ts';
 import { luaValue, type LuaValue } from '../../compiler/render/lua.ts';
-import { onProcessEnd } from './cleanup.ts';
+import { LogLines, makeTempDir, ManagedChild, started, TempDirOwner } from './child-process.ts';
+import { removeAtProcessEnd } from './cleanup.ts';
 import { hekaNativeEnv } from './heka-native.ts';
 
 export const STAGE_DIR = fileURLToPath(new URL('./hindsight-stage/', import.meta.url));
@@ -118,26 +118,6 @@ export interface InputStats {
   decoder: 'c' | 'lua';
 }
 
-interface StageProcess {
-  name: string;
-  child: ChildProcess;
-  exited: Promise<void>;
-  ready: boolean;
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise; the timer never holds the process. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Lua assignments appended to a cfg (later assignments win), one per override. */
 export function assignments(values: CfgOverrides): string {
   return Object.entries(values)
@@ -148,26 +128,26 @@ export function assignments(values: CfgOverrides): string {
     .join('\n');
 }
 
-export class HindsightStage implements AsyncDisposable {
+export class HindsightStage extends TempDirOwner {
   /** The stage's copy of the config directory. */
   readonly configDir: string;
   readonly outputDir: string;
   hekaPort: number;
   readonly events: StageEvent[] = [];
-  private readonly processes: StageProcess[] = [];
-  private logLines: string[] = [];
+  private readonly processes: ManagedChild[] = [];
+  /** Both processes' stderr and stdout's log lines, across restarts. */
+  private readonly log: LogLines;
   private stopping = false;
-  private disposed = false;
-  /** Unregisters the last-resort cleanup at process end (cleanup.ts). */
-  private forget?: () => void;
   private originals = new Map<string, string>();
   /** Where lua5.1 finds the stage's C decoder (heka-native.ts). */
   private nativeEnv: Record<string, string> = {};
 
   constructor(
-    readonly dir: string,
+    dir: string,
     private readonly options: HindsightStageOptions,
   ) {
+    super(dir, 3000);
+    this.log = new LogLines(2000, options.echoLogs);
     this.configDir = path.join(dir, 'config');
     this.outputDir = options.outputDir ?? path.join(dir, 'output');
     this.hekaPort = options.hekaPort ?? 0;
@@ -178,12 +158,12 @@ export class HindsightStage implements AsyncDisposable {
   }
 
   get running(): boolean {
-    return this.processes.some((p) => p.child.exitCode === null && p.child.signalCode === null);
+    return this.processes.some((p) => p.running);
   }
 
   /** The stage's recent log lines (both processes' stderr). */
   logs(): string {
-    return this.logLines.join('\n');
+    return String(this.log);
   }
 
   /** Copies the config directory (first start only) and writes the cfg files with the overrides. */
@@ -215,50 +195,41 @@ export class HindsightStage implements AsyncDisposable {
     }
   }
 
-  private spawnProcess(name: string, script: string, args: string[]): StageProcess {
-    const child = spawn(LUA, [path.join(STAGE_DIR, script), '--config-dir', this.configDir, '--output-dir', this.outputDir, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+  private spawnProcess(name: string, script: string, args: string[]): void {
+    const stageArgs = [path.join(STAGE_DIR, script), '--config-dir', this.configDir, '--output-dir', this.outputDir, ...args];
+    const proc = new ManagedChild(name, LUA, stageArgs, {
       env: { ...process.env, ...this.nativeEnv, ...this.options.env, TZ: 'UTC' },
+      log: this.log,
+      onStdout: (line) => this.stdoutLine(name, line),
+      // the stage's processes stop cleanly at the end of their stdin (Hindsight: on SIGTERM)
+      stdin: 'pipe',
+      terminate: (child) => child.stdin?.end(),
     });
-    const proc: StageProcess = { name, child, exited: new Promise((resolve) => child.once('exit', () => resolve())), ready: false };
-    child.on('error', (error) => this.logLines.push(`${name}: spawn error: ${String(error)}`));
-    child.stdin?.on('error', () => undefined);
-    let pending = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line.startsWith('@@stage ')) {
-          try {
-            this.events.push({ ...(JSON.parse(line.slice(8)) as Omit<StageEvent, 'at'>), at: Date.now() });
-          } catch {
-            this.logLines.push(`${name}: bad event line: ${line}`);
-          }
-        } else if (line) this.logLines.push(`${name}: ${line}`);
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (this.options.echoLogs) process.stderr.write(text);
-      this.logLines.push(...text.split('\n').filter(Boolean));
-      if (this.logLines.length > 2000) this.logLines.splice(0, this.logLines.length - 2000);
-    });
-    child.once('exit', () => {
+    void proc.exited.then(() => {
       // Hindsight is one process: when a part of the stage exits on its own (e.g. a plugin with
       // shutdown_on_terminate), the rest goes too
       if (!this.stopping) void this.stop();
     });
     this.processes.push(proc);
-    return proc;
+  }
+
+  /** A line of a process's stdout: an event (@@stage {...}) or a log line. */
+  private stdoutLine(name: string, line: string): void {
+    if (!line.startsWith('@@stage ')) {
+      if (line) this.log.add(`${name}: ${line}`);
+      return;
+    }
+    try {
+      this.events.push({ ...(JSON.parse(line.slice(8)) as Omit<StageEvent, 'at'>), at: Date.now() });
+    } catch {
+      this.log.add(`${name}: bad event line: ${line}`);
+    }
   }
 
   /** Starts the input and every output plugin; resolves once all are ready. */
   async start(): Promise<void> {
     if (this.disposed) throw new Error('this stage was disposed');
     if (this.running) return;
-    this.forget ??= onProcessEnd(() => this.killSync());
     await this.prepare();
     this.nativeEnv = await hekaNativeEnv();
     this.processes.length = 0;
@@ -292,11 +263,8 @@ export class HindsightStage implements AsyncDisposable {
     try {
       await this.waitFor(
         () => {
-          for (const p of this.processes) {
-            if (p.child.exitCode !== null || p.child.signalCode !== null) {
-              throw new Error(`${p.name} exited during start (${p.child.exitCode ?? p.child.signalCode}):\n${this.logs()}`);
-            }
-          }
+          const exited = this.processes.find((p) => !p.running);
+          if (exited) throw new Error(`${exited.name} exited during start (${exited.exitStatus}):\n${this.logs()}`);
           return expected.every((prefix) =>
             this.events.some((e) => e.at >= since && e.plugin.startsWith(prefix) && ['ready', 'load_failed', 'terminated'].includes(e.event)),
           );
@@ -319,24 +287,13 @@ export class HindsightStage implements AsyncDisposable {
   /** A clean stop (Hindsight on SIGTERM): shutdown timer_event, checkpoints written. SIGKILL after graceMs. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
-    const procs = this.processes.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
-    for (const p of procs) p.child.stdin?.end();
-    await Promise.all(
-      procs.map(async (p) => {
-        if (!(await within(p.exited, graceMs))) {
-          p.child.kill('SIGKILL');
-          await p.exited;
-        }
-      }),
-    );
+    await Promise.all(this.processes.map((p) => p.stop(graceMs)));
   }
 
   /** kill -9 of the whole stage (outputs first, then the input). */
   async kill(): Promise<void> {
     this.stopping = true;
-    const procs = [...this.processes].reverse();
-    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all(procs.map((p) => within(p.exited, 5000)));
+    await Promise.all([...this.processes].reverse().map((p) => p.kill()));
   }
 
   async restart(): Promise<void> {
@@ -384,24 +341,6 @@ export class HindsightStage implements AsyncDisposable {
       .filter((n) => n.endsWith('.log'))
       .reduce((sum, n) => sum + statSync(path.join(dir, n)).size, 0);
   }
-
-  /** Stops the stage (cleanly, then forcibly) and removes its directory. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    await this.stop(3000);
-    this.disposed = true;
-    this.forget?.();
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.dispose();
-  }
-
-  killSync(): void {
-    for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -414,15 +353,7 @@ function readJson<T>(file: string): T | undefined {
 
 /** Creates a temp directory for the stage and starts it. */
 export async function startHindsightStage(options: HindsightStageOptions): Promise<HindsightStage> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'stacklight-hindsight-'));
-  const stage = new HindsightStage(dir, options);
-  try {
-    await stage.start();
-  } catch (error) {
-    await stage.dispose().catch(() => undefined);
-    throw error;
-  }
-  return stage;
+  return started(new HindsightStage(await makeTempDir('hindsight'), options));
 }
 
 /** Writes the compiler's Hindsight files (hindsight.cfg, run/..., modules/...) under dir. */
@@ -450,7 +381,7 @@ export function influxdbWiring(
   extra: Partial<Record<keyof InfluxdbOutputCfg, LuaValue>> = {},
 ): Pick<HindsightStageOptions, 'overrides' | 'env'> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stacklight-writer-'));
-  onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
+  removeAtProcessEnd(dir);
   const passwordFile = path.join(dir, 'influxdb-writer');
   writeFileSync(passwordFile, influx.writer.password, { mode: 0o400 });
   return {

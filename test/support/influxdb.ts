@@ -17,18 +17,15 @@
  * (ports, data, users) back. A process 'exit' hook kills what is still running and removes the
  * temp directories, should a test forget.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type { Precision, StackConfig } from '../../compiler/config/types.ts';
 import { influxdbConf } from '../../compiler/influxdb/index.ts';
 import { toToml, type TomlDocument, type TomlScalar } from '../../compiler/render/toml.ts';
 import { stack } from '../../config/stack.ts';
-import { onProcessEnd } from './cleanup.ts';
+import { LogLines, makeTempDir, ManagedChild, started, TempDirOwner } from './child-process.ts';
 
 export const INFLUXD = process.env['INFLUXD'] ?? '/usr/bin/influxd';
 
@@ -101,19 +98,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves true when `promise` settles within `ms`, false otherwise; the timer never holds the process. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function password(): string {
   return randomBytes(24).toString('base64url');
 }
@@ -164,7 +148,7 @@ function authHeader(credentials: InfluxCredentials | undefined): Record<string, 
   return { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` };
 }
 
-export class InfluxDBServer implements AsyncDisposable {
+export class InfluxDBServer extends TempDirOwner {
   readonly database: string;
   readonly retentionPolicy: string;
   readonly retention: string;
@@ -173,18 +157,17 @@ export class InfluxDBServer implements AsyncDisposable {
   readonly reader: InfluxCredentials;
   port = 0;
   rpcPort = 0;
-  private child?: ChildProcess;
-  private exited?: Promise<void>;
-  private logLines: string[] = [];
+  private influxd?: ManagedChild;
+  /** influxd's recent output (stdout and stderr), across restarts. */
+  private readonly log: LogLines;
   private bootstrapped = false;
-  private disposed = false;
-  /** Unregisters the last-resort cleanup at process end (cleanup.ts). */
-  private forget?: () => void;
 
   constructor(
-    readonly dir: string,
+    dir: string,
     private readonly options: InfluxDBOptions,
   ) {
+    super(dir);
+    this.log = new LogLines(500, options.echoLogs);
     const config = options.config ?? stack;
     const influx = config.influxdb;
     this.database = options.database ?? influx.database;
@@ -200,12 +183,12 @@ export class InfluxDBServer implements AsyncDisposable {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.influxd?.running ?? false;
   }
 
   /** influxd's recent output (stdout and stderr). */
   logs(): string {
-    return this.logLines.join('\n');
+    return String(this.log);
   }
 
   /** The config file the server runs with. */
@@ -230,7 +213,6 @@ export class InfluxDBServer implements AsyncDisposable {
   async start(): Promise<void> {
     if (this.disposed) throw new Error('this InfluxDB was disposed');
     if (this.running) return;
-    this.forget ??= onProcessEnd(() => this.killSync());
     const firstStart = this.port === 0;
     for (let attempt = 1; ; attempt++) {
       if (firstStart) {
@@ -254,36 +236,13 @@ export class InfluxDBServer implements AsyncDisposable {
   }
 
   private async spawnAndWait(): Promise<void> {
-    const child = spawn(INFLUXD, ['-config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: this.dir } });
-    this.child = child;
-    const collect = (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (this.options.echoLogs) process.stderr.write(text);
-      this.logLines.push(...text.split('\n').filter(Boolean));
-      if (this.logLines.length > 500) this.logLines.splice(0, this.logLines.length - 500);
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 20_000);
-    const ready = (async () => {
-      while (Date.now() < deadline) {
-        if (!this.running) throw new Error(`influxd exited (${child.exitCode ?? child.signalCode}):\n${this.logs()}`);
-        try {
-          const res = await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) });
-          if (res.status === 204) return;
-        } catch {
-          // not listening yet
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`influxd did not answer /ping within ${this.options.startTimeoutMs ?? 20_000} ms:\n${this.logs()}`);
-    })();
+    const env = { ...process.env, HOME: this.dir };
+    const influxd = (this.influxd = new ManagedChild('influxd', INFLUXD, ['-config', this.configFile], { env, log: this.log }));
+    const ping = () => fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) }).then((res) => res.status === 204, () => false);
     try {
-      await Promise.race([ready, spawnError]);
+      await influxd.waitFor(ping, 'an answer to /ping', this.options.startTimeoutMs ?? 20_000);
     } catch (error) {
-      await this.kill();
+      await influxd.kill();
       throw error;
     }
   }
@@ -374,54 +333,21 @@ export class InfluxDBServer implements AsyncDisposable {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
   async stop(graceMs = 5000): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    child.kill('SIGTERM');
-    if (!(await within(this.exited!, graceMs))) await this.kill();
+    await this.influxd?.stop(graceMs);
   }
 
   /** SIGKILL: an outage, or a crash. start() brings it back. */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    if (this.running) child.kill('SIGKILL');
-    await within(this.exited!, 5000);
+    await this.influxd?.kill();
   }
 
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
   }
-
-  /** Stops the server and removes its directory. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    await this.stop();
-    this.disposed = true;
-    this.forget?.();
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.dispose();
-  }
-
-  /** For the process 'exit' hook: no awaiting possible there. */
-  killSync(): void {
-    if (this.running) this.child!.kill('SIGKILL');
-    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 /** Starts and bootstraps a fresh InfluxDB; call dispose() (e.g. in node:test's after()). */
 export async function startInfluxDB(options: InfluxDBOptions = {}): Promise<InfluxDBServer> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'stacklight-influxdb-'));
-  const server = new InfluxDBServer(dir, options);
-  try {
-    await server.start();
-  } catch (error) {
-    await server.dispose().catch(() => undefined);
-    throw error;
-  }
-  return server;
+  return started(new InfluxDBServer(await makeTempDir('influxdb'), options));
 }

@@ -18,17 +18,15 @@
  *   await snapd.api('/v1/plugins', { password: 'wrong' });  // any request, any password or none
  *   await snapd.healthcheck('liveness');  // images/snap/healthcheck.sh against it, with the password file
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, parseDocument, stringify as stringifyYaml } from 'yaml';
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { SNAP_FILES, snapFiles } from '../../compiler/collector/snap.ts';
 import { SNAP } from '../../compiler/facts.ts';
-import { onProcessEnd } from './cleanup.ts';
+import { makeTempDir, ManagedChild, started, TempDirOwner } from './child-process.ts';
 import { freePort } from './influxdb.ts';
 import { REPO_ROOT } from './hindsight-stage.ts';
 import { localBuild, notBuilt } from './local-build.ts';
@@ -111,12 +109,11 @@ export function localTask(config: StackConfig, template: string, hekaPort: numbe
   return stringifyYaml(task);
 }
 
-export class Snapd {
-  private child: ChildProcess | undefined;
-  private readonly unregister: () => void;
+export class Snapd extends TempDirOwner {
+  private snapteld?: ManagedChild;
 
   constructor(
-    readonly dir: string,
+    dir: string,
     readonly apiPort: number,
     readonly logFile: string,
     /** The REST API password, and the file it is read from (what the Secret's mount would be). */
@@ -128,36 +125,16 @@ export class Snapd {
     private readonly args: string[],
     private readonly hostname?: string,
   ) {
-    this.unregister = onProcessEnd(() => {
-      this.child?.kill('SIGKILL');
-      rmSync(this.dir, { recursive: true, force: true });
-    });
+    super(dir);
   }
 
   async start(): Promise<void> {
-    const log = createWriteStream(this.logFile, { flags: 'a' });
     const [command, ...args] = this.hostname
       ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec sh "$@"', this.hostname, ENTRYPOINT, ...this.args]
       : ['sh', ENTRYPOINT, ...this.args];
-    const child = spawn(command!, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    this.child = child;
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) => {
-        void this.log().then((log) => reject(new Error(`snapteld exited (${code ?? signal}) while starting:\n${log}`)));
-      }));
-    const deadline = Date.now() + 60_000;
-    const ready = (async () => {
-      while (Date.now() < deadline) {
-        const tasks = await this.tasks().catch(() => []);
-        if (tasks.some((task) => task.task_state === 'Running')) return;
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      throw new Error(`no Running task 60 s after starting snapteld:\n${await this.log()}`);
-    })();
-    await Promise.race([ready, exited]);
-    exited.catch(() => undefined);
+    this.snapteld = new ManagedChild('snapteld', command!, args, { env: this.env, logFile: this.logFile });
+    const taskRunning = async () => (await this.tasks().catch(() => [])).some((task) => task.task_state === 'Running');
+    await this.snapteld.waitFor(taskRunning, 'a Running task', 60_000, 250);
   }
 
   /** One request to the REST API on loopback, with basic auth as snaptel sends it (user snap) unless told otherwise. */
@@ -202,20 +179,8 @@ export class Snapd {
     return readFile(this.logFile, 'utf8').catch(() => '');
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  async dispose(): Promise<void> {
-    await this.stop();
-    this.unregister();
-    await rm(this.dir, { recursive: true, force: true });
+  async stop(graceMs = 10_000): Promise<void> {
+    await this.snapteld?.stop(graceMs);
   }
 }
 
@@ -270,7 +235,7 @@ export function randomApiPassword(): string {
  */
 export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
   const { build, config, hekaPort, nodeName } = options;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'stacklight-snapd-'));
+  const dir = await makeTempDir('snapd');
   const templates = path.join(dir, 'templates');
   const tasks = path.join(dir, 'tasks');
   // SNAP.configDir: a memory emptyDir in the pod
@@ -295,12 +260,5 @@ export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
     TMPDIR: path.join(dir, 'tmp'),
     NODE_NAME: nodeName,
   };
-  const snapd = new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), apiPassword, apiPasswordFile, configFile, env, ['--config', configFile], options.hostname);
-  try {
-    await snapd.start();
-  } catch (error) {
-    await snapd.dispose();
-    throw error;
-  }
-  return snapd;
+  return started(new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), apiPassword, apiPasswordFile, configFile, env, ['--config', configFile], options.hostname));
 }
