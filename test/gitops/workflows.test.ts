@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -160,7 +161,7 @@ test('images: buildx with a cache per image, pushed to GHCR by commit on main on
   assert.equal(flow.env?.['PUSH'], "${{ github.event_name != 'pull_request' && github.ref == 'refs/heads/main' }}");
   const build = jobOf(flow, 'build');
   const imageDirs = await readdir(join(REPO_ROOT, 'images'), { withFileTypes: true });
-  const dockerfiles = imageDirs.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const dockerfiles = imageDirs.filter((entry) => entry.isDirectory() && existsSync(join(REPO_ROOT, 'images', entry.name, 'Dockerfile'))).map((entry) => entry.name);
   const matrixImages = [...(build.strategy?.matrix['image'] ?? [])].sort();
   assert.deepEqual(matrixImages, [...dockerfiles].sort(), 'one matrix entry per images/<name>');
   assert.deepEqual(matrixImages, Object.keys(images).sort(), 'one matrix entry per image of config/images.ts');

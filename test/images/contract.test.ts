@@ -239,8 +239,8 @@ describe('manifests and images agree', () => {
     assert.match(text, /snap-build plugin snap-plugin-publisher-heka /);
     assert.ok(copyDestinations(dockerfile('snap').final).includes(`${SNAP.pluginDir}/`));
     assert.deepEqual(snapdConfig(stack.collector).control.auto_discover_path.split(':'), [SNAP.pluginDir, SNAP.taskDir]);
-    assert.match(text, /apt-get install[^\n]*util-linux/, 'lscpu for the load plugin');
-    assert.match(text, /apt-get install[^\n]* curl jq /, 'curl and jq for the healthcheck');
+    assert.match(text, /apt-snapshot\.sh[^\n]*util-linux/, 'lscpu for the load plugin');
+    assert.match(text, /apt-snapshot\.sh[^\n]* curl jq /, 'curl and jq for the healthcheck');
   });
 
   it('hindsight: the mounts are where the entrypoint, the healthcheck and hindsight.cfg look', () => {
