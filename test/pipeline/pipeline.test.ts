@@ -13,6 +13,7 @@ import { craft, NASTY_TAG_VALUES, type SnapMetric } from '../support/snap-publis
 import { doubleField, encodeFramed, stringField } from '../support/heka.ts';
 import {
   availableEngines,
+  collectionRounds,
   droppedByReason,
   eventually,
   expectedPoint,
@@ -27,9 +28,7 @@ import type { HindsightStage } from '../support/hindsight-stage.ts';
 const config: StackConfig = structuredClone(stack) as StackConfig;
 config.hindsight.output.staticTags = { cluster: 'test-cluster', environment: 'ci' };
 
-const SECOND_NS = 1_000_000_000n;
-/** Collection times in the past, 10 s apart like Snap's schedule, well inside the retention. */
-const round = (index: number) => (BigInt(Date.now()) * 1_000_000n / (10n * SECOND_NS) - 600n + BigInt(index)) * 10n * SECOND_NS;
+const round = collectionRounds();
 
 for (const engine of availableEngines()) {
   describe(engine === 'real' ? 'on the real Hindsight' : 'on the Hindsight stage', () => {

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { HINDSIGHT } from '../../compiler/facts.ts';
 import { PLUGINS } from '../../compiler/collector/hindsight.ts';
 import { LogLines, makeTempDir, ManagedChild, started, TempDirOwner } from './child-process.ts';
-import { assignments, REPO_ROOT, type CfgOverrides, type HindsightStageOptions } from './hindsight-stage.ts';
+import { assignments, queueFileBytes, REPO_ROOT, type CfgOverrides, type HindsightStageOptions } from './hindsight-stage.ts';
 import { freePort } from './influxdb.ts';
 import { localBuild, notBuilt } from './local-build.ts';
 
@@ -163,6 +163,11 @@ export class RealHindsight extends TempDirOwner {
   /** SIGKILL: replay from the last written checkpoint on start(). */
   async kill(): Promise<void> {
     await this.hindsight?.kill();
+  }
+
+  /** Bytes of heka_tcp's queue that reached the files. */
+  queueBytes(): number {
+    return queueFileBytes(this.stateDir);
   }
 
   /** The content of <run>/<type>/<name>.err (a terminated plugin), if any. */

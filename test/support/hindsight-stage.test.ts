@@ -325,7 +325,8 @@ describe('the stage\'s process_message return codes', { concurrency: 4 }, () => 
     it(`terminates the plugin on "${action}", writes <run>/output/<name>.err and keeps the last commit`, T, async () => {
       await withStage('scripted_out.lua', cfg, {}, async (stage, f, send) => {
         await send(scripted('a', '0'));
-        await stage.waitFor(() => stage.checkpoint('scripted')?.offset === stage.queueBytes(), 5000, 'a committed');
+        // a in the queue file (the input flushes once a second) and its commit checkpointed
+        await stage.waitFor(() => calls(f.log).length === 1 && stage.checkpoint('scripted')?.offset === stage.queueBytes(), 5000, 'a committed');
         const committed = stage.checkpoint('scripted');
         await send(scripted('b', action), scripted('c', '0'));
         await stage.waitFor(() => stage.errFile('scripted') !== undefined, 10_000, 'the .err file');

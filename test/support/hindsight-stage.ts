@@ -335,12 +335,17 @@ export class HindsightStage extends TempDirOwner {
 
   /** Bytes in the input queue files. */
   queueBytes(): number {
-    const dir = path.join(this.outputDir, 'input');
-    if (!existsSync(dir)) return 0;
-    return readdirSync(dir)
-      .filter((n) => n.endsWith('.log'))
-      .reduce((sum, n) => sum + statSync(path.join(dir, n)).size, 0);
+    return queueFileBytes(this.outputDir);
   }
+}
+
+/** Bytes of heka_tcp's queue that reached the files under a Hindsight output_path (buffered bytes do not count). */
+export function queueFileBytes(outputPath: string): number {
+  const dir = path.join(outputPath, 'input');
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.log'))
+    .reduce((sum, n) => sum + statSync(path.join(dir, n)).size, 0);
 }
 
 function readJson<T>(file: string): T | undefined {

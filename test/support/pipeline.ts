@@ -22,6 +22,8 @@ export interface HindsightProcess {
   stop(): Promise<void>;
   kill(): Promise<void>;
   errFile(): string | undefined;
+  /** Bytes of heka_tcp's queue that reached the files (what a kill -9 cannot take back). */
+  queueBytes(): number;
   logs(): string;
   dispose(): Promise<void>;
 }
@@ -150,6 +152,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 }
 
 /** A point as the tests compare it: measurement, tags (sorted), time in ms, value and its type. */
+const SNAP_INTERVAL_NS = 10_000_000_000n;
+
+/**
+ * Collection times for a test file: round(i) is i Snap intervals (10 s) after a start 100 minutes
+ * in the past, well inside the retention. The start is fixed when this is called, so a round
+ * keeps its time however long the tests take (a start read again at each call moves when a
+ * 10 s boundary passes, and round(11) then names another collection).
+ */
+export function collectionRounds(): (index: number) => bigint {
+  const first = (BigInt(Date.now()) * 1_000_000n) / SNAP_INTERVAL_NS - 600n;
+  return (index) => (first + BigInt(index)) * SNAP_INTERVAL_NS;
+}
+
 export interface ExpectedPoint {
   key: string;
   measurement: string;

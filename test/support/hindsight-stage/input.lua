@@ -88,35 +88,39 @@ for _, name in ipairs(util.list_dir(QUEUE_DIR)) do
 end
 local queue_fh, queue_size
 
+-- The queue is written as Hindsight writes it (hs_input_plugins.c, hs_output.c): through a stdio
+-- stream with the C library's full buffering, which reaches the file whenever the 4 KiB buffer
+-- fills (often in the middle of a record), and flushed whole once a second by the checkpoint
+-- writer (hs_checkpoint_writer.c) and when the file is closed. The output reads only what reached
+-- the file; a kill -9 loses the rest and leaves a torn record, as in Hindsight.
+local QUEUE_BUFFER = 4096
+local FLUSH_INTERVAL = 1
+local next_flush = util.now() + FLUSH_INTERVAL
+
 local function open_queue()
   local path = string.format("%s/%d.log", QUEUE_DIR, queue_id)
   queue_fh = assert(io.open(path, "ab"))
+  queue_fh:setvbuf("full", QUEUE_BUFFER)
   queue_size = queue_fh:seek("end")
   stats.queue_id, stats.queue_offset = queue_id, queue_size
 end
 
--- The records of one read from a socket are written together (flush_queue, called by
--- handle_client before the input waits again) rather than flushed one by one: one write and one
--- flush per read. The output sees them once flushed, as it saw each record before.
-local pending, npending = {}, 0
-
-local function flush_queue()
-  if npending == 0 then return end
-  queue_fh:write(npending == 1 and pending[1] or table.concat(pending, "", 1, npending))
+local function flush_on_schedule()
+  local now = util.now()
+  if now < next_flush then return next_flush - now end
   queue_fh:flush()
-  pending, npending = {}, 0
+  next_flush = now + FLUSH_INTERVAL
+  return FLUSH_INTERVAL
 end
 
 local function write_message(raw)
   local record = heka.frame(raw)
-  npending = npending + 1
-  pending[npending] = record
+  queue_fh:write(record)
   queue_size = queue_size + #record
   stats.messages = stats.messages + 1
   stats.queue_offset = queue_size
   stats_dirty = true
   if queue_size >= output_size then
-    flush_queue()
     queue_fh:close()
     queue_id = queue_id + 1
     open_queue()
@@ -184,7 +188,6 @@ local function handle_client(s)
     if not m then break end
     write_message(m.raw)
   end
-  flush_queue()
   local need = c.reader:need()
   c.need = need > 0 and need or 1
   if err == "closed" then close_client(s, "closed") end
@@ -197,7 +200,8 @@ while not stop do
   for s in pairs(clients) do watch[#watch + 1] = s end
   local ready
   -- wake up soon when stats are waiting to be written (they are throttled to one write per 0.1 s)
-  stop, ready = util.control_wait(stats_dirty and 0.1 or 1, watch)
+  local until_flush = flush_on_schedule()
+  stop, ready = util.control_wait(math.min(stats_dirty and 0.1 or 1, until_flush), watch)
   for _, s in ipairs(ready) do
     if s == server then
       local client = server:accept()
