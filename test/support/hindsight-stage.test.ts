@@ -488,15 +488,19 @@ describe('the stage\'s loading', { concurrency: 2 }, () => {
     });
     it(`refuses a hindsight.cfg ${what}, as Hindsight does and with its message`, T, async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'stage-refused-'));
-      await writeHindsightConfig(dir, stack, await readLuaTree());
-      const file = path.join(dir, 'hindsight.cfg');
-      await writeFile(file, edit(await readFile(file, 'utf8')));
-      await assert.rejects(startHindsightStage({ configDir: dir }), (error: Error) => {
-        // the stage copies the config directory: the path is the copy's
-        assert.match(error.message, new RegExp(`config_parser loading /\\S+/hindsight\\.cfg failed: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
-        return true;
-      });
-      await rm(dir, { recursive: true, force: true });
+      try {
+        await writeHindsightConfig(dir, stack, await readLuaTree());
+        const file = path.join(dir, 'hindsight.cfg');
+        await writeFile(file, edit(await readFile(file, 'utf8')));
+        await assert.rejects(startHindsightStage({ configDir: dir }), (error: Error) => {
+          // the stage copies the config directory: the path is the copy's; the message ends its
+          // line, which may be the last of the output or be followed by another process's
+          assert.match(error.message, new RegExp(`config_parser loading /\\S+/hindsight\\.cfg failed: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\n|$)`));
+          return true;
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   }
 

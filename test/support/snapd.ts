@@ -20,7 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, parseDocument, stringify as stringifyYaml } from 'yaml';
 import type { StackConfig } from '../../compiler/config/types.ts';
@@ -201,7 +201,6 @@ export function localSnapdConfig(
   return document.toString();
 }
 
-/** A random REST API password, with the characters the entrypoint escapes and a space. */
 /** Where images/snap/entrypoint.sh finds its files outside the image (the image's paths are its defaults). */
 export interface EntrypointLayout {
   templates: string;
@@ -225,6 +224,7 @@ export function entrypointEnv(layout: EntrypointLayout): NodeJS.ProcessEnv {
   };
 }
 
+/** A random REST API password, with the characters the entrypoint escapes and a space. */
 export function randomApiPassword(): string {
   return `${randomBytes(18).toString('base64url')} "\\ ${randomBytes(6).toString('hex')}`;
 }
@@ -234,8 +234,20 @@ export function randomApiPassword(): string {
  * password file, and resolves once the task it auto-loaded is Running.
  */
 export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
-  const { build, config, hekaPort, nodeName } = options;
   const dir = await makeTempDir('snapd');
+  let snapd: Snapd;
+  try {
+    snapd = await prepareSnapd(dir, options);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return started(snapd);
+}
+
+/** snapteld's files in `dir` as the DaemonSet lays them out: templates, config template, the API password. */
+async function prepareSnapd(dir: string, options: SnapdOptions): Promise<Snapd> {
+  const { build, config, hekaPort, nodeName } = options;
   const templates = path.join(dir, 'templates');
   const tasks = path.join(dir, 'tasks');
   // SNAP.configDir: a memory emptyDir in the pod
@@ -260,5 +272,5 @@ export async function startSnapd(options: SnapdOptions): Promise<Snapd> {
     TMPDIR: path.join(dir, 'tmp'),
     NODE_NAME: nodeName,
   };
-  return started(new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), apiPassword, apiPasswordFile, configFile, env, ['--config', configFile], options.hostname));
+  return new Snapd(dir, apiPort, path.join(dir, 'snapteld.log'), apiPassword, apiPasswordFile, configFile, env, ['--config', configFile], options.hostname);
 }
