@@ -1,6 +1,7 @@
 /**
  * The InfluxDB image's bootstrap and entrypoint against a REAL influxd (Debian's 1.6.7, the
- * package the image installs), started on loopback with auth on and no user: the bootstrap
+ * package the image installs), started by test/support/influxdb.ts with the production config on
+ * loopback, auth on and no user ({ bootstrap: false }): the bootstrap
  * creates everything on the first run, changes nothing on the second, applies a new retention,
  * repairs drift, follows a rotated password file, and leaves exactly WRITE for the writer and
  * READ for the reader.
@@ -17,19 +18,8 @@ import { chmod, mkdir, mkdtemp, readFile, realpath, rename, rm, stat, symlink, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INFLUXDB } from '../../compiler/facts.ts';
-import {
-  imagePath,
-  influxQuery,
-  influxWrite,
-  prepareInfluxd,
-  rows,
-  run,
-  sleep,
-  startInfluxd,
-  waitForPing,
-  type Influxd,
-  type RunResult,
-} from './support.ts';
+import { prepareInfluxDB, startInfluxDB, type InfluxCredentials, type InfluxDBServer } from '../support/influxdb.ts';
+import { imagePath, run, sleep, type RunResult } from './support.ts';
 
 const BOOTSTRAP = imagePath('influxdb', 'bootstrap.sh');
 const ENTRYPOINT = imagePath('influxdb', 'entrypoint.sh');
@@ -127,16 +117,21 @@ async function bootstrap(env: NodeJS.ProcessEnv): Promise<RunResult> {
   return result;
 }
 
-const admin = { user: USERS.admin, password: PASSWORDS.admin };
+const admin = { username: USERS.admin, password: PASSWORDS.admin };
+
+/** The rows of the first series of one statement's answer (none: []); throws when it fails. */
+async function rows(influxd: InfluxDBServer, statement: string, as: InfluxCredentials = admin): Promise<unknown[][]> {
+  return (await influxd.query(statement, as))[0]?.values ?? [];
+}
 
 /** Everything the bootstrap manages, as InfluxDB reports it. */
-async function state(url: string) {
+async function state(influxd: InfluxDBServer) {
   return {
-    databases: rows(await influxQuery(url, 'SHOW DATABASES', admin)),
-    users: rows(await influxQuery(url, 'SHOW USERS', admin)),
-    retentionPolicies: rows(await influxQuery(url, `SHOW RETENTION POLICIES ON "${DB}"`, admin)),
-    writerGrants: rows(await influxQuery(url, `SHOW GRANTS FOR "${USERS.writer}"`, admin)),
-    readerGrants: rows(await influxQuery(url, `SHOW GRANTS FOR "${USERS.reader}"`, admin)),
+    databases: await rows(influxd, 'SHOW DATABASES'),
+    users: await rows(influxd, 'SHOW USERS'),
+    retentionPolicies: await rows(influxd, `SHOW RETENTION POLICIES ON "${DB}"`),
+    writerGrants: await rows(influxd, `SHOW GRANTS FOR "${USERS.writer}"`),
+    readerGrants: await rows(influxd, `SHOW GRANTS FOR "${USERS.reader}"`),
   };
 }
 
@@ -163,13 +158,17 @@ function filesOf(files: { file: (key: string) => string }): Partial<Record<EnvKe
 }
 
 describe('influxdb bootstrap against a real influxd', () => {
-  let influxd: Influxd;
+  let influxd: InfluxDBServer;
+  // Auth on and no user: the bootstrap under test creates them. Queries and writes go to DB and RP.
   before(async () => {
-    influxd = await startInfluxd();
+    influxd = await startInfluxDB({ bootstrap: false, database: DB, retentionPolicy: RP });
   });
   after(async () => {
-    await influxd?.stop();
+    await influxd?.dispose();
   });
+  /** The HTTP status of a query, and of a write (precision s) to DB and RP, as `as`. */
+  const queryStatus = async (statement: string, as: InfluxCredentials) => (await influxd.queryRaw(statement, as)).status;
+  const write = async (line: string, as: InfluxCredentials) => (await influxd.writeRaw(line, as, { precision: 's' })).status;
 
   it('first run creates the admin, the database, the default retention policy and both users with exactly their right', async () => {
     const result = await bootstrap(await bootstrapEnv(influxd.url));
@@ -185,7 +184,7 @@ describe('influxdb bootstrap against a real influxd', () => {
     ]) {
       assert.match(result.stdout, new RegExp(`influxdb-bootstrap: ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
     }
-    const now = await state(influxd.url);
+    const now = await state(influxd);
     assert.deepEqual(now.databases, [[DB]]);
     assert.deepEqual(
       [...now.users].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
@@ -202,37 +201,39 @@ describe('influxdb bootstrap against a real influxd', () => {
   });
 
   it('second run changes nothing and says so', async () => {
-    const before = await state(influxd.url);
+    const before = await state(influxd);
     const result = await bootstrap(await bootstrapEnv(influxd.url));
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'influxdb-bootstrap: no changes\n');
-    assert.deepEqual(await state(influxd.url), before);
+    assert.deepEqual(await state(influxd), before);
   });
 
   it('the writer can write but not read, the reader can read but not write, wrong passwords are refused', async () => {
-    const writer = { user: USERS.writer, password: PASSWORDS.writer };
-    const reader = { user: USERS.reader, password: PASSWORDS.reader };
+    const writer = { username: USERS.writer, password: PASSWORDS.writer };
+    const reader = { username: USERS.reader, password: PASSWORDS.reader };
     const now = Math.floor(Date.now() / 1000);
-    assert.equal(await influxWrite(influxd.url, DB, RP, `bootstrap_test,host=a value=1 ${now}`, writer), 204);
-    assert.equal(await influxWrite(influxd.url, DB, RP, `bootstrap_test,host=a value=2 ${now + 1}`, reader), 403);
+    assert.equal(await write(`bootstrap_test,host=a value=1 ${now}`, writer), 204);
+    assert.equal(await write(`bootstrap_test,host=a value=2 ${now + 1}`, reader), 403);
 
     const select = `SELECT value FROM "${RP}".bootstrap_test`;
-    const asReader = await influxQuery(influxd.url, select, reader, DB);
     assert.deepEqual(
-      rows(asReader).map((row) => row[1]),
+      (await rows(influxd, select, reader)).map((row) => row[1]),
       [1],
     );
-    const asWriter = await influxQuery(influxd.url, select, writer, DB);
-    assert.ok(asWriter.status === 403 || asWriter.body.results?.[0]?.error, JSON.stringify(asWriter.body));
-    assert.ok(!JSON.stringify(asWriter.body).includes('"values"'), 'the writer read points');
+    const asWriter = await influxd.queryRaw(select, writer);
+    assert.ok(
+      asWriter.status === 403 || (JSON.parse(asWriter.body) as { results?: { error?: string }[] }).results?.[0]?.error,
+      asWriter.body,
+    );
+    assert.ok(!asWriter.body.includes('"values"'), 'the writer read points');
 
     for (const [user, password] of [
       [USERS.admin, 'wrong'],
       [USERS.writer, `${PASSWORDS.writer}x`],
       [USERS.reader, ''],
     ] as const) {
-      assert.equal((await influxQuery(influxd.url, 'SHOW DATABASES', { user, password })).status, 401, `${user} with a wrong password`);
-      assert.equal(await influxWrite(influxd.url, DB, RP, 'bootstrap_test value=3', { user, password }), 401);
+      assert.equal(await queryStatus('SHOW DATABASES', { username: user, password }), 401, `${user} with a wrong password`);
+      assert.equal(await write('bootstrap_test value=3', { username: user, password }), 401);
     }
   });
 
@@ -243,13 +244,13 @@ describe('influxdb bootstrap against a real influxd', () => {
       changedRun.stdout,
       `influxdb-bootstrap: altered retention policy ${RP} on ${DB}: duration 720h0m0s -> 7d, default (was default: true)\ninfluxdb-bootstrap: 1 change(s)\n`,
     );
-    assert.deepEqual(managedPolicy((await state(influxd.url)).retentionPolicies), [RP, '168h0m0s', true]);
+    assert.deepEqual(managedPolicy((await state(influxd)).retentionPolicies), [RP, '168h0m0s', true]);
     const again = await bootstrap(await bootstrapEnv(influxd.url, { retention: '7d' }));
     assert.equal(again.stdout, 'influxdb-bootstrap: no changes\n');
   });
 
   it('drift is repaired: extra rights revoked, admin rights removed, the default and the passwords restored', async () => {
-    const q = async (statement: string) => rows(await influxQuery(influxd.url, statement, admin));
+    const q = (statement: string) => rows(influxd, statement);
     await q('CREATE DATABASE "other"');
     await q(`GRANT ALL ON "${DB}" TO "${USERS.writer}"`);
     await q(`GRANT READ ON "other" TO "${USERS.writer}"`);
@@ -265,19 +266,19 @@ describe('influxdb bootstrap against a real influxd', () => {
     assert.match(repair.stdout, /set the password of grafana from INFLUXDB_READ_USER_PASSWORD_FILE\n/);
     assert.match(repair.stdout, /default \(was default: false\)/);
 
-    const now = await state(influxd.url);
+    const now = await state(influxd);
     assert.deepEqual(now.writerGrants.filter((row) => row[1] !== 'NO PRIVILEGES'), [[DB, 'WRITE']]);
     assert.deepEqual(now.readerGrants.filter((row) => row[1] !== 'NO PRIVILEGES'), [[DB, 'READ']]);
     assert.deepEqual(now.users.find((row) => row[0] === USERS.reader), [USERS.reader, false]);
     assert.deepEqual(managedPolicy(now.retentionPolicies), [RP, '168h0m0s', true]);
-    assert.equal((await influxQuery(influxd.url, 'SHOW DATABASES', { user: USERS.reader, password: PASSWORDS.reader })).status, 200);
+    assert.equal(await queryStatus('SHOW DATABASES', { username: USERS.reader, password: PASSWORDS.reader }), 200);
 
     const again = await bootstrap(await bootstrapEnv(influxd.url, { retention: '7d' }));
     assert.equal(again.stdout, 'influxdb-bootstrap: no changes\n');
   });
 
   it('a rotated password file (the kubelet swapping in the Secret\'s new value) sets the new password on the next run', async () => {
-    const writer = (password: string) => ({ user: USERS.writer, password });
+    const writer = (password: string) => ({ username: USERS.writer, password });
     const files = await passwordFiles();
     const env = await bootstrapEnv(influxd.url, { retention: '7d', ...filesOf(files) });
     assert.equal((await bootstrap(env)).stdout, 'influxdb-bootstrap: no changes\n');
@@ -289,14 +290,14 @@ describe('influxdb bootstrap against a real influxd', () => {
       rotated.stdout,
       `influxdb-bootstrap: set the password of ${USERS.writer} from INFLUXDB_WRITE_USER_PASSWORD_FILE\ninfluxdb-bootstrap: 1 change(s)\n`,
     );
-    assert.equal((await influxQuery(influxd.url, 'SHOW DATABASES', writer(ROTATED_WRITER))).status, 200, 'the new password works');
-    assert.equal((await influxQuery(influxd.url, 'SHOW DATABASES', writer(PASSWORDS.writer))).status, 401, 'the old password no longer works');
+    assert.equal(await queryStatus('SHOW DATABASES', writer(ROTATED_WRITER)), 200, 'the new password works');
+    assert.equal(await queryStatus('SHOW DATABASES', writer(PASSWORDS.writer)), 401, 'the old password no longer works');
     assert.equal((await bootstrap(env)).stdout, 'influxdb-bootstrap: no changes\n');
 
     // Back to the original, for the tests that follow.
     await files.update({ 'admin-password': PASSWORDS.admin, 'writer-password': PASSWORDS.writer, 'reader-password': PASSWORDS.reader });
     assert.match((await bootstrap(env)).stdout, /set the password of hindsight from INFLUXDB_WRITE_USER_PASSWORD_FILE/);
-    assert.equal((await influxQuery(influxd.url, 'SHOW DATABASES', writer(PASSWORDS.writer))).status, 200);
+    assert.equal(await queryStatus('SHOW DATABASES', writer(PASSWORDS.writer)), 200);
   });
 
   it('one trailing newline in a password file is not part of the password', async () => {
@@ -424,11 +425,11 @@ describe('influxdb bootstrap refuses bad settings before touching InfluxDB', () 
 
 describe('influxdb entrypoint', () => {
   it('starts influxd, bootstraps it, stays in the foreground and stops cleanly on SIGTERM', async () => {
-    const { dir, config, url } = await prepareInfluxd();
+    const influxd = await prepareInfluxDB();
     const child = spawn('bash', [ENTRYPOINT], {
       env: {
-        ...(await bootstrapEnv(url)),
-        INFLUXDB_CONFIG_PATH: config,
+        ...(await bootstrapEnv(influxd.url)),
+        INFLUXDB_CONFIG_PATH: influxd.configFile,
         INFLUXD_BIN: '/usr/bin/influxd',
         INFLUXDB_BOOTSTRAP: BOOTSTRAP,
         INFLUXDB_START_TIMEOUT: '30',
@@ -443,27 +444,27 @@ describe('influxdb entrypoint', () => {
       const deadline = Date.now() + 40_000;
       while (!stdout.includes('change(s)') && Date.now() < deadline) await sleep(100);
       assert.match(stdout, /created admin user admin/);
-      await waitForPing(url, 5_000);
+      assert.ok(await influxd.ping(5_000), 'influxd answers /ping');
       await sleep(500);
       assert.equal(child.exitCode, null, 'the entrypoint must stay in the foreground');
 
       child.kill('SIGTERM');
       const code = await Promise.race([exit, sleep(20_000).then(() => 'timeout' as const)]);
       assert.equal(code, 0);
-      await assert.rejects(fetch(`${url}/ping`), 'influxd must be gone after SIGTERM');
+      await assert.rejects(fetch(`${influxd.url}/ping`), 'influxd must be gone after SIGTERM');
     } finally {
       child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      await influxd.dispose();
     }
   });
 
   it('fails and stops influxd when the bootstrap fails', async () => {
-    const { dir, config, url } = await prepareInfluxd();
+    const influxd = await prepareInfluxDB();
     try {
       const result = await run('bash', [ENTRYPOINT], {
         env: {
-          ...(await bootstrapEnv(url, { retention: 'forever' })),
-          INFLUXDB_CONFIG_PATH: config,
+          ...(await bootstrapEnv(influxd.url, { retention: 'forever' })),
+          INFLUXDB_CONFIG_PATH: influxd.configFile,
           INFLUXD_BIN: '/usr/bin/influxd',
           INFLUXDB_BOOTSTRAP: BOOTSTRAP,
           INFLUXDB_START_TIMEOUT: '30',
@@ -472,9 +473,9 @@ describe('influxdb entrypoint', () => {
       });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /the bootstrap failed; stopping influxd/);
-      await assert.rejects(fetch(`${url}/ping`), 'influxd must be stopped');
+      await assert.rejects(fetch(`${influxd.url}/ping`), 'influxd must be stopped');
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await influxd.dispose();
     }
   });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { stack } from '../../config/stack.ts';
-import { InfluxError, startInfluxDB, type InfluxDBServer } from './influxdb.ts';
+import { InfluxError, prepareInfluxDB, startInfluxDB, type InfluxDBServer } from './influxdb.ts';
 
 function nowMs(): number {
   return Date.now();
@@ -113,5 +113,27 @@ describe('the test InfluxDB lifecycle', () => {
     assert.equal(influx.running, false);
     assert.equal(existsSync(dir), false);
     await assert.rejects(fetch(`${influx.url}/ping`));
+  });
+
+  it('with { bootstrap: false } keeps auth on and creates nobody (for a bootstrap under test)', async () => {
+    const influx = await startInfluxDB({ bootstrap: false });
+    try {
+      const { status, body } = await influx.queryRaw('SHOW USERS', 'anonymous');
+      assert.deepEqual([status, JSON.parse(body)], [403, { error: 'error authorizing query: create admin user first or disable authentication' }]);
+    } finally {
+      await influx.dispose();
+    }
+  });
+
+  it('prepareInfluxDB() writes the config on free ports and starts nothing', async () => {
+    const influx = await prepareInfluxDB();
+    try {
+      assert.match(readFileSync(influx.configFile, 'utf8'), new RegExp(`^ {2}bind-address = "127\\.0\\.0\\.1:${influx.port}"$`, 'm'));
+      assert.equal(influx.running, false);
+      assert.equal(await influx.ping(), false);
+    } finally {
+      await influx.dispose();
+    }
+    assert.equal(existsSync(influx.dir), false);
   });
 });

@@ -13,6 +13,10 @@
  *   await influx.writeLines(['m,host=a value=1'], 'writer');
  *   const series = await influx.query('SELECT * FROM m', 'reader');
  *
+ * With { bootstrap: false } it is left as a fresh production influxd is: auth on and no user,
+ * for a bootstrap under test to create them (test/images); prepareInfluxDB() only writes the
+ * config, for a program under test that starts influxd itself (the image's entrypoint).
+ *
  * stop() is SIGTERM then SIGKILL; kill() is SIGKILL (an outage); start() brings the same server
  * (ports, data, users) back. A process 'exit' hook kills what is still running and removes the
  * temp directories, should a test forget.
@@ -71,6 +75,8 @@ export interface InfluxDBOptions {
   settings?: TomlDocument;
   /** Copy influxd's output to stderr as it comes. */
   echoLogs?: boolean;
+  /** false: create nothing, leaving auth on and no user (admin, writer and reader are then only names and passwords). */
+  bootstrap?: boolean;
 }
 
 export interface InfluxQueryOptions {
@@ -209,18 +215,22 @@ export class InfluxDBServer extends TempDirOwner {
     await writeFile(this.configFile, toToml('# test/support/influxdb.ts: production settings, test paths and ports\n', mergeToml(doc, this.options.settings ?? {})));
   }
 
-  /** Starts influxd (again) and waits for /ping; the first start also bootstraps. */
+  /** Chooses free loopback ports and writes the config, without starting influxd. */
+  async prepare(): Promise<void> {
+    this.port = await freePort();
+    this.rpcPort = await freePort();
+    while (this.rpcPort === this.port) this.rpcPort = await freePort();
+    await this.writeConfig();
+  }
+
+  /** Starts influxd (again) and waits for /ping; the first start also bootstraps (unless { bootstrap: false }). */
   async start(): Promise<void> {
     if (this.disposed) throw new Error('this InfluxDB was disposed');
     if (this.running) return;
     const firstStart = this.port === 0;
     for (let attempt = 1; ; attempt++) {
-      if (firstStart) {
-        this.port = await freePort();
-        this.rpcPort = await freePort();
-        while (this.rpcPort === this.port) this.rpcPort = await freePort();
-      }
-      await this.writeConfig();
+      if (firstStart) await this.prepare();
+      else await this.writeConfig();
       try {
         await this.spawnAndWait();
         break;
@@ -230,7 +240,7 @@ export class InfluxDBServer extends TempDirOwner {
       }
     }
     if (!this.bootstrapped) {
-      await this.bootstrap();
+      if (this.options.bootstrap !== false) await this.bootstrap();
       this.bootstrapped = true;
     }
   }
@@ -238,13 +248,17 @@ export class InfluxDBServer extends TempDirOwner {
   private async spawnAndWait(): Promise<void> {
     const env = { ...process.env, HOME: this.dir };
     const influxd = (this.influxd = new ManagedChild('influxd', INFLUXD, ['-config', this.configFile], { env, log: this.log }));
-    const ping = () => fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) }).then((res) => res.status === 204, () => false);
     try {
-      await influxd.waitFor(ping, 'an answer to /ping', this.options.startTimeoutMs ?? 20_000);
+      await influxd.waitFor(() => this.ping(), 'an answer to /ping', this.options.startTimeoutMs ?? 20_000);
     } catch (error) {
       await influxd.kill();
       throw error;
     }
+  }
+
+  /** Whether influxd answers /ping (204) within timeoutMs. */
+  ping(timeoutMs = 1000): Promise<boolean> {
+    return fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(timeoutMs) }).then((res) => res.status === 204, () => false);
   }
 
   private async bootstrap(): Promise<void> {
@@ -350,4 +364,14 @@ export class InfluxDBServer extends TempDirOwner {
 /** Starts and bootstraps a fresh InfluxDB; call dispose() (e.g. in node:test's after()). */
 export async function startInfluxDB(options: InfluxDBOptions = {}): Promise<InfluxDBServer> {
   return started(new InfluxDBServer(await makeTempDir('influxdb'), options));
+}
+
+/** A fresh InfluxDB's directory, ports and config file (configFile, url), not started; dispose() removes them. */
+export async function prepareInfluxDB(options: InfluxDBOptions = {}): Promise<InfluxDBServer> {
+  const server = new InfluxDBServer(await makeTempDir('influxdb'), options);
+  await server.prepare().catch(async (error: unknown) => {
+    await server.dispose();
+    throw error;
+  });
+  return server;
 }
