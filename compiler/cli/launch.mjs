@@ -19,10 +19,10 @@ const COMPILER_DIR = resolve(CLI_DIR, '..');
 const ROOT = resolve(COMPILER_DIR, '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'stacklight', 'cli');
 
-/** Every file under compiler/, recursively, in a stable order. */
+/** Every file under compiler/, recursively, in a stable order (code-unit order: localeCompare costs milliseconds here). */
 function sourceFiles(dir) {
   return readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .flatMap((entry) => (entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : [join(dir, entry.name)]));
 }
 
