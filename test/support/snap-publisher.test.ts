@@ -152,18 +152,6 @@ describe('the mock Snap publisher: connections and records', () => {
     assert.deepEqual(publisher.written(), records.sort((a, b) => a.seq - b.seq));
   });
 
-  it('dials per message, or keeps one connection (not Snap-like), when asked', async () => {
-    const publisher = new SnapPublisher({ port: server.port, config: stack, families: ['load'] });
-    const node = publisher.nodes[0]!;
-    const before = server.connections.length;
-    await publisher.publish(publisher.collect(node), 'per-message');
-    await until(() => server.connections.length === before + 8);
-    await publisher.publish(publisher.collect(node), 'persistent-not-snap-like');
-    await publisher.publish(publisher.collect(node), 'persistent-not-snap-like');
-    await publisher.close();
-    await until(() => server.connections.length === before + 9);
-  });
-
   it('reports a refused dial as Snap\'s panic: nothing of that call is sent', async () => {
     const closed = await recorder();
     await closed.close();

@@ -14,9 +14,7 @@
  *   with "."), `value` (DOUBLE/INTEGER/STRING/BOOL), `timestamp` (INTEGER, collection time, ns).
  *
  * Connections: the publisher dials once per Publish call (one call per task run, carrying every
- * metric of that run) and closes after the last message: that is 'per-publish', the default.
- * 'per-message' dials once per metric (harsher). 'persistent-not-snap-like' keeps one connection
- * across calls: NOT what Snap does, for benchmarks only. A refused dial makes the real plugin
+ * metric of that run) and closes after the last message. A refused dial makes the real plugin
  * panic (the run's metrics are lost); here publish() resolves with ok=false and the records
  * say 'refused'.
  *
@@ -107,8 +105,6 @@ export interface SnapMetric {
   timestampNs: bigint;
 }
 
-export type ConnectionMode = 'per-publish' | 'per-message' | 'persistent-not-snap-like';
-
 export interface SentMessage {
   /** Order of sending, from 0. */
   seq: number;
@@ -143,7 +139,6 @@ export interface SnapPublisherOptions {
   config: StackConfig;
   /** Fake nodes: a count (node-1...) or the nodes themselves. Default 1. */
   nodes?: number | (Partial<FakeNode> & { name: string })[];
-  connectionMode?: ConnectionMode;
   /** Seed of the value generator, tag order and uuids (default: random). */
   seed?: number;
   /** Go map iteration order is random (default); 'sorted' for reproducible bytes. */
@@ -320,6 +315,13 @@ function plausibleValue(
 // ---------------------------------------------------------------------------------------------
 // the publisher
 
+/** What a Publish call sends: a metric's message, or crafted input, built just before its write. */
+interface PublishItem {
+  metric?: SnapMetric;
+  crafted?: string;
+  build: () => HekaMessage | Uint8Array;
+}
+
 export class SnapPublisher {
   readonly nodes: FakeNode[];
   readonly sent: SentMessage[] = [];
@@ -328,7 +330,6 @@ export class SnapPublisher {
   private readonly random: () => number;
   private readonly series = new Map<string, SeriesState>();
   private connections = 0;
-  private persistent?: net.Socket;
   private readonly families: readonly MetricFamily[];
 
   constructor(readonly options: SnapPublisherOptions) {
@@ -399,12 +400,11 @@ export class SnapPublisher {
   }
 
   /**
-   * Publishes metrics as one Publish call of Snap's publisher (see the connection modes above).
+   * Publishes metrics as one Publish call of Snap's publisher: one connection, closed after the last.
    * Each message gets its uuid and publish time when it is encoded, just before its write.
    */
-  async publish(metrics: readonly SnapMetric[], mode: ConnectionMode = this.options.connectionMode ?? 'per-publish'): Promise<PublishResult> {
-    const items = metrics.map((metric) => ({ metric, build: () => this.message(metric) }));
-    return this.send(items, mode);
+  async publish(metrics: readonly SnapMetric[]): Promise<PublishResult> {
+    return this.send(metrics.map((metric) => ({ metric, build: () => this.message(metric) })));
   }
 
   /** One collection run on every node, each node publishing its metrics (concurrently). */
@@ -426,16 +426,15 @@ export class SnapPublisher {
 
   /**
    * Sends crafted input: messages (encoded and framed here) or raw bytes (sent as they are),
-   * over one connection by default ('per-publish'), each recorded with its label.
+   * over one connection, each recorded with its label.
    */
-  async publishCrafted(items: readonly CraftedItem[], mode: ConnectionMode = 'per-publish'): Promise<PublishResult> {
+  async publishCrafted(items: readonly CraftedItem[]): Promise<PublishResult> {
     return this.send(
       items.map((item) => ({
         crafted: item.label,
         ...(item.metric && { metric: item.metric }),
         build: () => item.message ?? item.bytes ?? new Uint8Array(),
       })),
-      mode,
     );
   }
 
@@ -482,17 +481,6 @@ export class SnapPublisher {
     return this.sent.filter((r) => r.status === 'written' && r.metric && !r.crafted);
   }
 
-  async close(): Promise<void> {
-    if (this.persistent) {
-      await closeAsync(this.persistent).catch(() => undefined);
-      this.persistent = undefined;
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
   // -------------------------------------------------------------------------------------------
 
   private dial(port = this.options.port): Promise<net.Socket> {
@@ -516,67 +504,42 @@ export class SnapPublisher {
     });
   }
 
-  private async send(
-    items: readonly { metric?: SnapMetric; crafted?: string; build: () => HekaMessage | Uint8Array }[],
-    mode: ConnectionMode,
-  ): Promise<PublishResult> {
+  /** One Publish call: one connection, every item written in order, closed after the last. */
+  private async send(items: readonly PublishItem[]): Promise<PublishResult> {
     const records: SentMessage[] = [];
-    const groups = mode === 'per-message' ? items.map((item) => [item]) : [items];
-    let ok = true;
-    let firstError: string | undefined;
-    for (const group of groups) {
-      let socket: net.Socket;
-      let connection: number;
-      try {
-        if (mode === 'persistent-not-snap-like') {
-          if (!this.persistent || this.persistent.destroyed) {
-            this.persistent = await this.dial();
-            this.persistentConnection = ++this.connections;
-          }
-          socket = this.persistent;
-          connection = this.persistentConnection;
-        } else {
-          socket = await this.dial();
-          connection = ++this.connections;
-        }
-      } catch (error) {
-        // the real plugin panics before sending anything: the whole call is lost
-        this.failures++;
-        ok = false;
-        firstError ??= String(error);
-        for (const item of group) records.push(this.record(item, item.build(), ++this.connections, 'refused', String(error)));
-        continue;
-      }
-      let failed: string | undefined;
-      for (const item of group) {
-        const built = item.build();
-        const record = this.record(item, built, connection, 'written');
-        records.push(record);
-        if (failed) {
-          record.status = 'failed';
-          record.error = failed;
-          continue;
-        }
+    let socket: net.Socket;
+    try {
+      socket = await this.dial();
+    } catch (error) {
+      // the real plugin panics before sending anything: the whole call is lost
+      this.failures++;
+      const connection = ++this.connections;
+      for (const item of items) records.push(this.record(item, item.build(), connection, 'refused', String(error)));
+      return { ok: false, records, error: String(error) };
+    }
+    const connection = ++this.connections;
+    let failed: string | undefined;
+    for (const item of items) {
+      const record = this.record(item, item.build(), connection, 'written');
+      records.push(record);
+      if (failed === undefined) {
         try {
           await writeAsync(socket, record.bytes);
+          continue;
         } catch (error) {
           // Go's publisher logs the error and goes on with the next metric (which fails too)
           failed = String(error);
-          record.status = 'failed';
-          record.error = failed;
-          ok = false;
-          firstError ??= failed;
         }
       }
-      if (mode !== 'persistent-not-snap-like') await closeAsync(socket).catch(() => undefined);
+      record.status = 'failed';
+      record.error = failed;
     }
-    return { ok, records, ...(firstError !== undefined && { error: firstError }) };
+    await closeAsync(socket).catch(() => undefined);
+    return { ok: failed === undefined, records, ...(failed !== undefined && { error: failed }) };
   }
 
-  private persistentConnection = 0;
-
   private record(
-    item: { metric?: SnapMetric; crafted?: string },
+    item: Omit<PublishItem, 'build'>,
     built: HekaMessage | Uint8Array,
     connection: number,
     status: SentMessage['status'],
