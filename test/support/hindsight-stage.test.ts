@@ -426,6 +426,25 @@ describe('the stage\'s timer events and checkpoints', { concurrency: 4 }, () => 
     });
   });
 
+  it('holds what the input received in its write buffer until a flush, as Hindsight: kill -9 loses it, a clean stop writes it', T, async () => {
+    await withStage('scripted_out.lua', {}, { queueFlushIntervalMs: 60_000 }, async (stage, f, send) => {
+      await send(scripted('a', '0'));
+      await stage.waitFor(() => stage.inputStats()?.messages === 1, 5000, 'a received');
+      await settle(300);
+      assert.equal(stage.queueBytes(), 0, 'a reached the queue file before a flush');
+      await stage.kill();
+      await stage.start();
+      await send(scripted('b', '0'));
+      await stage.waitFor(() => stage.inputStats()?.messages === 1, 5000, 'b received');
+      await stage.stop(); // closing the queue flushes it
+      assert.ok(stage.queueBytes() > 0, 'a clean stop left the queue file empty');
+      await stage.start();
+      await stage.waitFor(() => calls(f.log).length === 1, 5000, 'b delivered');
+      await settle(300);
+      assert.deepEqual(calls(f.log), ['b 1 0']);
+    });
+  });
+
   it('replays what was committed after the last checkpoint write (the ~1 s window)', T, async () => {
     await withStage('scripted_out.lua', {}, { checkpointIntervalMs: 60_000 }, async (stage, f, send) => {
       await send(scripted('a', '0'));

@@ -60,6 +60,8 @@ export interface HindsightStageOptions {
   pollIntervalMs?: number;
   /** How often checkpoints are written while running (default 1000 ms, as Hindsight). */
   checkpointIntervalMs?: number;
+  /** How often the input flushes its queue's 4 KiB write buffer to the file (default 1000 ms, as Hindsight). */
+  queueFlushIntervalMs?: number;
   /** Random first timer_event within ticker_interval, like Hindsight (default: one interval after start). */
   stagger?: boolean;
   /** Log level of the stage (7 = debug). */
@@ -245,7 +247,8 @@ export class HindsightStage extends TempDirOwner {
     const inputs = (await readdir(path.join(this.runDir, 'input')).catch(() => [] as string[])).filter((n) => n.endsWith('.cfg'));
     const expected: string[] = [];
     if (inputs.length > 0) {
-      this.spawnProcess('input', 'input.lua', ['--log-level', String(this.options.logLevel ?? 7)]);
+      const flushInterval = String((this.options.queueFlushIntervalMs ?? 1000) / 1000);
+      this.spawnProcess('input', 'input.lua', ['--log-level', String(this.options.logLevel ?? 7), '--flush-interval', flushInterval]);
       expected.push('input.');
     }
     for (const name of outputs) {

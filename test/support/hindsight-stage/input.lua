@@ -22,14 +22,14 @@ local hs_config = require "hs_config"
 local heka = require "heka"
 
 local ok_args, opts = pcall(util.parse_args, arg, {
-  config_dir = "", output_dir = "", plugin = "", log_level = 7,
+  config_dir = "", output_dir = "", plugin = "", log_level = 7, flush_interval = 1,
 })
 if not ok_args then
   io.stderr:write(tostring(opts), "\n")
   os.exit(2)
 end
 if opts.config_dir == "" or opts.output_dir == "" then
-  io.stderr:write("usage: lua5.1 input.lua --config-dir DIR --output-dir DIR [--plugin NAME]\n")
+  io.stderr:write("usage: lua5.1 input.lua --config-dir DIR --output-dir DIR [--plugin NAME] [--flush-interval S]\n")
   os.exit(2)
 end
 util.set_log_level(opts.log_level)
@@ -94,7 +94,7 @@ local queue_fh, queue_size
 -- writer (hs_checkpoint_writer.c) and when the file is closed. The output reads only what reached
 -- the file; a kill -9 loses the rest and leaves a torn record, as in Hindsight.
 local QUEUE_BUFFER = 4096
-local FLUSH_INTERVAL = 1
+local FLUSH_INTERVAL = opts.flush_interval -- Hindsight: 1 s
 local next_flush = util.now() + FLUSH_INTERVAL
 
 local function open_queue()
