@@ -151,11 +151,32 @@ export async function rotateValue(context: SecretsContext, environment: string, 
 }
 
 /** Lets another age key decrypt the environment's Secrets (a new operator, or Flux's key). */
+/**
+ * Adds a recipient and re-keys every Secret file of the environment. sops re-encrypts the data
+ * key at random for each file, so a Secret read in several namespaces is re-keyed once and its
+ * other copies are written from that one: they stay one ciphertext.
+ */
 export async function addRecipient(context: SecretsContext, environment: string, recipient: string): Promise<void> {
   if (!/^age1[0-9a-z]{58}$/.test(recipient)) throw new Error(`"${recipient}" is not an age recipient (age1…)`);
   await addRecipients(context.root, environment, [recipient]);
   const dir = join(context.root, 'overlays', environment, SECRETS_DIR);
   const files = (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((file) => file.endsWith('.yaml')).sort();
-  for (const file of files) await updateKeys(context.root, `overlays/${environment}/${SECRETS_DIR}/${file}`, context.keyFile);
+  const copiesByName = new Map<string, SecretRef[]>();
+  for (const file of files) {
+    const [namespace, base] = file.split('/');
+    if (base === undefined) {
+      // outside a namespace's directory (the compile says to move it): re-keyed on its own
+      await updateKeys(context.root, `overlays/${environment}/${SECRETS_DIR}/${file}`, context.keyFile);
+      continue;
+    }
+    const name = base.slice(0, -'.yaml'.length);
+    copiesByName.set(name, [...(copiesByName.get(name) ?? []), { namespace: namespace!, name }]);
+  }
+  for (const [first, ...others] of copiesByName.values()) {
+    await updateKeys(context.root, secretFile(environment, first!), context.keyFile);
+    if (others.length === 0) continue;
+    const ciphertext = await readFile(join(context.root, secretFile(environment, first!)), 'utf8');
+    await writeCiphertextCopies(context, environment, others, first!.namespace, ciphertext);
+  }
   context.log(`recipient added to .sops.yaml; ${files.length} file(s) of ${environment} re-keyed`);
 }

@@ -175,6 +175,8 @@ test('add-recipient lets a second key decrypt every Secret of the environment', 
     const file = `overlays/prod/secrets/${id}.yaml`;
     assert.deepEqual(await valueBySopsAge(file, identity), await valueBySops(file));
   }
+  // the writer's two copies are still one ciphertext: the compile checks it
+  await compile({ root: repo.root });
 });
 
 test('bad requests fail with a clear message and change nothing', async () => {
