@@ -10,6 +10,7 @@ import { HINDSIGHT } from '../facts.ts';
 import { GENERATED_LUA_HEADER, luaAssignments } from '../render/lua.ts';
 import { influxdbUrl } from '../influxdb/endpoint.ts';
 import { credentialFile } from '../secrets/credentials.ts';
+import { byCodeUnit } from '../render/order.ts';
 
 /** Bind the Heka input to loopback: the pod shares the node's network and Snap is local. */
 export const HEKA_INPUT_ADDRESS = '127.0.0.1';
@@ -129,7 +130,7 @@ export function hindsightFiles(config: StackConfig, lua: ReadonlyMap<string, str
     { key: 'hindsight.cfg', path: 'hindsight.cfg', content: render(hindsightCfg(config)) },
     { key: `${PLUGINS.input.name}.cfg`, path: `run/input/${PLUGINS.input.name}.cfg`, content: render(hekaTcpInputCfg(config)) },
     { key: `${PLUGINS.output.name}.cfg`, path: `run/output/${PLUGINS.output.name}.cfg`, content: render(influxdbOutputCfg(config)) },
-    ...[...lua.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([path, content]) => luaConfigFile(path, content)),
+    ...[...lua.entries()].sort(([a], [b]) => byCodeUnit(a, b)).map(([path, content]) => luaConfigFile(path, content)),
   ];
 }
 

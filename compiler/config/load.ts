@@ -13,6 +13,7 @@ import type { StackConfig } from './types.ts';
 import { applyOverrides } from './merge.ts';
 import { environmentIssues, validateStack } from './validate.ts';
 import type { Issue } from './checks.ts';
+import { byCodeUnit } from '../render/order.ts';
 
 /** The first path element of problems in config/stack.ts itself. */
 export const DEFAULTS = 'defaults';
@@ -41,7 +42,7 @@ export class ConfigError extends Error {
 /** Every file under config/ (relative path → bytes), read once: the compile sees one state of it. */
 async function readTree(dir: string, prefix = ''): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  for (const entry of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => byCodeUnit(a.name, b.name))) {
     const path = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.isDirectory()) for (const [inner, bytes] of await readTree(dir, path)) files.set(inner, bytes);
     else if (entry.isFile()) files.set(path, await readFile(join(dir, path)));

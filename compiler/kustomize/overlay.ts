@@ -18,6 +18,7 @@ import { imageReference, type Manifest } from '../kube/objects.ts';
 import { generatedYaml } from '../render/yaml.ts';
 import { kustomization, objectFileName, orderedObject, type FileTree } from './base.ts';
 import type { GitOpsObject } from '../gitops/index.ts';
+import { byCodeUnit } from '../render/order.ts';
 
 const { compare } = fastJsonPatch;
 
@@ -122,7 +123,7 @@ export function overlayTree(base: BaseBuild, env: EnvironmentBuild): FileTree {
         resources: [resources[0], ...resources.slice(1).sort()],
         labels: [{ pairs: environmentLabels(env.name), includeSelectors: false, includeTemplates: true }],
         ...(images.length > 0 && { images }),
-        ...(patches.length > 0 && { patches: patches.sort((a, b) => a.path.localeCompare(b.path)) }),
+        ...(patches.length > 0 && { patches: patches.sort((a, b) => byCodeUnit(a.path, b.path)) }),
       }),
     ),
   );

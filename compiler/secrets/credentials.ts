@@ -12,6 +12,7 @@ import type { V1Volume } from '@kubernetes/client-node';
 import type { CredentialId, StackConfig } from '../config/types.ts';
 import { CREDENTIALS } from '../facts.ts';
 import { componentNamespace, type Component } from '../kube/objects.ts';
+import { byCodeUnit } from '../render/order.ts';
 
 /** The component whose pods read a Secret. */
 export type Consumer = Component;
@@ -104,7 +105,7 @@ export function requiredSecrets(config: StackConfig): Map<string, RequiredSecret
       need('grafana', tls.secret, key, { declaredAt: 'grafana.tls', purpose: `Grafana's TLS ${what}`, generated: false });
     }
   }
-  return new Map([...secrets].sort(([a], [b]) => a.localeCompare(b)));
+  return new Map([...secrets].sort(([a], [b]) => byCodeUnit(a, b)));
 }
 
 /** The Secrets a consumer's pods read (their ids), for its config hash: a rotation rolls them. */

@@ -12,6 +12,7 @@ import type { EncryptedSecret } from '../inputs.ts';
 import { parseYamlDocuments } from '../render/yaml.ts';
 import { SECRETS_DIR } from '../kustomize/overlay.ts';
 import { requiredSecrets, secretId } from './credentials.ts';
+import { byCodeUnit } from '../render/order.ts';
 
 const ENCRYPTED_VALUE = /^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$/;
 
@@ -52,7 +53,7 @@ async function secretFiles(dir: string): Promise<{ namespace: string; file: stri
     const inner = await readdir(join(dir, entry.name)).catch(() => [] as string[]);
     files.push(...inner.filter((file) => file.endsWith('.yaml')).map((file) => ({ namespace: entry.name, file })));
   }
-  return files.sort((a, b) => `${a.namespace}/${a.file}`.localeCompare(`${b.namespace}/${b.file}`));
+  return files.sort((a, b) => byCodeUnit(`${a.namespace}/${a.file}`, `${b.namespace}/${b.file}`));
 }
 
 /** Reads every Secret file of the environment; problems are returned, not thrown. */
