@@ -6,7 +6,7 @@ import type { StackConfig } from '../config/types.ts';
 import { NAMES } from '../facts.ts';
 
 /** The Service's DNS name, resolvable from the pods (host-network pods use ClusterFirstWithHostNet). */
-export function influxdbServiceHost(config: StackConfig): string {
+function influxdbServiceHost(config: StackConfig): string {
   return `${NAMES.influxdb}.${config.namespaces.backend}.svc`;
 }
 

@@ -1,7 +1,6 @@
 /**
- * Helpers for the image tests: paths into images/, running the images' shell scripts as child
- * processes (asynchronously, so servers in the test process keep answering), and, from
- * test/support/influxdb.ts, a loopback port and the influxd binary. influxd itself (auth on, no
+ * Helpers for the image tests: paths into images/ and running the images' shell scripts as child
+ * processes (asynchronously, so servers in the test process keep answering). influxd (auth on, no
  * user, for the image's bootstrap) is test/support/influxdb.ts's: startInfluxDB({ bootstrap: false }).
  */
 import { spawn } from 'node:child_process';
@@ -47,4 +46,3 @@ export function run(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export { freePort, INFLUXD } from '../support/influxdb.ts';

@@ -7,7 +7,7 @@
 import type { StackConfig } from '../../compiler/config/types.ts';
 import { dashboardFiles } from '../../compiler/grafana/dashboards/index.ts';
 import type { InfluxDBServer, InfluxSeries } from './influxdb.ts';
-import { droppedByReason, eventually, startPipeline, type Pipeline } from './pipeline.ts';
+import { droppedByReason, eventually, SNAP_INTERVAL_NS, startPipeline, type Pipeline } from './pipeline.ts';
 import { craft } from './snap-publisher.ts';
 import { doubleField } from './heka.ts';
 import { interpolate, panelQueries, variableQueries, type PanelQuery, type Variable } from './grafana-queries.ts';
@@ -19,8 +19,6 @@ export interface FilledRange {
   nodes: string[];
 }
 
-const INTERVAL_NS = 10n * 1_000_000_000n;
-
 /**
  * Starts the pipeline and publishes `rounds` collections 10 s apart for `nodes` fake nodes, ending
  * now, then one NaN value and one message without a value, which the plugin drops and counts.
@@ -28,9 +26,9 @@ const INTERVAL_NS = 10n * 1_000_000_000n;
 export async function fillFromPipeline(config: StackConfig, nodes = 3, rounds = 12): Promise<FilledRange> {
   const pipeline = await startPipeline({ config, output: { ticker_interval: 1 } });
   const publisher = pipeline.publisher({ nodes, seed: 99 });
-  const last = (BigInt(Date.now()) * 1_000_000n / INTERVAL_NS) * INTERVAL_NS;
-  const first = last - BigInt(rounds - 1) * INTERVAL_NS;
-  for (let index = 0; index < rounds; index++) await publisher.tick(first + BigInt(index) * INTERVAL_NS);
+  const last = (BigInt(Date.now()) * 1_000_000n / SNAP_INTERVAL_NS) * SNAP_INTERVAL_NS;
+  const first = last - BigInt(rounds - 1) * SNAP_INTERVAL_NS;
+  for (let index = 0; index < rounds; index++) await publisher.tick(first + BigInt(index) * SNAP_INTERVAL_NS);
   const expected = publisher.sent.filter((record) => record.metric).length;
   const deadline = Date.now() + 60_000;
   const written = async () => Number((await pipeline.influx.rows('SELECT last("points_written") FROM "hindsight_output"', 'reader'))[0]?.last ?? 0);

@@ -151,8 +151,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   });
 }
 
-/** A point as the tests compare it: measurement, tags (sorted), time in ms, value and its type. */
-const SNAP_INTERVAL_NS = 10_000_000_000n;
+/** The tests' Snap schedule: a collection every 10 s. */
+export const SNAP_INTERVAL_NS = 10_000_000_000n;
 
 /**
  * Collection times for a test file: round(i) is i Snap intervals (10 s) after a start 100 minutes
@@ -165,6 +165,7 @@ export function collectionRounds(): (index: number) => bigint {
   return (index) => (first + BigInt(index)) * SNAP_INTERVAL_NS;
 }
 
+/** A point as the tests compare it: measurement, tags (sorted), time in ms, value and its type. */
 export interface ExpectedPoint {
   key: string;
   measurement: string;

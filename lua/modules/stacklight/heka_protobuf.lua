@@ -42,7 +42,6 @@ API:
     m:field_time(i, divisor)        -- floor(value / divisor) of INTEGER field i, exact string
     m:header_time(divisor)          -- floor(Timestamp / divisor), exact string
     m:header_timestamp()            -- the Timestamp header as unsigned 64-bit halves lo, hi
-    m:timestamp()                   -- the Timestamp header as a (possibly rounded) number
     m:get_type(), m:get_logger(), m:get_hostname()  -- headers (nil when absent)
 --]]
 
@@ -485,13 +484,6 @@ function M.header_time(self, divisor)
     local lo, hi = header_timestamp(self)
     if not lo or hi >= TWO31 then return nil end
     return udiv_string(lo, hi, divisor)
-end
-
---- The Timestamp header as a (possibly rounded) number of nanoseconds.
-function M.timestamp(self)
-    local lo, hi = header_timestamp(self)
-    if not lo then return nil end
-    return int64_number(lo, hi)
 end
 
 return M
