@@ -62,8 +62,11 @@ export const TOOLS = {
 
 export type ToolName = keyof typeof TOOLS;
 
+/** compiler/'s path, set by the launcher's bundle (which runs from elsewhere); unset when run from source. */
+declare const STACKLIGHT_COMPILER_DIR: string | undefined;
+
 /** The repository root: this file lives in compiler/. */
-export const REPO_ROOT = resolve(import.meta.dirname, '..');
+export const REPO_ROOT = resolve(typeof STACKLIGHT_COMPILER_DIR === 'string' ? STACKLIGHT_COMPILER_DIR : import.meta.dirname, '..');
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
 async function reportsPinnedVersion(path: string, spec: ToolSpec): Promise<boolean> {

@@ -59,8 +59,8 @@ async function bundle(dir) {
     outExtension: { '.js': '.mjs' },
     // bundled CommonJS packages require Node's built-ins
     banner: { js: "import { createRequire as stacklightRequire } from 'node:module'; const require = stacklightRequire(import.meta.url);" },
-    // the sources find the repository from where they are; the bundle is elsewhere
-    define: { 'import.meta.dirname': JSON.stringify(COMPILER_DIR) },
+    // the sources find the repository from where they are (compiler/tools.ts); the bundle is elsewhere
+    define: { STACKLIGHT_COMPILER_DIR: JSON.stringify(COMPILER_DIR) },
     logLevel: 'error',
   });
   try {
