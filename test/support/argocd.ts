@@ -119,17 +119,9 @@ export class LocalArgoCD implements AsyncDisposable {
       '--repo-server', `127.0.0.1:${repoPort}`, '--repo-server-plaintext', '--metrics-port', String(controllerMetrics),
     ], log('argocd-application-controller'), env));
     const listeners = [[this.daemons[0]!, redis], [this.daemons[2]!, repoPort], [this.daemons[3]!, controllerMetrics]] as const;
-    for (const [daemon, port] of listeners) {
-      for (const deadline = Date.now() + 60_000; !(await listening(port)); await sleep(200)) {
-        if (!daemon.running) throw new Error(`${daemon.name} exited`);
-        if (Date.now() > deadline) throw new Error(`${daemon.name} not listening after 60 s`);
-      }
-    }
-    const sockets = async () => (await readdir(dirs.plugins)).filter((f) => f.endsWith('.sock'));
-    for (const deadline = Date.now() + 30_000; (await sockets()).length === 0; await sleep(200)) {
-      if (!this.daemons[1]!.running) throw new Error('argocd-cmp-server exited');
-      if (Date.now() > deadline) throw new Error('argocd-cmp-server made no socket in 30 s');
-    }
+    for (const [daemon, port] of listeners) await daemon.waitFor(() => listening(port), `listening on ${port}`, 60_000, 200);
+    const socketMade = async () => (await readdir(dirs.plugins)).some((f) => f.endsWith('.sock'));
+    await this.daemons[1]!.waitFor(socketMade, 'a plugin socket', 30_000, 200);
   }
 
   async application(name: string): Promise<{ metadata: { annotations?: Record<string, string> }; status?: ApplicationStatus }> {

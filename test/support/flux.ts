@@ -104,10 +104,7 @@ export class LocalFlux implements AsyncDisposable {
       `--feature-gates=${FLUX.kustomizeControllerFeatureGates}`,
     ], log('kustomize-controller'), env));
     for (const [daemon, port] of [[this.daemons[0]!, sourceHealth], [this.daemons[1]!, kustomizeHealth]] as const) {
-      for (const deadline = Date.now() + 60_000; !(await healthy(port)); await sleep(200)) {
-        if (!daemon.running) throw new Error(`${daemon.name} exited`);
-        if (Date.now() > deadline) throw new Error(`${daemon.name} not healthy after 60 s`);
-      }
+      await daemon.waitFor(() => healthy(port), `healthy on ${port}`, 60_000, 200);
     }
   }
 
