@@ -3,11 +3,11 @@
  * overlays/<env>/. Everything is built and checked in memory first; only a compile without a
  * single problem writes, and it writes all at once (render/write.ts).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Issue } from './config/checks.ts';
 import { ConfigError, readConfig, resolveConfig, type ResolvedConfig } from './config/load.ts';
-import type { BuildInputs } from './inputs.ts';
+import { entriesOf, type BuildInputs } from './inputs.ts';
 import type { Manifest } from './kube/objects.ts';
 import { schemaProblems, type KubeObject } from './kube/schema.ts';
 import { ruleProblems } from './kube/rules.ts';
@@ -37,36 +37,40 @@ export interface Compiled {
 }
 
 /** Every .lua file under lua/, by its path relative to lua/. */
-export async function readLua(root: string): Promise<Map<string, string>> {
+export function readLua(root: string): Map<string, string> {
   const lua = new Map<string, string>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(join(root, 'lua', dir), { withFileTypes: true }).catch(() => [])) {
+  const walk = (dir: string): void => {
+    for (const entry of entriesOf(join(root, 'lua', dir))) {
       const path = dir ? `${dir}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.name.endsWith('.lua')) lua.set(path, await readFile(join(root, 'lua', path), 'utf8'));
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.lua')) lua.set(path, readFileSync(join(root, 'lua', path), 'utf8'));
     }
   };
-  await walk('');
+  walk('');
   return lua;
 }
 
-async function objectProblems(objects: readonly (Manifest | GitOpsObject)[], at: string): Promise<Issue[]> {
+/** An object's problems by its JSON: most of an environment's objects are the base's, and each is checked once. */
+type ProblemsSeen = Map<string, Promise<string[]>>;
+
+async function objectProblems(objects: readonly (Manifest | GitOpsObject)[], at: string, seen: ProblemsSeen): Promise<Issue[]> {
+  const problemsOf = async (plain: KubeObject) => [...(await schemaProblems(plain)), ...ruleProblems(plain)];
   const problems = await Promise.all(
-    objects.map(async (object) => {
-      const plain = object as unknown as KubeObject;
-      return [...(await schemaProblems(plain)), ...ruleProblems(plain)];
+    objects.map((object) => {
+      const json = JSON.stringify(object);
+      if (!seen.has(json)) seen.set(json, problemsOf(object as unknown as KubeObject));
+      return seen.get(json)!;
     }),
   );
   return problems.flat().map((message) => ({ path: `${at}.objects`, message }));
 }
 
 /** Environments whose config file is gone but whose encrypted Secrets are still there. */
-async function orphanedSecrets(root: string, names: readonly string[]): Promise<Issue[]> {
-  const dirs = await readdir(join(root, 'overlays')).catch(() => [] as string[]);
+function orphanedSecrets(root: string, names: readonly string[]): Issue[] {
   const orphans = [];
-  for (const dir of dirs) {
+  for (const { name: dir } of entriesOf(join(root, 'overlays'))) {
     if (names.includes(dir)) continue;
-    if (await readdir(join(root, 'overlays', dir, 'secrets')).then(() => true, () => false)) orphans.push(dir);
+    if (statSync(join(root, 'overlays', dir, 'secrets'), { throwIfNoEntry: false })?.isDirectory()) orphans.push(dir);
   }
   return orphans.map((dir) => ({
     path: dir,
@@ -78,27 +82,28 @@ async function orphanedSecrets(root: string, names: readonly string[]): Promise<
 export async function build(options: CompileOptions): Promise<Compiled> {
   const { root } = options;
   const config = resolveConfig(await readConfig(options.configDir ?? join(root, 'config')));
-  const lua = await readLua(root);
+  const lua = readLua(root);
   const baseInputs: BuildInputs = { lua, secrets: new Map() };
   const base = buildStack(config.defaults, baseInputs);
+  const seen: ProblemsSeen = new Map();
   const issues: Issue[] = [
     ...crossCheck(base, config.defaults, DEFAULTS),
-    ...(await objectProblems(base, DEFAULTS)),
-    ...(await orphanedSecrets(root, config.environments.map((env) => env.name))),
+    ...(await objectProblems(base, DEFAULTS, seen)),
+    ...orphanedSecrets(root, config.environments.map((env) => env.name)),
   ];
   const environments: EnvironmentBuild[] = [];
   for (const { name, config: envConfig } of config.environments) {
-    const { secrets, issues: fileIssues } = await readEncryptedSecrets(root, name);
+    const { secrets, issues: fileIssues } = readEncryptedSecrets(root, name);
     const inputs: BuildInputs = { lua, secrets: new Map(secrets.map((secret) => [secretId(secret), secret])) };
     const objects = buildStack(envConfig, inputs);
     issues.push(
       ...fileIssues,
       ...checkSecretKeys(envConfig, name, secrets),
       ...crossCheck(objects, envConfig, name),
-      ...(await objectProblems(objects, name)),
+      ...(await objectProblems(objects, name, seen)),
     );
     const gitops = gitopsObjects(name, envConfig);
-    issues.push(...(await objectProblems(gitops, name)));
+    issues.push(...(await objectProblems(gitops, name, seen)));
     environments.push({ name, config: envConfig, objects, secrets, gitops });
   }
   if (issues.length > 0) throw new ConfigError(issues);

@@ -2,6 +2,20 @@
  * What the compiler reads besides the config: the Lua files and, for an environment, its
  * encrypted Secrets. Components receive these as values, so they stay pure functions.
  */
+import { readdirSync, type Dirent } from 'node:fs';
+
+/**
+ * A directory's entries, none when it cannot be read. The compile reads its inputs and its
+ * previous output synchronously: a few dozen small files, where each asynchronous read would
+ * cost several round trips through libuv's thread pool.
+ */
+export function entriesOf(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
 
 /** A SOPS-encrypted Secret file, kept byte for byte (its MAC covers every field and their order). */
 export interface EncryptedSecret {

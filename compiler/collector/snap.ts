@@ -4,10 +4,9 @@
  * the node's name (from the downward API) before snapd loads it.
  */
 import type { CollectorConfig, SnapLogLevel } from '../config/types.ts';
-import { Scalar } from 'yaml';
 import { SNAP } from '../facts.ts';
 import { METRIC_FAMILIES, snapNamespace } from './metrics.ts';
-import { generatedYaml } from '../render/yaml.ts';
+import { DoubleQuoted, generatedYaml } from '../render/yaml.ts';
 
 const LOG_LEVELS: Record<SnapLogLevel, number> = { debug: 1, info: 2, warning: 3, error: 4, fatal: 5 };
 
@@ -72,15 +71,15 @@ function collectedMetrics(collector: CollectorConfig): Record<string, Record<str
 }
 
 /** A double-quoted YAML scalar: what the entrypoint puts in its place is escaped for exactly that. */
-function doubleQuoted(value: string): Scalar {
-  return Object.assign(new Scalar(value), { type: Scalar.QUOTE_DOUBLE });
+function doubleQuoted(value: string): DoubleQuoted {
+  return new DoubleQuoted(value);
 }
 
 /**
  * The tag every metric carries: the node's name, filled in at container start. Double-quoted, so
  * a node named `1234` or `true` stays a string once filled in.
  */
-function nodeTags(collector: CollectorConfig): Record<string, Record<string, Scalar>> {
+function nodeTags(collector: CollectorConfig): Record<string, Record<string, DoubleQuoted>> {
   const prefixes = new Set(collector.families.map((name) => '/' + METRIC_FAMILIES[name].prefix[0]));
   return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: doubleQuoted(SNAP.nodeNamePlaceholder) }]));
 }

@@ -4,7 +4,8 @@
  * validates it. Nothing here writes anything.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,13 +40,13 @@ export class ConfigError extends Error {
   }
 }
 
-/** Every file under config/ (relative path → bytes), read once: the compile sees one state of it. */
-async function readTree(dir: string, prefix = ''): Promise<Map<string, Buffer>> {
+/** Every file under config/ (relative path → bytes), read once (and synchronously: inputs.ts): the compile sees one state of it. */
+function readTree(dir: string, prefix = ''): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
-  for (const entry of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => byCodeUnit(a.name, b.name))) {
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true }).sort((a, b) => byCodeUnit(a.name, b.name))) {
     const path = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) for (const [inner, bytes] of await readTree(dir, path)) files.set(inner, bytes);
-    else if (entry.isFile()) files.set(path, await readFile(join(dir, path)));
+    if (entry.isDirectory()) for (const [inner, bytes] of readTree(dir, path)) files.set(inner, bytes);
+    else if (entry.isFile()) files.set(path, readFileSync(join(dir, path)));
   }
   return files;
 }
@@ -124,7 +125,7 @@ async function importExport(compiled: string, file: string, name: string): Promi
  * `overrides`. Config files import only types from compiler/ (erased) and values from config/.
  */
 export async function readConfig(configDir: string): Promise<RawConfig> {
-  const tree = await readTree(configDir);
+  const tree = readTree(configDir);
   const files = [...tree.keys()].filter((path) => /^environments\/[^/]+\.ts$/.test(path)).map((path) => path.slice('environments/'.length));
   if (!tree.has('stack.ts')) throw new ConfigError([{ path: 'config/stack.ts', message: `is missing (in ${configDir})` }]);
   for (const file of files) {

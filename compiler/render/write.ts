@@ -5,7 +5,8 @@
  * when nothing changed; a failure before the swap leaves the previous output as it was, and a
  * failure during the swap moves back what had moved.
  */
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export interface WriteReport {
@@ -23,10 +24,11 @@ function isPreserved(path: string): boolean {
   return /^overlays\/[^/]+\/secrets(\/|$)/.test(path);
 }
 
-async function listFiles(root: string, dir: string): Promise<string[]> {
+// read synchronously, as the inputs are (inputs.ts)
+function listFiles(root: string, dir: string): string[] {
   let entries;
   try {
-    entries = await readdir(join(root, dir), { withFileTypes: true });
+    entries = readdirSync(join(root, dir), { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
@@ -34,17 +36,17 @@ async function listFiles(root: string, dir: string): Promise<string[]> {
   const files: string[] = [];
   for (const entry of entries) {
     const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) files.push(...(await listFiles(root, path)));
+    if (entry.isDirectory()) files.push(...listFiles(root, path));
     else files.push(path);
   }
   return files;
 }
 
-async function currentTree(root: string): Promise<Map<string, string>> {
+function currentTree(root: string): Map<string, string> {
   const tree = new Map<string, string>();
   for (const outputRoot of OUTPUT_ROOTS) {
-    for (const path of await listFiles(root, outputRoot)) {
-      if (!isPreserved(path)) tree.set(path, await readFile(join(root, path), 'utf8'));
+    for (const path of listFiles(root, outputRoot)) {
+      if (!isPreserved(path)) tree.set(path, readFileSync(join(root, path), 'utf8'));
     }
   }
   return tree;
@@ -84,7 +86,7 @@ export async function writeTree(root: string, tree: ReadonlyMap<string, string>,
       throw new Error(`refusing to write ${path}: outside the compiler's output`);
     }
   }
-  const report = compareTrees(await currentTree(root), tree);
+  const report = compareTrees(currentTree(root), tree);
   if (report.written.length + report.changed.length + report.removed.length === 0) return report;
 
   const staging = await mkdtemp(join(root, '.compile-'));

@@ -4,11 +4,11 @@
  * inputs: read, checked and referenced, never rewritten. Their key names are plaintext in SOPS
  * files, so they are checked against what the config needs without decrypting anything.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StackConfig } from '../config/types.ts';
 import type { Issue } from '../config/checks.ts';
-import type { EncryptedSecret } from '../inputs.ts';
+import { entriesOf, type EncryptedSecret } from '../inputs.ts';
 import { parseYamlDocuments } from '../render/yaml.ts';
 import { SECRETS_DIR } from '../kustomize/overlay.ts';
 import { requiredSecrets, secretId } from './credentials.ts';
@@ -44,31 +44,31 @@ function fileProblems(file: string, secret: ParsedSecret, expectedNamespace: str
 }
 
 /** The environment's Secret files: secrets/<namespace>/<name>.yaml, plus any file misplaced directly in secrets/. */
-async function secretFiles(dir: string): Promise<{ namespace: string; file: string }[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+function secretFiles(dir: string): { namespace: string; file: string }[] {
+  const entries = entriesOf(dir);
   const files: { namespace: string; file: string }[] = [];
   for (const entry of entries) {
     if (entry.isFile() && entry.name.endsWith('.yaml')) files.push({ namespace: '', file: entry.name });
     if (!entry.isDirectory()) continue;
-    const inner = await readdir(join(dir, entry.name)).catch(() => [] as string[]);
+    const inner = entriesOf(join(dir, entry.name)).map((dirent) => dirent.name);
     files.push(...inner.filter((file) => file.endsWith('.yaml')).map((file) => ({ namespace: entry.name, file })));
   }
   return files.sort((a, b) => byCodeUnit(`${a.namespace}/${a.file}`, `${b.namespace}/${b.file}`));
 }
 
 /** Reads every Secret file of the environment; problems are returned, not thrown. */
-export async function readEncryptedSecrets(root: string, environment: string): Promise<{ secrets: EncryptedSecret[]; issues: Issue[] }> {
+export function readEncryptedSecrets(root: string, environment: string): { secrets: EncryptedSecret[]; issues: Issue[] } {
   const dir = secretsDir(root, environment);
   const secrets: EncryptedSecret[] = [];
   const issues: Issue[] = [];
-  for (const { namespace, file } of await secretFiles(dir)) {
+  for (const { namespace, file } of secretFiles(dir)) {
     const relative = [SECRETS_DIR, namespace, file].filter(Boolean).join('/');
     const shown = `overlays/${environment}/${relative}`;
     if (!namespace) {
       issues.push({ path: `${environment}.secrets`, message: `${shown} is not in a namespace's directory: move it to ${SECRETS_DIR}/<namespace>/${file} and set its metadata.namespace` });
       continue;
     }
-    const text = await readFile(join(dir, namespace, file), 'utf8');
+    const text = readFileSync(join(dir, namespace, file), 'utf8');
     let parsed: ParsedSecret;
     try {
       [parsed] = parseYamlDocuments(text, shown) as [ParsedSecret];
