@@ -16,15 +16,19 @@ const { values, positionals } = parseArgs({
 });
 const root = resolve(values.root ?? '.');
 
-try {
-  const [environment] = positionals;
-  if (!environment) throw new Error('usage: npm run bootstrap -- <env> [--age-key-file <file>]');
-  const config = await environmentConfig(join(root, 'config'), environment);
-  const keyFile = ageKeyFile(values['age-key-file']);
-  const envRecipients = await recipients(root, environment);
-  const key = await findAgeKeyLine(keyFile, envRecipients);
-  process.stdout.write(bootstrapCommands({ environment, config: config, keyFile, recipients: envRecipients, key }));
-} catch (error) {
-  console.error(`bootstrap: ${error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message}`);
-  process.exitCode = 1;
+async function main(): Promise<void> {
+  try {
+    const [environment] = positionals;
+    if (!environment) throw new Error('usage: npm run bootstrap -- <env> [--age-key-file <file>]');
+    const config = await environmentConfig(join(root, 'config'), environment);
+    const keyFile = ageKeyFile(values['age-key-file']);
+    const envRecipients = await recipients(root, environment);
+    const key = await findAgeKeyLine(keyFile, envRecipients);
+    process.stdout.write(bootstrapCommands({ environment, config: config, keyFile, recipients: envRecipients, key }));
+  } catch (error) {
+    console.error(`bootstrap: ${error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message}`);
+    process.exitCode = 1;
+  }
 }
+
+void main();

@@ -15,6 +15,11 @@ if (positionals.length !== 1) {
   console.error('usage: npm run -s build -- <kustomization dir> [--schema-input]');
   process.exit(2);
 }
-const objects = await kustomizeBuild(positionals[0]!);
-const printed = values['schema-input'] ? objects.map(schemaInputOf) : objects;
-process.stdout.write(printed.map((object) => toYaml(object)).join('---\n'));
+
+async function main(): Promise<void> {
+  const objects = await kustomizeBuild(positionals[0]!);
+  const printed = values['schema-input'] ? objects.map(schemaInputOf) : objects;
+  process.stdout.write(printed.map((object) => toYaml(object)).join('---\n'));
+}
+
+void main();

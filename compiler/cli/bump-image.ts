@@ -58,9 +58,7 @@ function describe({ tag, digest }: { tag?: string; digest?: string }): string {
   return `${tag ?? '(no tag)'}${digest ? `@${digest}` : ''}`;
 }
 
-try {
-  await main();
-} catch (error) {
+main().catch((error: unknown) => {
   console.error(`bump-image: ${error instanceof BumpError ? error.message : ((error as Error).stack ?? String(error))}`);
   process.exitCode = 1;
-}
+});

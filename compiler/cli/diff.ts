@@ -11,14 +11,18 @@ import { renderedDiff, toMarkdown } from '../diff/report.ts';
 
 const USAGE = 'usage: npm run diff -- --base <ref> [--head <ref>] [--json] [--root <dir>]';
 
-try {
-  const { values } = parseArgs({
-    options: { base: { type: 'string' }, head: { type: 'string' }, json: { type: 'boolean' }, root: { type: 'string' } },
-  });
-  if (!values.base) throw new Error(`--base is required. ${USAGE}`);
-  const diff = await renderedDiff({ root: resolve(values.root ?? '.'), base: values.base, ...(values.head !== undefined && { head: values.head }) });
-  process.stdout.write(values.json ? `${JSON.stringify(diff, null, 2)}\n` : toMarkdown(diff));
-} catch (error) {
-  console.error(`diff: ${(error as Error).message}`);
-  process.exitCode = 1;
+async function main(): Promise<void> {
+  try {
+    const { values } = parseArgs({
+      options: { base: { type: 'string' }, head: { type: 'string' }, json: { type: 'boolean' }, root: { type: 'string' } },
+    });
+    if (!values.base) throw new Error(`--base is required. ${USAGE}`);
+    const diff = await renderedDiff({ root: resolve(values.root ?? '.'), base: values.base, ...(values.head !== undefined && { head: values.head }) });
+    process.stdout.write(values.json ? `${JSON.stringify(diff, null, 2)}\n` : toMarkdown(diff));
+  } catch (error) {
+    console.error(`diff: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
 }
+
+void main();

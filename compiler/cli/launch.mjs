@@ -3,16 +3,22 @@
  * `node compiler/cli/launch.mjs <cli> [args]`: runs compiler/cli/<cli>.ts as precompiled
  * JavaScript, which is what every `npm run <cli>` does. Loading the TypeScript through a
  * transforming loader costs more than the compile itself, so the CLIs are bundled once with
- * esbuild into node_modules/.cache/stacklight/cli/<fingerprint>/ and run from there.
+ * esbuild into node_modules/.cache/stacklight/cli/<fingerprint>/ and run from there, with V8's
+ * code cache: the bytecode of every function a run compiled, kept beside the bundle after the
+ * first run, so that later runs neither parse nor compile what they run again.
  *
  * Never stale: the fingerprint covers every file under compiler/ (path, size, modification
  * time), this launcher and package-lock.json, so any edit makes a new bundle before the next
- * run. Plain JavaScript on purpose: it is the one file that must run before anything is built.
+ * run; a code cache belongs to its bundle, and V8 refuses one that another V8 or other flags
+ * made (the run then makes a new one). Plain JavaScript on purpose: it is the one file that must
+ * run before anything is built.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 
 const CLI_DIR = dirname(fileURLToPath(import.meta.url));
 const COMPILER_DIR = resolve(CLI_DIR, '..');
@@ -40,6 +46,21 @@ function entryPoints() {
   return readdirSync(CLI_DIR).filter((file) => file.endsWith('.ts')).map((file) => join(CLI_DIR, file));
 }
 
+/**
+ * kubernetes-models' validator imports every language of ajv-i18n (24 modules) to call only its
+ * English one, when a schema finds a problem: the bundle gets the English one alone.
+ */
+const ajvI18nEnglishOnly = {
+  name: 'ajv-i18n-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^ajv-i18n$/ }, () => ({ path: 'ajv-i18n', namespace: 'ajv-i18n-english-only' }));
+    build.onLoad({ filter: /.*/, namespace: 'ajv-i18n-english-only' }, () => ({
+      contents: "import en from 'ajv-i18n/localize/en'; export default { en };",
+      resolveDir: ROOT,
+    }));
+  },
+};
+
 /** Bundles every CLI into `dir` (built beside it, then renamed: a concurrent run sees all or nothing). */
 async function bundle(dir) {
   const { build } = await import('esbuild');
@@ -48,17 +69,20 @@ async function bundle(dir) {
     entryPoints: entryPoints(),
     outdir: staging,
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    // CommonJS: a script V8 can compile from a code cache (node:vm); Node 20 has no code cache for ES modules
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     // packages bundled too: resolving and lexing CommonJS packages at every start costs more
-    // than the compile; what a CLI imports lazily stays a chunk of its own, loaded when used
-    // (esbuild itself runs a native binary of its package: it stays a package)
-    external: ['esbuild'],
-    outExtension: { '.js': '.mjs' },
-    // bundled CommonJS packages require Node's built-ins
-    banner: { js: "import { createRequire as stacklightRequire } from 'node:module'; const require = stacklightRequire(import.meta.url);" },
+    // than the compile. Left out: esbuild (it runs a native binary of its package), and the two
+    // heavy packages only some runs need (ts-morph: bump-image's editor; the Kubernetes client:
+    // validate's field check and status), loaded from node_modules when used
+    external: ['esbuild', 'ts-morph', '@kubernetes/client-node'],
+    // import() becomes require(), which loads ES modules too (Node 20.19 and later): a function
+    // compiled from a code cache cannot import() on Node 20
+    supported: { 'dynamic-import': false },
+    outExtension: { '.js': '.cjs' },
+    plugins: [ajvI18nEnglishOnly],
     // the sources find the repository from where they are (compiler/tools.ts); the bundle is elsewhere
     define: { STACKLIGHT_COMPILER_DIR: JSON.stringify(COMPILER_DIR) },
     logLevel: 'error',
@@ -75,6 +99,31 @@ async function bundle(dir) {
   }
 }
 
+/**
+ * Runs a CLI's bundle as Node runs a CommonJS module, compiled from its code cache when there is
+ * one; when there was none (or V8 refused it), writes one as the process exits, holding every
+ * function this run compiled.
+ */
+function runBundle(file, args) {
+  const cacheFile = `${file}.v8-cache`;
+  const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
+  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  if (!cachedData || script.cachedDataRejected) {
+    process.once('exit', () => {
+      const staging = `${cacheFile}.${process.pid}.tmp`;
+      try {
+        writeFileSync(staging, script.createCachedData());
+        renameSync(staging, cacheFile);
+      } catch {
+        rmSync(staging, { force: true }); // a run without a cache is slower, never wrong
+      }
+    });
+  }
+  process.argv = [process.argv[0], file, ...args];
+  const bundled = { exports: {}, filename: file };
+  script.runInThisContext()(bundled.exports, createRequire(file), bundled, file, dirname(file));
+}
+
 const [cli, ...args] = process.argv.slice(2);
 if (!cli || !existsSync(join(CLI_DIR, `${cli}.ts`))) {
   const known = entryPoints().map((file) => file.slice(CLI_DIR.length + 1, -3)).join(', ');
@@ -82,6 +131,5 @@ if (!cli || !existsSync(join(CLI_DIR, `${cli}.ts`))) {
   process.exit(2);
 }
 const dir = join(CACHE, fingerprint());
-if (!existsSync(join(dir, `${cli}.mjs`))) await bundle(dir);
-process.argv = [process.argv[0], join(dir, `${cli}.mjs`), ...args];
-await import(pathToFileURL(join(dir, `${cli}.mjs`)).href);
+if (!existsSync(join(dir, `${cli}.cjs`))) await bundle(dir);
+runBundle(join(dir, `${cli}.cjs`), args);

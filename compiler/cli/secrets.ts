@@ -54,11 +54,9 @@ async function main([command, env, ...rest]: string[]): Promise<void> {
   }
 }
 
-try {
-  await main(positionals);
-} catch (error) {
+main(positionals).catch((error: unknown) => {
   const message = error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message;
   // zx errors carry the command's stderr, which never holds a secret value (values go through stdin).
   console.error(`secrets: ${message}`);
   process.exitCode = 1;
-}
+});

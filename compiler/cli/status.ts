@@ -22,20 +22,24 @@ async function localHead(): Promise<string | undefined> {
   return promisify(execFile)('git', ['-C', root, 'rev-parse', 'HEAD']).then(({ stdout }) => stdout.trim(), () => undefined);
 }
 
-try {
-  const [environment] = positionals;
-  if (!environment) throw new Error('usage: npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json]');
-  const config = await environmentConfig(join(root, 'config'), environment);
-  const kc = kubeConfigFrom(values);
-  const report = await clusterStatus(kc, {
-    environment,
-    config: config,
-    compiled: await kustomizeBuild(join(root, 'overlays', environment)),
-    localHead: await localHead(),
-  });
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
-  process.exitCode = report.healthy ? 0 : 1;
-} catch (error) {
-  console.error(`status: ${error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message}`);
-  process.exitCode = 2;
+async function main(): Promise<void> {
+  try {
+    const [environment] = positionals;
+    if (!environment) throw new Error('usage: npm run status -- <env> [--kubeconfig <file>] [--context <name>] [--json]');
+    const config = await environmentConfig(join(root, 'config'), environment);
+    const kc = kubeConfigFrom(values);
+    const report = await clusterStatus(kc, {
+      environment,
+      config: config,
+      compiled: await kustomizeBuild(join(root, 'overlays', environment)),
+      localHead: await localHead(),
+    });
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+    process.exitCode = report.healthy ? 0 : 1;
+  } catch (error) {
+    console.error(`status: ${error instanceof ConfigError ? `config problems:\n${error.message}` : (error as Error).message}`);
+    process.exitCode = 2;
+  }
 }
+
+void main();

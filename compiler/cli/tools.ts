@@ -3,6 +3,10 @@
  */
 import { TOOLS, tool, type ToolName } from '../tools.ts';
 
-for (const name of Object.keys(TOOLS) as ToolName[]) {
-  console.log(`${name} ${TOOLS[name].version}: ${await tool(name)}`);
+async function main(): Promise<void> {
+  for (const name of Object.keys(TOOLS) as ToolName[]) {
+    console.log(`${name} ${TOOLS[name].version}: ${await tool(name)}`);
+  }
 }
+
+void main();

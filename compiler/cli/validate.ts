@@ -45,50 +45,54 @@ function imagesWithoutDigest(objects: readonly KubeObject[]): string[] {
   return [...images].sort();
 }
 
-const environments = (await readdir(join(root, 'overlays'))).sort();
-const targets = ['base', ...environments.map((env) => `overlays/${env}`), ...environments.map((env) => `clusters/${env}`)];
-let failures = 0;
-for (const target of targets) {
-  const started = performance.now();
-  const objects = await kustomizeBuild(join(root, target));
-  const problems = (await Promise.all(objects.map(problemsOf))).flat();
-  const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  console.log(`${problems.length === 0 ? 'ok  ' : 'FAIL'} ${target}: ${objects.length} objects in ${seconds}s`);
-  for (const problem of problems) console.log(`     ${problem}`);
-  if (target.startsWith('overlays/')) {
-    for (const image of imagesWithoutDigest(objects)) {
-      console.log(`     warning: ${image} has no digest: the cluster runs whatever the tag points to when it pulls (the images workflow's pull request pins tag@digest; by hand: npm run bump-image -- <component> <tag>@sha256:<digest>)`);
+async function main(): Promise<void> {
+  const environments = (await readdir(join(root, 'overlays'))).sort();
+  const targets = ['base', ...environments.map((env) => `overlays/${env}`), ...environments.map((env) => `clusters/${env}`)];
+  let failures = 0;
+  for (const target of targets) {
+    const started = performance.now();
+    const objects = await kustomizeBuild(join(root, target));
+    const problems = (await Promise.all(objects.map(problemsOf))).flat();
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    console.log(`${problems.length === 0 ? 'ok  ' : 'FAIL'} ${target}: ${objects.length} objects in ${seconds}s`);
+    for (const problem of problems) console.log(`     ${problem}`);
+    if (target.startsWith('overlays/')) {
+      for (const image of imagesWithoutDigest(objects)) {
+        console.log(`     warning: ${image} has no digest: the cluster runs whatever the tag points to when it pulls (the images workflow's pull request pins tag@digest; by hand: npm run bump-image -- <component> <tag>@sha256:<digest>)`);
+      }
+    }
+    failures += problems.length;
+  }
+  /** The dry run's lines for one target, and how many objects the server refused. */
+  function serverReport(target: string, results: readonly ApplyResult[], seconds: string): { lines: string[]; refused: number } {
+    const refused = results.filter((r) => r.status === 'refused');
+    const skipped = results.filter((r) => r.status === 'skipped');
+    const head = `${refused.length === 0 ? 'ok  ' : 'FAIL'} ${target} (server dry run): ${results.length - refused.length - skipped.length} accepted, ${skipped.length} not judged, ${refused.length} refused in ${seconds}s`;
+    const lines = [head];
+    for (const result of results) {
+      if (result.status === 'refused' || result.status === 'skipped') lines.push(`     ${result.status === 'refused' ? 'refused' : 'not judged'}: ${result.object}: ${result.message}`);
+      for (const warning of result.warnings) lines.push(`     warning: ${result.object}: ${warning}`);
+    }
+    return { lines, refused: refused.length };
+  }
+
+  if (values.server) {
+    const kc = kubeConfigFrom(values);
+    console.log(`server: ${kc.getCurrentCluster()?.server ?? '(none)'} (context ${kc.getCurrentContext()})`);
+    for (const target of targets.filter((t) => t !== 'base')) {
+      const started = performance.now();
+      const objects = (await kustomizeBuild(join(root, target))).map(schemaInputOf);
+      const results = await serverSideApply(kc, objects, { dryRun: true });
+      const { lines, refused } = serverReport(target, results, ((performance.now() - started) / 1000).toFixed(2));
+      for (const line of lines) console.log(line);
+      failures += refused;
     }
   }
-  failures += problems.length;
-}
-/** The dry run's lines for one target, and how many objects the server refused. */
-function serverReport(target: string, results: readonly ApplyResult[], seconds: string): { lines: string[]; refused: number } {
-  const refused = results.filter((r) => r.status === 'refused');
-  const skipped = results.filter((r) => r.status === 'skipped');
-  const head = `${refused.length === 0 ? 'ok  ' : 'FAIL'} ${target} (server dry run): ${results.length - refused.length - skipped.length} accepted, ${skipped.length} not judged, ${refused.length} refused in ${seconds}s`;
-  const lines = [head];
-  for (const result of results) {
-    if (result.status === 'refused' || result.status === 'skipped') lines.push(`     ${result.status === 'refused' ? 'refused' : 'not judged'}: ${result.object}: ${result.message}`);
-    for (const warning of result.warnings) lines.push(`     warning: ${result.object}: ${warning}`);
-  }
-  return { lines, refused: refused.length };
-}
 
-if (values.server) {
-  const kc = kubeConfigFrom(values);
-  console.log(`server: ${kc.getCurrentCluster()?.server ?? '(none)'} (context ${kc.getCurrentContext()})`);
-  for (const target of targets.filter((t) => t !== 'base')) {
-    const started = performance.now();
-    const objects = (await kustomizeBuild(join(root, target))).map(schemaInputOf);
-    const results = await serverSideApply(kc, objects, { dryRun: true });
-    const { lines, refused } = serverReport(target, results, ((performance.now() - started) / 1000).toFixed(2));
-    for (const line of lines) console.log(line);
-    failures += refused;
+  if (failures > 0) {
+    console.error(`validate: ${failures} problem(s)`);
+    process.exitCode = 1;
   }
 }
 
-if (failures > 0) {
-  console.error(`validate: ${failures} problem(s)`);
-  process.exitCode = 1;
-}
+void main();

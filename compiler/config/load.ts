@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../tools.ts';
 import type { StackConfig } from './types.ts';
 import { applyOverrides } from './merge.ts';
@@ -113,9 +113,14 @@ async function pruneConfigCache(keep = 64): Promise<void> {
   for (const { name } of oldest) await rm(join(CONFIG_CACHE, name), { recursive: true, force: true });
 }
 
-/** A config file's export, copied: callers may change what they get without touching the module. */
-async function importExport(compiled: string, file: string, name: string): Promise<unknown> {
-  const module = (await import(pathToFileURL(join(compiled, file.replace(/\.ts$/, '.mjs'))).href)) as Record<string, unknown>;
+/**
+ * A config file's export, copied: callers may change what they get without touching the module.
+ * Loaded with require(), which loads ES modules too: the CLIs' bundle cannot import()
+ * (compiler/cli/launch.mjs).
+ */
+function importExport(compiled: string, file: string, name: string): unknown {
+  const path = join(compiled, file.replace(/\.ts$/, '.mjs'));
+  const module = createRequire(path)(path) as Record<string, unknown>;
   if (!(name in module)) throw new ConfigError([{ path: `config/${file}`, message: `does not export \`${name}\`` }]);
   return structuredClone(module[name]);
 }
@@ -135,10 +140,10 @@ export async function readConfig(configDir: string): Promise<RawConfig> {
     }
   }
   const compiled = await compiledConfig(tree, ['stack.ts', ...files.map((file) => `environments/${file}`)]);
-  const defaults = await importExport(compiled, 'stack.ts', 'stack');
+  const defaults = importExport(compiled, 'stack.ts', 'stack');
   const environments = [];
   for (const file of files) {
-    environments.push({ name: file.slice(0, -'.ts'.length), overrides: await importExport(compiled, `environments/${file}`, 'overrides') });
+    environments.push({ name: file.slice(0, -'.ts'.length), overrides: importExport(compiled, `environments/${file}`, 'overrides') });
   }
   return { defaults, environments };
 }

@@ -63,3 +63,38 @@ test('an unknown CLI is refused with the list of CLIs', async () => {
     return true;
   });
 });
+
+test('the bundled validator reports a schema problem in English (the bundle carries ajv-i18n English only)', async () => {
+  await launch('compile', '--root', repo.root);
+  const service = join(repo.root, 'base/service-influxdb.yaml');
+  const original = await readFile(service, 'utf8');
+  await writeFile(service, original.replace(/^( +port:) \d+$/m, '$1 "eighty"'));
+  try {
+    await assert.rejects(launch('validate', '--root', repo.root), (error: { stdout?: string }) => {
+      assert.match(error.stdout ?? '', /Service\/influxdb: spec\/ports\/0\/port must be integer/);
+      return true;
+    });
+  } finally {
+    await writeFile(service, original);
+  }
+  const [bundle] = await bundles();
+  const chunks = await readdir(join(copy, 'node_modules/.cache/stacklight/cli', bundle!));
+  const sources = await Promise.all(chunks.map((chunk) => readFile(join(copy, 'node_modules/.cache/stacklight/cli', bundle!, chunk), 'utf8')));
+  // esbuild heads each module with its path (here through the copy's symlinked node_modules)
+  const i18nModules = new Set([...sources.join('\n').matchAll(/^\/\/ .*?node_modules\/(ajv-i18n\/.*)$/gm)].map((match) => match[1]));
+  assert.deepEqual([...i18nModules], ['ajv-i18n/localize/en/index.js']);
+});
+
+test('a run leaves V8 code caches beside the bundle; a cache V8 refuses is replaced, and the run is right all the same', async () => {
+  await launch('compile', '--root', repo.root);
+  const [bundle] = await bundles();
+  const cache = join(copy, 'node_modules/.cache/stacklight/cli', bundle!, 'compile.cjs.v8-cache');
+  const made = await readFile(cache);
+  assert.ok(made.length > 100_000, `the code cache holds ${made.length} bytes`);
+  await writeFile(cache, 'not a code cache');
+  const { stdout } = await launch('compile', '--root', repo.root);
+  // (an earlier test renamed the line's first word in this copy)
+  assert.match(stdout, /^compiled?: 0 written, 0 changed, 0 removed, \d+ unchanged$/m);
+  const remade = await readFile(cache);
+  assert.ok(remade.length > 100_000, 'the refused cache was not replaced');
+});
