@@ -1,6 +1,7 @@
 /**
- * Runs one of the project's CLIs (compiler/cli/<script>) as `npm run` does, in a process of its
- * own, and returns its exit code and output, whether it succeeded or not.
+ * Runs one of the project's CLIs (compiler/cli/<script>) as `npm run` does: through the launcher,
+ * from its bundle, in a process of its own; returns its exit code and output, whether it
+ * succeeded or not.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,7 +16,8 @@ export interface CliResult {
 /** `stdin`, when given, is written to the CLI's standard input (otherwise it reads an empty one). */
 export function runCli(script: string, args: readonly string[], stdin = ''): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'compiler/cli', script), ...args], { cwd: REPO_ROOT });
+    const cli = script.replace(/\.ts$/, '');
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'compiler/cli/launch.mjs'), cli, ...args], { cwd: REPO_ROOT });
     child.stdin.on('error', reject);
     child.stdin.end(stdin);
     let stdout = '';
