@@ -45,6 +45,19 @@ function imagesWithoutDigest(objects: readonly KubeObject[]): string[] {
   return [...images].sort();
 }
 
+/** The dry run's lines for one target, and how many objects the server refused. */
+function serverReport(target: string, results: readonly ApplyResult[], seconds: string): { lines: string[]; refused: number } {
+  const refused = results.filter((r) => r.status === 'refused');
+  const skipped = results.filter((r) => r.status === 'skipped');
+  const head = `${refused.length === 0 ? 'ok  ' : 'FAIL'} ${target} (server dry run): ${results.length - refused.length - skipped.length} accepted, ${skipped.length} not judged, ${refused.length} refused in ${seconds}s`;
+  const lines = [head];
+  for (const result of results) {
+    if (result.status === 'refused' || result.status === 'skipped') lines.push(`     ${result.status === 'refused' ? 'refused' : 'not judged'}: ${result.object}: ${result.message}`);
+    for (const warning of result.warnings) lines.push(`     warning: ${result.object}: ${warning}`);
+  }
+  return { lines, refused: refused.length };
+}
+
 async function main(): Promise<void> {
   const environments = (await readdir(join(root, 'overlays'))).sort();
   const targets = ['base', ...environments.map((env) => `overlays/${env}`), ...environments.map((env) => `clusters/${env}`)];
@@ -62,18 +75,6 @@ async function main(): Promise<void> {
       }
     }
     failures += problems.length;
-  }
-  /** The dry run's lines for one target, and how many objects the server refused. */
-  function serverReport(target: string, results: readonly ApplyResult[], seconds: string): { lines: string[]; refused: number } {
-    const refused = results.filter((r) => r.status === 'refused');
-    const skipped = results.filter((r) => r.status === 'skipped');
-    const head = `${refused.length === 0 ? 'ok  ' : 'FAIL'} ${target} (server dry run): ${results.length - refused.length - skipped.length} accepted, ${skipped.length} not judged, ${refused.length} refused in ${seconds}s`;
-    const lines = [head];
-    for (const result of results) {
-      if (result.status === 'refused' || result.status === 'skipped') lines.push(`     ${result.status === 'refused' ? 'refused' : 'not judged'}: ${result.object}: ${result.message}`);
-      for (const warning of result.warnings) lines.push(`     warning: ${result.object}: ${warning}`);
-    }
-    return { lines, refused: refused.length };
   }
 
   if (values.server) {
