@@ -23,23 +23,18 @@ export class DoubleQuoted {
  * only 1.1 has, such as `1_000`. A float has one point here: the spec's `[0-9.]*` would quote
  * addresses such as 127.0.0.1, which no reader takes for a number.
  */
-const YAML_1_1_NUMBER = new RegExp(
-  [
-    /[-+]?0b[0-1_]+/,
-    /[-+]?0[0-7_]+/,
-    /[-+]?(?:0|[1-9][0-9_]*)/,
-    /[-+]?0x[0-9a-fA-F_]+/,
-    /[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+/,
-    /[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+][0-9]+)?/,
-    /[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*/,
-    /[-+]?\.(?:inf|Inf|INF)/,
-    /\.(?:nan|NaN|NAN)/,
-  ]
-    .map((form) => `(?:${form.source})`)
-    .join('|')
-    .replace(/^/, '^(?:')
-    .replace(/$/, ')$'),
-);
+const YAML_1_1_NUMBER_FORMS = [
+  /[-+]?0b[0-1_]+/,
+  /[-+]?0[0-7_]+/,
+  /[-+]?(?:0|[1-9][0-9_]*)/,
+  /[-+]?0x[0-9a-fA-F_]+/,
+  /[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+/,
+  /[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+][0-9]+)?/,
+  /[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*/,
+  /[-+]?\.(?:inf|Inf|INF)/,
+  /\.(?:nan|NaN|NAN)/,
+];
+const YAML_1_1_NUMBER = new RegExp(`^(?:${YAML_1_1_NUMBER_FORMS.map((form) => `(?:${form.source})`).join('|')})$`);
 
 /** Rendering only: a string matching these is quoted (`resolve`), a DoubleQuoted is written as one (`represent`). */
 const RENDER_SCHEMA = DEFAULT_SCHEMA.extend({
