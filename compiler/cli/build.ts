@@ -22,4 +22,7 @@ async function main(): Promise<void> {
   process.stdout.write(printed.map((object) => toYaml(object)).join('---\n'));
 }
 
-void main();
+main().catch((error: unknown) => {
+  console.error(`build: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});

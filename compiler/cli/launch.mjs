@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
 const CLI_DIR = dirname(fileURLToPath(import.meta.url));
@@ -61,6 +61,22 @@ const ajvI18nEnglishOnly = {
   },
 };
 
+/**
+ * A CommonJS bundle has no import.meta: esbuild makes it `{}`. A package's ES module that asks
+ * for its own URL (Argo CD's kubernetes-models validator: `createRequire(import.meta.url)`) gets
+ * the URL of its file in node_modules, so it resolves what it requires from where it is.
+ */
+const importMetaUrlOfItsFile = {
+  name: 'import-meta-url-of-its-file',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/].*\.m?js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes('import.meta.url')) return undefined;
+      return { contents: source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'js' };
+    });
+  },
+};
+
 /** Bundles every CLI into `dir` (built beside it, then renamed: a concurrent run sees all or nothing). */
 async function bundle(dir) {
   const { build } = await import('esbuild');
@@ -78,11 +94,12 @@ async function bundle(dir) {
     // heavy packages only some runs need (ts-morph: bump-image's editor; the Kubernetes client:
     // validate's field check and status), loaded from node_modules when used
     external: ['esbuild', 'ts-morph', '@kubernetes/client-node'],
-    // import() becomes require(), which loads ES modules too (Node 20.19 and later): a function
-    // compiled from a code cache cannot import() on Node 20
+    // import() becomes require(), which loads ES modules too (Node 20.19 and later): on Node 20 a
+    // script run through node:vm imports only with an experimental option, and not at all once
+    // compiled from a code cache
     supported: { 'dynamic-import': false },
     outExtension: { '.js': '.cjs' },
-    plugins: [ajvI18nEnglishOnly],
+    plugins: [ajvI18nEnglishOnly, importMetaUrlOfItsFile],
     // the sources find the repository from where they are (compiler/tools.ts); the bundle is elsewhere
     define: { STACKLIGHT_COMPILER_DIR: JSON.stringify(COMPILER_DIR) },
     logLevel: 'error',
@@ -100,16 +117,18 @@ async function bundle(dir) {
 }
 
 /**
- * Runs a CLI's bundle as Node runs a CommonJS module, compiled from its code cache when there is
- * one; when there was none (or V8 refused it), writes one as the process exits, holding every
- * function this run compiled.
+ * Runs a CLI's bundle as a CommonJS module (its own require, exports and file name), compiled
+ * from its code cache when there is one. When there was none (or V8 refused it), a run that
+ * succeeds writes one as the process exits, holding every function it compiled: a run that
+ * stopped early (a usage error) would leave a cache of little.
  */
 function runBundle(file, args) {
   const cacheFile = `${file}.v8-cache`;
   const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
   const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
   if (!cachedData || script.cachedDataRejected) {
-    process.once('exit', () => {
+    process.once('exit', (code) => {
+      if (code !== 0) return;
       const staging = `${cacheFile}.${process.pid}.tmp`;
       try {
         writeFileSync(staging, script.createCachedData());

@@ -9,4 +9,7 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  console.error(`tools: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});

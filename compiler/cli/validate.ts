@@ -96,4 +96,7 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  console.error(`validate: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});

@@ -41,7 +41,8 @@ export function snapdConfig(collector: CollectorConfig) {
       addr: SNAP_API_ADDRESS,
       port: collector.snapApiPort,
       rest_auth: true,
-      rest_auth_password: doubleQuoted(SNAP.apiPasswordPlaceholder),
+      // double-quoted: what the entrypoint puts in its place is escaped for exactly that
+      rest_auth_password: new DoubleQuoted(SNAP.apiPasswordPlaceholder),
     },
     tribe: { enable: false },
   };
@@ -70,18 +71,13 @@ function collectedMetrics(collector: CollectorConfig): Record<string, Record<str
   return metrics;
 }
 
-/** A double-quoted YAML scalar: what the entrypoint puts in its place is escaped for exactly that. */
-function doubleQuoted(value: string): DoubleQuoted {
-  return new DoubleQuoted(value);
-}
-
 /**
  * The tag every metric carries: the node's name, filled in at container start. Double-quoted, so
  * a node named `1234` or `true` stays a string once filled in.
  */
 function nodeTags(collector: CollectorConfig): Record<string, Record<string, DoubleQuoted>> {
   const prefixes = new Set(collector.families.map((name) => '/' + METRIC_FAMILIES[name].prefix[0]));
-  return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: doubleQuoted(SNAP.nodeNamePlaceholder) }]));
+  return Object.fromEntries([...prefixes].map((prefix) => [prefix, { [SNAP.nodeTag]: new DoubleQuoted(SNAP.nodeNamePlaceholder) }]));
 }
 
 export function snapTask(collector: CollectorConfig) {

@@ -118,9 +118,15 @@ async function pruneConfigCache(keep = 64): Promise<void> {
  * Loaded with require(), which loads ES modules too: the CLIs' bundle cannot import()
  * (compiler/cli/launch.mjs).
  */
-function importExport(compiled: string, file: string, name: string): unknown {
+function requireExport(compiled: string, file: string, name: string): unknown {
   const path = join(compiled, file.replace(/\.ts$/, '.mjs'));
-  const module = createRequire(path)(path) as Record<string, unknown>;
+  let module: Record<string, unknown>;
+  try {
+    module = createRequire(path)(path) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
+    throw new ConfigError([{ path: `config/${file}`, message: 'uses top-level await: a config file computes its values without awaiting' }]);
+  }
   if (!(name in module)) throw new ConfigError([{ path: `config/${file}`, message: `does not export \`${name}\`` }]);
   return structuredClone(module[name]);
 }
@@ -140,10 +146,10 @@ export async function readConfig(configDir: string): Promise<RawConfig> {
     }
   }
   const compiled = await compiledConfig(tree, ['stack.ts', ...files.map((file) => `environments/${file}`)]);
-  const defaults = importExport(compiled, 'stack.ts', 'stack');
+  const defaults = requireExport(compiled, 'stack.ts', 'stack');
   const environments = [];
   for (const file of files) {
-    environments.push({ name: file.slice(0, -'.ts'.length), overrides: importExport(compiled, `environments/${file}`, 'overrides') });
+    environments.push({ name: file.slice(0, -'.ts'.length), overrides: requireExport(compiled, `environments/${file}`, 'overrides') });
   }
   return { defaults, environments };
 }

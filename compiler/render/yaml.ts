@@ -36,10 +36,23 @@ const YAML_1_1_NUMBER_FORMS = [
 ];
 const YAML_1_1_NUMBER = new RegExp(`^(?:${YAML_1_1_NUMBER_FORMS.map((form) => `(?:${form.source})`).join('|')})$`);
 
+/**
+ * What go-yaml itself reads as a number or a time beyond the spec: it drops every `_` and hands
+ * the rest to Go's ParseInt with base 0 (so `0X1F`, `0O17`, `+_1`) or ParseFloat, and it takes
+ * `2006-1-2` dates, with or without a time.
+ */
+const GO_NUMBER_WITHOUT_UNDERSCORES = /^[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)$/;
+const GO_TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?$/;
+
+/** A string a YAML 1.1 reader or go-yaml would not read back as that string, unless it is quoted. */
+function readAsSomethingElse(text: string): boolean {
+  return YAML_1_1_NUMBER.test(text) || GO_TIMESTAMP.test(text) || (/^[-+.0-9]/.test(text) && GO_NUMBER_WITHOUT_UNDERSCORES.test(text.replaceAll('_', '')));
+}
+
 /** Rendering only: a string matching these is quoted (`resolve`), a DoubleQuoted is written as one (`represent`). */
 const RENDER_SCHEMA = DEFAULT_SCHEMA.extend({
   implicit: [
-    new Type('tag:stacklight/yaml-1.1-number', { kind: 'scalar', resolve: (text: string) => YAML_1_1_NUMBER.test(text) }),
+    new Type('tag:stacklight/read-as-something-else', { kind: 'scalar', resolve: readAsSomethingElse }),
     new Type('tag:stacklight/double-quoted', {
       kind: 'scalar',
       resolve: () => false,
@@ -60,9 +73,11 @@ export function generatedYaml(value: unknown): string {
 }
 
 /**
- * Parses a file of one or more YAML documents. What the compiler parses was written by emitters
- * that quote YAML 1.1's ambiguous strings (this renderer, sops, kustomize), so js-yaml's YAML 1.2
- * reading gives the values Go's readers see.
+ * Parses a file of one or more YAML documents, as YAML 1.2 (js-yaml's reading). What the compiler
+ * parses is written with YAML 1.1's ambiguous strings quoted: its own rendering, sops's files
+ * (go-yaml v3 quotes them too) and kustomize's builds of those (kustomize keeps a value's
+ * quoting). On such files 1.2 and 1.1 read the same values; an unquoted `0644` or `yes` written
+ * by hand would not (1.2 reads 644 and a string).
  */
 export function parseYamlDocuments(text: string, source: string): unknown[] {
   try {

@@ -142,6 +142,22 @@ test('a config file that is not valid TypeScript is named with its line, and not
   }
 });
 
+test('a config file with top-level await is named, and nothing is written', async () => {
+  await compile({ root: repo.root });
+  const before = await repo.outputs();
+  const devFile = join(repo.root, 'config/environments/dev.ts');
+  const original = await readFile(devFile, 'utf8');
+  await writeFile(devFile, `${original}\nawait Promise.resolve();\n`);
+  try {
+    const result = await compileCli(repo.root);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ {2}config\/environments\/dev\.ts: uses top-level await: a config file computes its values without awaiting$/m);
+    assert.deepEqual(await repo.outputs(), before);
+  } finally {
+    await writeFile(devFile, original);
+  }
+});
+
 test('a failure at any step of the swap puts the previous output back, Secrets included, and leaves no staging directory', async () => {
   const { compiled } = await compile({ root: repo.root });
   const before = await repo.outputs();

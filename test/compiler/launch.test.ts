@@ -98,3 +98,20 @@ test('a run leaves V8 code caches beside the bundle; a cache V8 refuses is repla
   const remade = await readFile(cache);
   assert.ok(remade.length > 100_000, 'the refused cache was not replaced');
 });
+
+test('an Argo CD environment compiles and validates through the bundle (a bundled ES module that reads import.meta.url)', async () => {
+  const stackFile = join(repo.root, 'config/stack.ts');
+  const original = await readFile(stackFile, 'utf8');
+  const argocd = original.replace(/^( +engine:) 'flux',$/m, "$1 'argocd',");
+  assert.notEqual(argocd, original, 'config/stack.ts has no `engine: \'flux\',` line to switch');
+  await writeFile(stackFile, argocd);
+  try {
+    const compiled = await launch('compile', '--root', repo.root);
+    assert.match(compiled.stdout, /^compiled?: \d+ written, \d+ changed, \d+ removed, \d+ unchanged$/m);
+    const validated = await launch('validate', '--root', repo.root);
+    assert.match(validated.stdout, /^ok {3}clusters\/dev: \d+ objects/m);
+  } finally {
+    await writeFile(stackFile, original);
+    await launch('compile', '--root', repo.root);
+  }
+});

@@ -19,6 +19,7 @@ const AMBIGUOUS = [
   ...['2001-12-14', '2001-12-14t21:59:43.10-05:00', '2001-12-14 21:59:43.10 -5'],
   ...['=', '<<', '-', '--config', '- a', 'a: b', '#x', 'x #y', '@x', '`x', '!x', '&x', '*x', '%x', '|', '>', '?', ':x', 'x:'],
   ...['[x]', '{x}', '"x"', "'x'", ' x', 'x ', 'tab\there', 'é', 'a\nb', 'a\nb\n', 'a\n\nb\n\n', ' lead\nx'],
+  ...['2024-1-2', '2024-1-2 3:04:05', '0X1F', '0B11', '0O17', '+_1', '1_', '09', '1Gi', '250m'],
   ...['127.0.0.1', '65532:65532', '10.0.0.0/8', 'http://influxdb.stacklight.svc:8086', '/intel/procfs/cpu/*/utilization_percentage'],
 ];
 
@@ -30,9 +31,11 @@ test('every string renders as one that a YAML 1.1 reader and the compiler read b
   }
 });
 
-test('the forms only YAML 1.1 reads as numbers are quoted; addresses and plain words are not', () => {
-  for (const value of ['1_000', '0b1_01', '1_000.5']) assert.match(toYaml({ key: value }), /^key: "/, value);
-  for (const value of ['127.0.0.1', 'stacklight', '/intel/procfs/load/load1']) assert.equal(toYaml({ key: value }), `key: ${value}\n`);
+test('the forms only YAML 1.1 or go-yaml read as numbers or times are quoted; addresses, quantities and words are not', () => {
+  for (const value of ['1_000', '0b1_01', '1_000.5', '2024-1-2', '2024-1-2 3:04:05', '0X1F', '0B11', '0O17', '+_1', '1_']) {
+    assert.match(toYaml({ key: value }), /^key: "/, value);
+  }
+  for (const value of ['127.0.0.1', '1Gi', '250m', 'stacklight', '/intel/procfs/load/load1']) assert.equal(toYaml({ key: value }), `key: ${value}\n`);
 });
 
 test('numbers, booleans and null render as themselves', () => {
